@@ -1,0 +1,524 @@
+"""Static checks: names, types, arity, parameter values, boundedness.
+
+The checker walks the whole program and collects *every* diagnostic before
+refusing it. A program it accepts is safe to run: each name resolves, each
+expression has one type, every `repeat` count is a constant of the parameters
+(so each episode is bounded), and nothing hidden (gold answers, unrevealed
+intervals) can be named at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ttsc.dsl import ast
+from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_WINDOW, NUMERIC, SETS, T
+from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    kind: str  # param | knob | let | var | window | branch_var | signal | set | loop | bound | field
+    type: T
+    node: ast.Node | None = None
+    constant: bool = False  # value fixed by the parameters alone
+
+
+@dataclass
+class CheckedProgram:
+    """A program that passed every check, with what later stages need to know."""
+
+    program: ast.Program
+    source: Source
+    types: dict[int, T] = field(default_factory=dict)      # id(expr node) -> type
+    params: dict[str, ast.Param] = field(default_factory=dict)
+    branch_vars: dict[str, ast.BranchVar] = field(default_factory=dict)
+    knobs: list[str] = field(default_factory=list)          # top-level constant lets, in order
+
+    @property
+    def name(self) -> str:
+        return self.program.name
+
+    def type_of(self, node: ast.Node) -> T:
+        return self.types[id(node)]
+
+
+class _Scope:
+    def __init__(self, parent: "_Scope | None" = None):
+        self.parent = parent
+        self.names: dict[str, Symbol] = {}
+
+    def lookup(self, name: str) -> Symbol | None:
+        s: _Scope | None = self
+        while s is not None:
+            if name in s.names:
+                return s.names[name]
+            s = s.parent
+        return None
+
+
+def check(program: ast.Program, source: Source) -> CheckedProgram:
+    """Check ``program``; raise :class:`DiagnosticError` with every problem found."""
+    checker = _Checker(program, source)
+    try:
+        checker.run()
+    except RecursionError:
+        raise DiagnosticError(source, [Diagnostic("E0004", "program nests too deeply", program.span,
+                                                  help="split long expressions with `let`")]) from None
+    if checker.diags:
+        raise DiagnosticError(source, checker.diags)
+    return checker.result
+
+
+class _Checker:
+    def __init__(self, program: ast.Program, source: Source):
+        self.program = program
+        self.source = source
+        self.diags: list[Diagnostic] = []
+        self.result = CheckedProgram(program=program, source=source)
+        self.globals = _Scope()
+        for name, doc in SETS.items():
+            self.globals.names[name] = Symbol(name, "set", T.SET)
+        self.fields: dict[str, Symbol] = {n: Symbol(n, "field", t) for n, (t, _) in FIELDS.items()}
+        self.loop_depth = 0
+        self.in_body = False
+
+    # -- reporting
+    def error(self, code: str, message: str, span: ast.Span, help: str | None = None) -> None:
+        self.diags.append(Diagnostic(code, message, span, help))
+
+    # -- entry
+    def run(self) -> None:
+        scope = self.globals
+        for item in self.program.items:
+            if isinstance(item, ast.DECL_TYPES):
+                if self.in_body:
+                    self.error("E0210", f"declaration of `{item.name}` after the first rule", item.span,
+                               help="declare parameters, state and signals before the rules that use them")
+                self.decl(item, scope)
+            else:
+                if not isinstance(item, ast.Let):
+                    self.in_body = True
+                self.stmt(item, scope, top=True)
+
+    # -- names
+    def declare(self, scope: _Scope, sym: Symbol, span: ast.Span) -> None:
+        name = sym.name
+        if name in KEYWORDS:
+            self.error("E0211", f"`{name}` is a keyword", span)
+            return
+        if name in FUNCS or name in SETS or name in FIELDS:
+            self.error("E0211", f"`{name}` is a built-in name and cannot be redefined", span,
+                       help="pick another name")
+            return
+        if name in HIDDEN:
+            self.error("E0211", f"`{name}` is reserved", span, help=HIDDEN[name])
+            return
+        if name.startswith("__"):
+            self.error("E0211", f"names may not start with `__`: `{name}`", span)
+            return
+        clash = scope.lookup(name) or self.fields.get(name)
+        if clash is not None:
+            self.error("E0202", f"`{name}` is already defined", span,
+                       help="every name in a program is defined once")
+            return
+        if sym.kind == "branch_var":
+            self.fields[name] = sym
+        else:
+            scope.names[name] = sym
+
+    def resolve(self, node: ast.Name, scope: _Scope, branch: bool) -> Symbol | None:
+        name = node.id
+        if branch and name in self.fields:
+            return self.fields[name]
+        sym = scope.lookup(name)
+        if sym is not None:
+            return sym
+        if name in self.fields:
+            self.error("E0209", f"`{name}` is a branch field, and there is no branch here", node.span,
+                       help="branch fields are read inside `where`, `sorted by`, `advance … by` and `update … set`")
+            return None
+        if name in HIDDEN:
+            self.error("E0201", f"unknown name `{name}`", node.span, help=HIDDEN[name])
+        elif name.startswith("__") or name in ("import", "eval", "exec", "open_file", "os", "sys"):
+            self.error("E0201", f"unknown name `{name}`", node.span,
+                       help="programs cannot reach Python or the system; only the language's names exist")
+        elif name in FUNCS:
+            self.error("E0201", f"`{name}` is a function; call it as `{name}(…)`", node.span)
+        else:
+            self.error("E0201", f"unknown name `{name}`", node.span, help=self._suggest(name, scope, branch))
+        return None
+
+    def _suggest(self, name: str, scope: _Scope, branch: bool) -> str | None:
+        import difflib
+
+        pool: set[str] = set(FUNCS) | set(SETS)
+        s: _Scope | None = scope
+        while s is not None:
+            pool |= set(s.names)
+            s = s.parent
+        if branch:
+            pool |= set(self.fields)
+        close = difflib.get_close_matches(name, sorted(pool), n=1)
+        return f"did you mean `{close[0]}`?" if close else "names must be declared before they are used"
+
+    # -- declarations
+    def decl(self, d, scope: _Scope) -> None:
+        if isinstance(d, ast.Param):
+            self.param(d, scope)
+        elif isinstance(d, ast.Var):
+            t = _TYPES[d.type]
+            self.expect_constant(d.init, scope, f"the initial value of `{d.name}`")
+            self.expect_assignable(t, self.expr(d.init, scope), d.init.span, f"`{d.name}`")
+            self.declare(scope, Symbol(d.name, "var", t, d), d.span)
+        elif isinstance(d, ast.Window):
+            self.expect(T.INT, self.expr(d.capacity, scope), d.capacity.span, "a window's capacity")
+            self.expect_constant(d.capacity, scope, "a window's capacity")
+            self.declare(scope, Symbol(d.name, "window", T.WINDOW, d), d.span)
+        elif isinstance(d, ast.BranchVar):
+            t = _TYPES[d.type]
+            self.expect_constant(d.init, scope, f"the initial value of `{d.name}`")
+            self.expect_assignable(t, self.expr(d.init, scope), d.init.span, f"`{d.name}`")
+            self.declare(scope, Symbol(d.name, "branch_var", t, d), d.span)
+            self.result.branch_vars[d.name] = d
+        elif isinstance(d, ast.Signal):
+            t = self.expr(d.value, scope)
+            if t is not None:
+                self.declare(scope, Symbol(d.name, "signal", t, d), d.span)
+        else:  # pragma: no cover - the grammar has no other declarations
+            raise TypeError(f"unknown declaration {type(d).__name__}")
+
+    def param(self, p: ast.Param, scope: _Scope) -> None:
+        t = _TYPES[p.type]
+        if t is T.ANSWER:
+            self.error("E0208", f"parameter `{p.name}` cannot be an answer", p.span,
+                       help="parameters are int, float or bool")
+            return
+        dt = _literal_type(p.default)
+        if not _assignable(t, dt):
+            self.error("E0203", f"default of `{p.name}` is {dt}, expected {t}", p.default.span)
+        for bound in (p.low, p.high):
+            if bound is not None and t is T.BOOL:
+                self.error("E0208", "a bool parameter takes no range", bound.span)
+            elif bound is not None and not _assignable(t, _literal_type(bound)):
+                self.error("E0203", f"range bound of `{p.name}` is {_literal_type(bound)}, expected {t}", bound.span)
+        if p.low is not None and p.high is not None and p.low.value > p.high.value:
+            self.error("E0208", f"empty range for `{p.name}`: {p.low.value} > {p.high.value}", p.span)
+        elif t is not T.BOOL and isinstance(p.default, (ast.Int, ast.Float)):
+            if (p.low is not None and p.default.value < p.low.value) or (
+                    p.high is not None and p.default.value > p.high.value):
+                self.error("E0208", f"default {p.default.value} of `{p.name}` is outside its range", p.default.span)
+        self.declare(scope, Symbol(p.name, "param", t, p, constant=True), p.span)
+        self.result.params[p.name] = p
+
+    # -- statements
+    def block(self, body, scope: _Scope) -> None:
+        inner = _Scope(scope)
+        for s in body:
+            self.stmt(s, inner, top=False)
+
+    def stmt(self, s, scope: _Scope, top: bool) -> None:
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:  # pragma: no cover - every statement class has a method
+            raise TypeError(f"unknown statement {type(s).__name__}")
+        method(s, scope, top)
+
+    def stmt_Let(self, s: ast.Let, scope, top) -> None:
+        t = self.expr(s.value, scope)
+        if t is None:
+            return
+        constant = self.is_constant(s.value, scope)
+        self.declare(scope, Symbol(s.name, "knob" if (top and constant) else "let", t, s, constant=constant), s.span)
+        if top and constant and not self.in_body:
+            self.result.knobs.append(s.name)
+
+    def stmt_Assign(self, s: ast.Assign, scope, top) -> None:
+        t = self.expr(s.value, scope)
+        sym = scope.lookup(s.name)
+        if sym is None:
+            if s.name in self.fields:
+                self.error("E0206", f"`{s.name}` is a branch field; set it with `update SET set {s.name} = …`",
+                           s.span)
+            else:
+                self.error("E0201", f"unknown name `{s.name}`", s.span,
+                           help=f"declare it first: `var {s.name}: int = 0`")
+            return
+        if sym.kind != "var":
+            what = {"param": "a parameter", "knob": "a constant", "let": "a `let` value", "signal": "a signal",
+                    "set": "a built-in set", "loop": "a loop counter", "bound": "a branch set",
+                    "window": "a window (use `push … to`)"}[sym.kind]
+            self.error("E0206", f"cannot assign to `{s.name}`: it is {what}", s.span,
+                       help="only `var` state can be assigned")
+            return
+        self.expect_assignable(sym.type, t, s.value.span, f"`{s.name}`")
+
+    def stmt_Push(self, s: ast.Push, scope, top) -> None:
+        t = self.expr(s.value, scope)
+        self.expect_numeric(t, s.value.span, "a pushed value")
+        sym = scope.lookup(s.window)
+        if sym is None or sym.kind != "window":
+            self.error("E0203", f"`{s.window}` is not a window", s.span,
+                       help=f"declare it: `var {s.window}: window(8)`")
+
+    def stmt_If(self, s: ast.If, scope, top) -> None:
+        for br in s.branches:
+            self.expect(T.BOOL, self.expr(br.cond, scope), br.cond.span, "a condition")
+            self.block(br.body, scope)
+        if s.orelse is not None:
+            self.block(s.orelse, scope)
+
+    def stmt_Repeat(self, s: ast.Repeat, scope, top) -> None:
+        self.expect(T.INT, self.expr(s.count, scope), s.count.span, "a repeat count")
+        self.expect_constant(s.count, scope, "a repeat count",
+                             why="so every episode is bounded, a loop's length is fixed by the parameters")
+        inner = _Scope(scope)
+        if s.var is not None:
+            self.declare(inner, Symbol(s.var, "loop", T.INT, s), s.span)
+        self.loop_depth += 1
+        self.block(s.body, inner)
+        self.loop_depth -= 1
+
+    def stmt_Break(self, s: ast.Break, scope, top) -> None:
+        if self.loop_depth == 0:
+            self.error("E0207", "`break` outside a `repeat`", s.span)
+
+    def stmt_Stop(self, s: ast.Stop, scope, top) -> None:
+        self.expect(T.ANSWER, self.expr(s.value, scope), s.value.span, "the answer of `stop`")
+
+    def _open_like(self, s, scope) -> None:
+        self.expect(T.INT, self.expr(s.count, scope), s.count.span, "a number of branches")
+        if s.bind is not None:
+            self.declare(scope, Symbol(s.bind, "bound", T.SET, s), s.span)
+
+    stmt_Open = lambda self, s, scope, top: self._open_like(s, scope)  # noqa: E731
+    stmt_Read = lambda self, s, scope, top: self._open_like(s, scope)  # noqa: E731
+
+    def stmt_Advance(self, s: ast.Advance, scope, top) -> None:
+        self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to advance")
+        if s.by is not None:
+            self.expect(T.INT, self.expr(s.by, scope, branch=True), s.by.span, "a number of intervals")
+
+    def stmt_Prune(self, s: ast.Prune, scope, top) -> None:
+        self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to prune")
+
+    def stmt_Update(self, s: ast.Update, scope, top) -> None:
+        self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to update")
+        seen: set[str] = set()
+        for st in s.setters:
+            t = self.expr(st.value, scope, branch=True)
+            if st.field in seen:
+                self.error("E0202", f"`{st.field}` is set twice", st.span)
+            seen.add(st.field)
+            sym = self.fields.get(st.field)
+            if sym is None or sym.kind != "branch_var":
+                if st.field in FIELDS:
+                    self.error("E0206", f"`{st.field}` is a built-in field and cannot be set", st.span)
+                else:
+                    self.error("E0201", f"unknown branch field `{st.field}`", st.span,
+                               help=f"declare it: `branch {st.field}: int = 0`")
+                continue
+            self.expect_assignable(sym.type, t, st.value.span, f"`{st.field}`")
+
+    # -- expressions
+    def expr(self, e, scope: _Scope, branch: bool = False) -> T | None:
+        method = getattr(self, "expr_" + type(e).__name__, None)
+        if method is None:  # pragma: no cover
+            raise TypeError(f"unknown expression {type(e).__name__}")
+        t = method(e, scope, branch)
+        if t is not None:
+            self.result.types[id(e)] = t
+        return t
+
+    def expr_Int(self, e, scope, branch):
+        return T.INT
+
+    def expr_Float(self, e, scope, branch):
+        return T.FLOAT
+
+    def expr_Bool(self, e, scope, branch):
+        return T.BOOL
+
+    def expr_NoneLit(self, e, scope, branch):
+        return T.ANSWER
+
+    def expr_Name(self, e: ast.Name, scope, branch):
+        sym = self.resolve(e, scope, branch)
+        if sym is None:
+            return None
+        if sym.kind == "window":
+            self.error("E0203", f"`{e.id}` is a window; read it with size(), oldest(), newest() or mean()", e.span)
+            return None
+        return sym.type
+
+    def expr_Unary(self, e: ast.Unary, scope, branch):
+        t = self.expr(e.operand, scope, branch)
+        if e.op == "not":
+            self.expect(T.BOOL, t, e.operand.span, "the operand of `not`")
+            return T.BOOL
+        self.expect_numeric(t, e.operand.span, "the operand of `-`")
+        return t if t in NUMERIC else None
+
+    def expr_Binary(self, e: ast.Binary, scope, branch):
+        lt = self.expr(e.left, scope, branch)
+        rt = self.expr(e.right, scope, branch)
+        op = e.op
+        if op in ("and", "or"):
+            self.expect(T.BOOL, lt, e.left.span, f"an operand of `{op}`")
+            self.expect(T.BOOL, rt, e.right.span, f"an operand of `{op}`")
+            return T.BOOL
+        if lt is None or rt is None:
+            return T.BOOL if op in ("==", "!=", "<", "<=", ">", ">=") else None
+        if op in ("==", "!="):
+            if not (lt == rt or (lt in NUMERIC and rt in NUMERIC)) or lt in (T.SET, T.WINDOW):
+                self.error("E0203", f"cannot compare {lt} with {rt}", e.span,
+                           help="compare answers with answers and numbers with numbers")
+            return T.BOOL
+        if op in ("<", "<=", ">", ">="):
+            if lt not in NUMERIC or rt not in NUMERIC:
+                self.error("E0203", f"`{op}` needs numbers, got {lt} and {rt}", e.span,
+                           help="answers can only be compared with == and !=")
+            return T.BOOL
+        ok = lt in NUMERIC and rt in NUMERIC
+        if not ok:
+            self.error("E0203", f"`{op}` needs numbers, got {lt} and {rt}", e.span)
+            return None
+        if op == "/":
+            return T.FLOAT
+        return T.INT if (lt is T.INT and rt is T.INT) else T.FLOAT
+
+    def expr_IfExp(self, e: ast.IfExp, scope, branch):
+        self.expect(T.BOOL, self.expr(e.cond, scope, branch), e.cond.span, "a condition")
+        a = self.expr(e.then, scope, branch)
+        b = self.expr(e.orelse, scope, branch)
+        if a is None or b is None:
+            return None
+        if a == b:
+            return a
+        if a in NUMERIC and b in NUMERIC:
+            return T.FLOAT
+        self.error("E0203", f"the two sides of `if … then … else` differ: {a} and {b}", e.span)
+        return None
+
+    def expr_Call(self, e: ast.Call, scope, branch):
+        f = FUNCS.get(e.func)
+        if f is not None and f.params == ("window",):
+            return self._window_call(e, f, scope)
+        argtypes = [self.expr(a, scope, branch) for a in e.args]
+        if f is None:
+            hint = HIDDEN.get(e.func)
+            if hint is None and (e.func.startswith("__") or e.func in ("eval", "exec", "import", "print", "getattr")):
+                hint = "programs cannot reach Python or the system; only the language's functions exist"
+            if hint is None:
+                import difflib
+                close = difflib.get_close_matches(e.func, sorted(FUNCS), n=1)
+                hint = f"did you mean `{close[0]}`?" if close else "see docs/language.md for the built-in functions"
+            self.error("E0205", f"unknown function `{e.func}`", e.func_span, help=hint)
+            return None
+        n = len(e.args)
+        if e.func == "round":
+            if n not in (1, 2):
+                self.error("E0204", f"`round` takes 1 or 2 arguments, got {n}", e.span)
+                return None
+            self.expect_numeric(argtypes[0], e.args[0].span, "the value to round")
+            if n == 2:
+                self.expect(T.INT, argtypes[1], e.args[1].span, "the number of decimals")
+                if not isinstance(e.args[1], ast.Int):
+                    self.error("E0203", "the number of decimals must be an integer literal", e.args[1].span)
+                return T.FLOAT
+            return T.INT
+        if f.variadic:
+            if n < 2:
+                self.error("E0204", f"`{f.name}` takes at least 2 arguments, got {n}", e.span)
+                return None
+        elif n != len(f.params):
+            self.error("E0204", f"`{f.name}` takes {len(f.params)} argument{'s' * (len(f.params) != 1)}, got {n}",
+                       e.span, help=f"{f.name}: {f.doc}")
+            return None
+        kinds = f.params if not f.variadic else ("num",) * n
+        for arg, t, kind in zip(e.args, argtypes, kinds):
+            want = {"set": T.SET, "int": T.INT, "answer": T.ANSWER, "window": T.WINDOW}.get(kind)
+            if kind == "num":
+                self.expect_numeric(t, arg.span, f"an argument of `{f.name}`")
+            else:
+                self.expect(want, t, arg.span, f"an argument of `{f.name}`")
+        if f.name in ("min", "max", "clamp", "abs"):
+            if any(t is None for t in argtypes):
+                return None
+            return T.INT if all(t is T.INT for t in argtypes) else T.FLOAT
+        return {"count": T.INT, "majority": T.ANSWER, "top1": T.INT, "top2": T.INT, "confidence": T.FLOAT,
+                "unanimous": T.BOOL, "votes": T.INT, "beta_confidence": T.FLOAT, "floor": T.INT, "ceil": T.INT,
+                "size": T.INT, "oldest": T.FLOAT, "newest": T.FLOAT, "mean": T.FLOAT}[f.name]
+
+    def _window_call(self, e: ast.Call, f, scope) -> T:
+        if len(e.args) != 1:
+            self.error("E0204", f"`{f.name}` takes 1 argument, got {len(e.args)}", e.span, help=f"{f.name}: {f.doc}")
+        elif not (isinstance(e.args[0], ast.Name) and (s := scope.lookup(e.args[0].id)) and s.kind == "window"):
+            self.error("E0203", f"`{f.name}` takes a window", e.args[0].span,
+                       help="declare one with `var NAME: window(N)`")
+        return T.INT if f.name == "size" else T.FLOAT
+
+    def expr_Where(self, e: ast.Where, scope, branch):
+        self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `where`")
+        self.expect(T.BOOL, self.expr(e.cond, scope, branch=True), e.cond.span, "a `where` condition")
+        return T.SET
+
+    def expr_Sorted(self, e: ast.Sorted, scope, branch):
+        self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `sorted by`")
+        kt = self.expr(e.key, scope, branch=True)
+        if kt is not None and kt not in (T.INT, T.FLOAT, T.BOOL):
+            self.error("E0203", f"cannot sort by {kt}", e.key.span, help="sort keys are numbers or bools")
+        return T.SET
+
+    def expr_Take(self, e: ast.Take, scope, branch):
+        self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `take`")
+        self.expect(T.INT, self.expr(e.count, scope, branch), e.count.span, "the count of `take`")
+        return T.SET
+
+    # -- type helpers
+    def expect(self, want: T, got: T | None, span: ast.Span, what: str) -> None:
+        if got is None or got == want:
+            return
+        self.error("E0203", f"{what} must be {_article(want)}, got {_article(got)}", span)
+
+    def expect_numeric(self, got: T | None, span: ast.Span, what: str) -> None:
+        if got is not None and got not in NUMERIC:
+            self.error("E0203", f"{what} must be a number, got {_article(got)}", span)
+
+    def expect_assignable(self, want: T, got: T | None, span: ast.Span, what: str) -> None:
+        if got is not None and not _assignable(want, got):
+            self.error("E0203", f"{what} holds {_article(want)}, got {_article(got)}", span)
+
+    def is_constant(self, e, scope: _Scope) -> bool:
+        """True when ``e`` depends only on literals, parameters and constants."""
+        if isinstance(e, ast.Name):
+            sym = scope.lookup(e.id)
+            return sym is not None and sym.constant
+        if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+            return False
+        if isinstance(e, ast.Call) and FUNCS.get(e.func) and any(k in ("set", "window") for k in FUNCS[e.func].params):
+            return False
+        children = [v for k, v in e if k != "span" and isinstance(v, ast.Node)]
+        children += [a for a in getattr(e, "args", ())]
+        return all(self.is_constant(c, scope) for c in children)
+
+    def expect_constant(self, e, scope: _Scope, what: str, why: str | None = None) -> None:
+        if not self.is_constant(e, scope):
+            self.error("E0212", f"{what} must be fixed by the parameters", e.span,
+                       help=why or "use literals, parameters and `let` constants computed from them")
+
+
+_TYPES = {"int": T.INT, "float": T.FLOAT, "bool": T.BOOL, "answer": T.ANSWER}
+
+
+def _literal_type(node) -> T:
+    return {ast.Int: T.INT, ast.Float: T.FLOAT, ast.Bool: T.BOOL, ast.NoneLit: T.ANSWER}[type(node)]
+
+
+def _assignable(want: T, got: T) -> bool:
+    return want == got or (want is T.FLOAT and got is T.INT)
+
+
+def _article(t: T) -> str:
+    return {T.INT: "an int", T.FLOAT: "a float", T.BOOL: "a bool", T.ANSWER: "an answer", T.SET: "a branch set",
+            T.WINDOW: "a window"}[t]

@@ -1,0 +1,352 @@
+"""Source text -> :class:`~ttsc.dsl.ast.Program`, or located diagnostics.
+
+Input is screened before Lark sees it (size, encoding, nesting depth, empty
+files) so hostile input meets a clear message instead of a traceback or a
+recursion limit. Lark's LALR parser runs with positions on; a transformer turns
+its tree into frozen AST nodes and drops every Lark object.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from ttsc.dsl import ast
+from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
+
+MAX_SOURCE_BYTES = 256 * 1024
+MAX_NESTING = 48
+MAX_INT_DIGITS = 15  # ints are exact in a float64 up to 2**53; nothing here needs more
+
+_TOKEN_NAMES = {
+    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "LBRACE": "`{`", "RBRACE": "`}`",
+    "LPAR": "`(`", "RPAR": "`)`", "COMMA": "`,`", "EQUAL": "`=`", "COLON": "`:`", "COMPARE": "a comparison",
+    "$END": "end of file", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`",
+    "INT_T": "`int`", "FLOAT_T": "`float`", "BOOL_T": "`bool`", "ANSWER_T": "`answer`",
+}
+
+
+@lru_cache(maxsize=1)
+def grammar_text() -> str:
+    return resources.files("ttsc.grammars").joinpath("tts.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def read_source(path: str | Path) -> Source:
+    """Read a program file, refusing binary, non-UTF-8 or oversized input with a located error."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        src = Source(name, "")
+        raise DiagnosticError(src, [Diagnostic("E0001", f"cannot read file: {exc.strerror or exc}", src.span_at(0))])
+    return decode_source(data, name)
+
+
+def decode_source(data: bytes, name: str) -> Source:
+    if len(data) > MAX_SOURCE_BYTES:
+        src = Source(name, "")
+        raise DiagnosticError(src, [Diagnostic(
+            "E0002", f"file is {len(data):,} bytes; programs are limited to {MAX_SOURCE_BYTES:,}",
+            src.span_at(0), help="a strategy is a few dozen lines; is this the right file?")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        src = Source(name, good)
+        raise DiagnosticError(src, [Diagnostic(
+            "E0001", f"invalid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            src.span_at(len(good)), help=".tts programs are UTF-8 text")])
+    src = Source(name, text)
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise DiagnosticError(src, [Diagnostic("E0001", "binary data (a NUL byte) in program text",
+                                               src.span_at(nul), help=".tts programs are UTF-8 text")])
+    return src
+
+
+def parse_file(path: str | Path) -> tuple[ast.Program, Source]:
+    src = read_source(path)
+    return parse_source(src), src
+
+
+def parse(text: str, name: str = "<string>") -> ast.Program:
+    return parse_source(Source(name, text))
+
+
+def parse_source(src: Source) -> ast.Program:
+    _screen(src)
+    try:
+        tree = _lark().parse(src.text)
+    except UnexpectedInput as exc:
+        raise DiagnosticError(src, [_syntax_diagnostic(src, exc)]) from None
+    try:
+        return _ToAst(src).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, DiagnosticError):
+            raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise _too_deep(src, 0) from None
+        raise
+    except RecursionError:
+        raise _too_deep(src, 0) from None
+
+
+def _too_deep(src: Source, offset: int) -> DiagnosticError:
+    return DiagnosticError(src, [Diagnostic(
+        "E0004", "program nests too deeply", src.span_at(offset),
+        help=f"keep blocks and parentheses under {MAX_NESTING} levels and expressions short")])
+
+
+def _screen(src: Source) -> None:
+    """Cheap checks that keep pathological input away from the parser."""
+    if not src.text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in src.text.split("\n")
+    ):
+        raise DiagnosticError(src, [Diagnostic(
+            "E0003", "empty program", src.span_at(0),
+            help="a program starts with `strategy NAME`, then parameters, state and rules")])
+    depth = 0
+    in_comment = False
+    for i, ch in enumerate(src.text):
+        if in_comment:
+            in_comment = ch != "\n"
+        elif ch == "#":
+            in_comment = True
+        elif ch in "({":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _too_deep(src, i)
+        elif ch in ")}":
+            depth -= 1
+
+
+def _syntax_diagnostic(src: Source, exc: UnexpectedInput) -> Diagnostic:
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        expected = _expected(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
+        end = len(src.text.rstrip())
+        return Diagnostic("E0103", "unexpected end of file", src.span_at(max(0, end - 1)),
+                          help=f"expected {expected}" if expected else "the program stops in the middle of a rule")
+    if isinstance(exc, UnexpectedCharacters):
+        ch = src.text[exc.pos_in_stream] if exc.pos_in_stream < len(src.text) else ""
+        hint = _character_hint(src, exc.pos_in_stream, ch)
+        return Diagnostic("E0102", f"unexpected character {ch!r}", src.span_at(exc.pos_in_stream), help=hint)
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    start = tok.start_pos if tok.start_pos is not None else 0
+    span = src.span_at(start, max(1, len(str(tok))))
+    expected = _expected(exc.accepts or exc.expected)
+    hint = f"expected {expected}" if expected else None
+    if _looks_like_python(src):
+        hint = ".tts is a rule language, not Python: no imports, defs or classes (see docs/language.md)"
+    return Diagnostic("E0101", f"unexpected `{tok}`", span, help=hint)
+
+
+def _character_hint(src: Source, pos: int, ch: str) -> str:
+    if ch in "\"'":
+        return "strings are not part of the language; answers come only from branches"
+    if _looks_like_python(src):
+        return ".tts is a rule language, not Python: no imports, defs or classes (see docs/language.md)"
+    return "this character has no meaning in a .tts program"
+
+
+def _looks_like_python(src: Source) -> bool:
+    starts = ("import ", "from ", "def ", "class ", "print(", "__import__", "lambda", "exec(", "eval(")
+    return any(line.lstrip().startswith(starts) for line in src.text.split("\n")) or "__" in src.text
+
+
+def _expected(names) -> str:
+    shown = []
+    for n in sorted(set(names)):
+        if n.startswith("__ANON") or n in ("COMMENT", "WS"):
+            continue
+        shown.append(_TOKEN_NAMES.get(n, f"`{n.lower()}`"))
+    if not shown:
+        return ""
+    if len(shown) > 8:
+        shown = shown[:8] + ["…"]
+    return "one of " + ", ".join(shown) if len(shown) > 1 else shown[0]
+
+
+def _span(meta) -> ast.Span:
+    return ast.Span(line=meta.line, col=meta.column, end_line=meta.end_line, end_col=meta.end_column,
+                    start=meta.start_pos, end=meta.end_pos)
+
+
+def _tok_span(tok: Token) -> ast.Span:
+    return ast.Span(line=tok.line, col=tok.column, end_line=tok.end_line, end_col=tok.end_column,
+                    start=tok.start_pos, end=tok.end_pos)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Lark tree -> AST nodes. One method per grammar alias."""
+
+    def __init__(self, src: Source):
+        super().__init__()
+        self.src = src
+
+    # -- program and declarations
+    def start(self, meta, children):
+        name, *items = children
+        return ast.Program(span=_span(meta), name=str(name), items=tuple(items))
+
+    def param(self, meta, c):
+        name, type_, default, rng = c
+        low, high = rng if rng else (None, None)
+        return ast.Param(span=_span(meta), name=str(name), type=type_, default=default, low=low, high=high)
+
+    def range(self, meta, c):
+        return tuple(c)
+
+    def type(self, meta, c):
+        return str(c[0])
+
+    def var(self, meta, c):
+        return ast.Var(span=_span(meta), name=str(c[0]), type=c[1], init=c[2])
+
+    def window(self, meta, c):
+        return ast.Window(span=_span(meta), name=str(c[0]), capacity=c[1])
+
+    def branch_var(self, meta, c):
+        return ast.BranchVar(span=_span(meta), name=str(c[0]), type=c[1], init=c[2])
+
+    def signal(self, meta, c):
+        return ast.Signal(span=_span(meta), name=str(c[0]), value=c[1])
+
+    # -- statements
+    def let(self, meta, c):
+        return ast.Let(span=_span(meta), name=str(c[0]), value=c[1])
+
+    def assign(self, meta, c):
+        return ast.Assign(span=_span(meta), name=str(c[0]), value=c[1])
+
+    def push(self, meta, c):
+        return ast.Push(span=_span(meta), value=c[0], window=str(c[1]))
+
+    def block(self, meta, c):
+        return tuple(c)
+
+    def elif_branch(self, meta, c):
+        return ast.IfBranch(span=_span(meta), cond=c[0], body=c[1])
+
+    def else_block(self, meta, c):
+        return c[0]
+
+    def if_(self, meta, c):
+        cond, body, *elifs, orelse = c
+        first = ast.IfBranch(span=_span(meta), cond=cond, body=body)
+        return ast.If(span=_span(meta), branches=(first, *elifs), orelse=orelse)
+
+    def repeat(self, meta, c):
+        count, var, body = c
+        return ast.Repeat(span=_span(meta), count=count, var=str(var) if var else None, body=body)
+
+    def break_(self, meta, c):
+        return ast.Break(span=_span(meta))
+
+    def stop(self, meta, c):
+        return ast.Stop(span=_span(meta), value=c[0])
+
+    def open(self, meta, c):
+        return ast.Open(span=_span(meta), count=c[0], bind=str(c[1]) if c[1] else None)
+
+    def read(self, meta, c):
+        return ast.Read(span=_span(meta), count=c[0], bind=str(c[1]) if c[1] else None)
+
+    def advance(self, meta, c):
+        return ast.Advance(span=_span(meta), set=c[0], by=c[1])
+
+    def prune(self, meta, c):
+        return ast.Prune(span=_span(meta), set=c[0])
+
+    def update(self, meta, c):
+        return ast.Update(span=_span(meta), set=c[0], setters=tuple(c[1:]))
+
+    def setter(self, meta, c):
+        return ast.Setter(span=_span(meta), field=str(c[0]), value=c[1])
+
+    # -- expressions
+    def where(self, meta, c):
+        return ast.Where(span=_span(meta), set=c[0], cond=c[1])
+
+    def sorted(self, meta, c):
+        return ast.Sorted(span=_span(meta), set=c[0], key=c[1], descending=bool(c[2]) and str(c[2]) == "desc")
+
+    def take(self, meta, c):
+        return ast.Take(span=_span(meta), set=c[0], count=c[1])
+
+    def ifexp(self, meta, c):
+        return ast.IfExp(span=_span(meta), cond=c[0], then=c[1], orelse=c[2])
+
+    def _bin(op):  # noqa: N805 - builds the per-operator methods below
+        def method(self, meta, c):
+            left, *rest = c
+            right = rest[-1]
+            actual = str(rest[0]) if op is None else op
+            return ast.Binary(span=_span(meta), op=actual, left=left, right=right)
+        return method
+
+    or_ = _bin("or")
+    and_ = _bin("and")
+    compare = _bin(None)
+    add = _bin("+")
+    sub = _bin("-")
+    mul = _bin("*")
+    div = _bin("/")
+    floordiv = _bin("//")
+    mod = _bin("%")
+
+    def not_(self, meta, c):
+        return ast.Unary(span=_span(meta), op="not", operand=c[0])
+
+    def neg(self, meta, c):
+        operand = c[0]
+        # `-3` is a literal, so parameters and ranges can be negative and fmt keeps it as written.
+        if isinstance(operand, ast.Int):
+            return ast.Int(span=_span(meta), value=-operand.value)
+        if isinstance(operand, ast.Float):
+            return ast.Float(span=_span(meta), value=-operand.value, text="-" + operand.text)
+        return ast.Unary(span=_span(meta), op="-", operand=operand)
+
+    def call(self, meta, c):
+        func, *args = c
+        args = tuple(a for a in args if a is not None)
+        return ast.Call(span=_span(meta), func=str(func), func_span=_tok_span(func), args=args)
+
+    def name(self, meta, c):
+        return ast.Name(span=_span(meta), id=str(c[0]))
+
+    def int(self, meta, c):
+        tok = c[0]
+        if len(str(tok).lstrip("0")) > MAX_INT_DIGITS:
+            raise DiagnosticError(self.src, [Diagnostic(
+                "E0104", f"integer literal with {len(str(tok))} digits is too large", _tok_span(tok),
+                help=f"integer literals have at most {MAX_INT_DIGITS} digits")])
+        return ast.Int(span=_span(meta), value=int(str(tok)))
+
+    def float(self, meta, c):
+        tok = c[0]
+        text = str(tok)
+        if len(text) > 40 or abs(float(text)) > 1e15:
+            raise DiagnosticError(self.src, [Diagnostic(
+                "E0104", "number literal is too large", _tok_span(tok),
+                help="number literals stay below 1e15 and 40 characters")])
+        return ast.Float(span=_span(meta), value=float(text), text=text)
+
+    def true(self, meta, c):
+        return ast.Bool(span=_span(meta), value=True)
+
+    def false(self, meta, c):
+        return ast.Bool(span=_span(meta), value=False)
+
+    def none(self, meta, c):
+        return ast.NoneLit(span=_span(meta))

@@ -1,0 +1,407 @@
+"""The reference interpreter: one episode at a time, straight from the AST.
+
+This is the executable specification of the language. It favours being
+obviously right over being fast; the vectorized compiler must agree with it
+exactly. ``docs/language.md`` describes the same rules in prose.
+
+Cost model. Every action statement (`open`, `read`, `advance`) is one *round*:
+the branches it touches generate at the same time, so the round's sequential
+cost is the largest number of tokens any one branch generated in it (a branch
+advanced by several intervals generates them one after another). Sequential
+tokens are the sum of round costs; total tokens are the sum of all reveals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from ttsc.dsl import ast
+from ttsc.dsl.builtins import FIELDS, MAX_REPEAT
+from ttsc.dsl.checker import CheckedProgram
+from ttsc.errors import TtscError
+from ttsc.runtime import ops
+
+
+class Reveal(Protocol):
+    handle: int
+    answer: str
+    tokens: int
+    finished: bool
+
+
+class Episode(Protocol):
+    """What the interpreter needs from an environment: three primitives over one episode."""
+
+    def open(self) -> Reveal | None: ...
+
+    def advance(self, handle: int) -> Reveal | None: ...
+
+    def read_full(self) -> Reveal | None: ...
+
+
+@dataclass
+class BranchState:
+    handle: int
+    index: int
+    last: str | None
+    finished: bool
+    depth: int
+    tokens: int
+    vars: dict[str, Any]
+    pruned: bool = False
+
+
+@dataclass
+class EpisodeResult:
+    answer: str | None
+    tokens: int
+    sequential_tokens: int
+    rounds: int
+    stop_reason: str  # "stop" (a stop rule fired) or "end" (the program ran out)
+    stop_line: int | None
+    opened: int
+    pruned: int
+
+
+@dataclass
+class TraceEvent:
+    """One action's effect, for execution traces."""
+
+    round: int
+    line: int
+    action: str
+    branches: list[int]
+    answers: list[str | None]
+    tokens: list[int]
+    finished: list[bool]
+    tokens_so_far: int
+
+
+class _Stop(Exception):
+    def __init__(self, answer, line):
+        self.answer = answer
+        self.line = line
+
+
+class _Break(Exception):
+    pass
+
+
+@dataclass
+class _Frame:
+    values: dict[str, Any] = field(default_factory=dict)
+    parent: "_Frame | None" = None
+
+    def lookup(self, name: str):
+        f = self
+        while f is not None:
+            if name in f.values:
+                return f.values, True
+            f = f.parent
+        return None, False
+
+
+class Interpreter:
+    """Runs a checked program on one episode at a time."""
+
+    def __init__(self, checked: CheckedProgram, params: dict[str, Any]):
+        self.checked = checked
+        self.params = dict(params)
+        self.signals = {i.name: i for i in checked.program.items if isinstance(i, ast.Signal)}
+        self.fields = set(FIELDS) | set(checked.branch_vars)
+        self.var_types = {i.name: i.type for i in checked.program.items if isinstance(i, ast.Var)}
+
+    # ---- episode driver
+    def run(self, episode: Episode, on_event: Callable[[TraceEvent], None] | None = None) -> EpisodeResult:
+        self.env = episode
+        self.on_event = on_event
+        self.branches: list[BranchState] = []
+        self.completed: list[int] = []
+        self.tokens = 0
+        self.seq = 0
+        self.rounds = 0
+        self.windows: dict[str, deque] = {}
+        self.globals = _Frame(dict(self.params))
+        answer, reason, line = None, "end", None
+        try:
+            for item in self.checked.program.items:
+                self.item(item, self.globals)
+        except _Stop as s:
+            answer, reason, line = s.answer, "stop", s.line
+        return EpisodeResult(answer=answer, tokens=self.tokens, sequential_tokens=self.seq, rounds=self.rounds,
+                             stop_reason=reason, stop_line=line, opened=len(self.branches),
+                             pruned=sum(b.pruned for b in self.branches))
+
+    def item(self, item, frame: _Frame) -> None:
+        if isinstance(item, ast.Param) or isinstance(item, ast.Signal):
+            return
+        if isinstance(item, ast.Var):
+            frame.values[item.name] = self._as_type(self.eval(item.init, frame), item.type)
+        elif isinstance(item, ast.Window):
+            self.windows[item.name] = deque(maxlen=self.eval(item.capacity, frame))
+        elif isinstance(item, ast.BranchVar):
+            pass  # initialised when each branch opens
+        else:
+            self.stmt(item, frame)
+
+    # ---- statements
+    def block(self, body, frame: _Frame) -> None:
+        inner = _Frame(parent=frame)
+        for s in body:
+            self.stmt(s, inner)
+
+    def stmt(self, s, frame: _Frame) -> None:
+        getattr(self, "s_" + type(s).__name__)(s, frame)
+
+    def s_Let(self, s: ast.Let, frame):
+        frame.values[s.name] = self.eval(s.value, frame)
+
+    def s_Assign(self, s: ast.Assign, frame):
+        values, _ = frame.lookup(s.name)
+        values[s.name] = self._as_type(self.eval(s.value, frame), self.var_types[s.name])
+
+    def s_Push(self, s: ast.Push, frame):
+        self.windows[s.window].append(float(self.eval(s.value, frame)))
+
+    def s_If(self, s: ast.If, frame):
+        for br in s.branches:
+            if self.eval(br.cond, frame):
+                self.block(br.body, frame)
+                return
+        if s.orelse is not None:
+            self.block(s.orelse, frame)
+
+    def s_Repeat(self, s: ast.Repeat, frame):
+        n = self.eval(s.count, frame)
+        if n > MAX_REPEAT:
+            raise TtscError(f"{self.checked.source.name}:{s.span.line}: `repeat {n}` exceeds the limit of "
+                            f"{MAX_REPEAT:,} iterations")
+        for i in range(max(0, n)):
+            inner = _Frame(parent=frame)
+            if s.var is not None:
+                inner.values[s.var] = i
+            try:
+                self.block(s.body, inner)
+            except _Break:
+                break
+
+    def s_Break(self, s, frame):
+        raise _Break()
+
+    def s_Stop(self, s: ast.Stop, frame):
+        raise _Stop(self.eval(s.value, frame), s.span.line)
+
+    def s_Open(self, s: ast.Open, frame):
+        self._take(s, frame, self.env.open, "open")
+
+    def s_Read(self, s: ast.Read, frame):
+        self._take(s, frame, self.env.read_full, "read")
+
+    def _take(self, s, frame, primitive, action: str) -> None:
+        n = self.eval(s.count, frame)
+        got: list[int] = []
+        for _ in range(max(0, n)):
+            r = primitive()
+            if r is None:
+                break
+            b = BranchState(handle=r.handle, index=len(self.branches), last=r.answer, finished=r.finished,
+                            depth=1, tokens=r.tokens, vars={})
+            self.branches.append(b)
+            for name, decl in self.checked.branch_vars.items():
+                b.vars[name] = self._as_type(self.eval(decl.init, self.globals), decl.type)
+            if r.finished:
+                self.completed.append(b.index)
+            got.append(b.index)
+        if s.bind is not None:
+            frame.values[s.bind] = tuple(got)
+        self._round(s, action, got, [self.branches[i].tokens for i in got])
+
+    def s_Advance(self, s: ast.Advance, frame):
+        members = self.eval(s.set, frame)
+        # Operands first, effects after: every branch's count is read before any branch moves.
+        counts = [self.eval(s.by, frame, self.branches[i]) if s.by is not None else 1 for i in members]
+        moved, spent = [], []
+        for i, n in zip(members, counts):
+            b = self.branches[i]
+            if b.finished or b.pruned or n <= 0:
+                continue
+            cost = 0
+            for _ in range(n):
+                r = self.env.advance(b.handle)
+                if r is None:  # pragma: no cover - the interpreter never advances a finished branch
+                    break
+                b.depth += 1
+                b.last = r.answer
+                b.tokens += r.tokens
+                cost += r.tokens
+                if r.finished:
+                    b.finished = True
+                    self.completed.append(b.index)
+                    break
+            moved.append(i)
+            spent.append(cost)
+        self._round(s, "advance", moved, spent)
+
+    def s_Prune(self, s: ast.Prune, frame):
+        pruned = [i for i in self.eval(s.set, frame) if not self.branches[i].finished and not self.branches[i].pruned]
+        for i in pruned:
+            self.branches[i].pruned = True
+        if self.on_event is not None and pruned:
+            self.on_event(TraceEvent(self.rounds, s.span.line, "prune", pruned, [self.branches[i].last for i in pruned],
+                                     [0] * len(pruned), [False] * len(pruned), self.tokens))
+
+    def s_Update(self, s: ast.Update, frame):
+        members = self.eval(s.set, frame)
+        new = [[self.eval(st.value, frame, self.branches[i]) for st in s.setters] for i in members]
+        for i, values in zip(members, new):
+            b = self.branches[i]
+            for st, v in zip(s.setters, values):
+                b.vars[st.field] = self._as_type(v, self.checked.branch_vars[st.field].type)
+
+    def _round(self, s, action: str, members: list[int], spent: list[int]) -> None:
+        total = sum(spent)
+        self.tokens += total
+        if members:
+            self.seq += max(spent)
+            self.rounds += 1
+        if self.on_event is not None:
+            bs = [self.branches[i] for i in members]
+            self.on_event(TraceEvent(self.rounds, s.span.line, action, list(members), [b.last for b in bs],
+                                     list(spent), [b.finished for b in bs], self.tokens))
+
+    # ---- expressions
+    def eval(self, e, frame: _Frame, branch: BranchState | None = None):
+        return getattr(self, "e_" + type(e).__name__)(e, frame, branch)
+
+    def e_Int(self, e, frame, branch):
+        return e.value
+
+    e_Float = e_Bool = e_Int
+
+    def e_NoneLit(self, e, frame, branch):
+        return None
+
+    def e_Name(self, e: ast.Name, frame, branch):
+        name = e.id
+        if branch is not None and name in self.fields:
+            return self._field(branch, name)
+        values, found = frame.lookup(name)
+        if found:
+            return values[name]
+        if name in self.signals:
+            return self.eval(self.signals[name].value, self.globals)
+        return self._set(name)
+
+    def _field(self, b: BranchState, name: str):
+        if name in b.vars:
+            return b.vars[name]
+        return getattr(b, name)
+
+    def _set(self, name: str) -> tuple[int, ...]:
+        bs = self.branches
+        if name == "branches":
+            return tuple(range(len(bs)))
+        if name == "live":
+            return tuple(b.index for b in bs if not b.pruned)
+        if name == "active":
+            return tuple(b.index for b in bs if not b.pruned and not b.finished)
+        if name == "completed":
+            return tuple(self.completed)
+        raise KeyError(name)  # pragma: no cover - the checker resolved every name
+
+    def e_Unary(self, e: ast.Unary, frame, branch):
+        v = self.eval(e.operand, frame, branch)
+        return (not v) if e.op == "not" else -v
+
+    def e_Binary(self, e: ast.Binary, frame, branch):
+        a = self.eval(e.left, frame, branch)
+        b = self.eval(e.right, frame, branch)
+        op = e.op
+        if op == "and":
+            return a and b
+        if op == "or":
+            return a or b
+        if op == "==":
+            return a == b
+        if op == "!=":
+            return a != b
+        if op == "<":
+            return a < b
+        if op == "<=":
+            return a <= b
+        if op == ">":
+            return a > b
+        if op == ">=":
+            return a >= b
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op == "/":
+            return ops.div(a, b)
+        if op == "//":
+            return ops.floordiv(a, b)
+        if op == "%":
+            return ops.mod(a, b)
+        raise ValueError(op)  # pragma: no cover
+
+    def e_IfExp(self, e: ast.IfExp, frame, branch):
+        v = self.eval(e.then, frame, branch) if self.eval(e.cond, frame, branch) else self.eval(e.orelse, frame, branch)
+        return float(v) if self.checked.type_of(e).value == "float" else v
+
+    def e_Where(self, e: ast.Where, frame, branch):
+        return tuple(i for i in self.eval(e.set, frame, branch) if self.eval(e.cond, frame, self.branches[i]))
+
+    def e_Sorted(self, e: ast.Sorted, frame, branch):
+        members = self.eval(e.set, frame, branch)
+        keys = {i: self.eval(e.key, frame, self.branches[i]) for i in members}
+        return tuple(sorted(members, key=keys.__getitem__, reverse=e.descending))  # stable either way
+
+    def e_Take(self, e: ast.Take, frame, branch):
+        members = self.eval(e.set, frame, branch)
+        return members[: max(0, self.eval(e.count, frame, branch))]
+
+    def e_Call(self, e: ast.Call, frame, branch):
+        f = e.func
+        if f in ("size", "oldest", "newest", "mean"):
+            w = self.windows[e.args[0].id]
+            if f == "size":
+                return len(w)
+            if not w:
+                return 0.0
+            return w[0] if f == "oldest" else w[-1] if f == "newest" else math.fsum(w) / len(w)
+        args = [self.eval(a, frame, branch) for a in e.args]
+        if f in ("count", "majority", "top1", "top2", "confidence", "unanimous", "votes"):
+            answers = [self.branches[i].last for i in args[0]]
+            if f == "count":
+                return len(answers)
+            if f == "majority":
+                return ops.majority(answers)
+            if f == "unanimous":
+                return bool(answers) and all(a == answers[0] for a in answers)
+            if f == "votes":
+                return sum(1 for a in answers if a == args[1])
+            t1, t2 = ops.top_two(answers)
+            return t1 if f == "top1" else t2 if f == "top2" else ops.beta_confidence(t1, t2)
+        if f == "beta_confidence":
+            return ops.beta_confidence(*args)
+        if f == "round":
+            return ops.round_(*args)
+        if f in ("min", "max", "clamp", "abs"):
+            v = min(args) if f == "min" else max(args) if f == "max" else abs(args[0]) if f == "abs" else \
+                min(max(args[0], args[1]), args[2])
+            return float(v) if self.checked.type_of(e).value == "float" else v
+        if f == "floor":
+            return math.floor(args[0])
+        if f == "ceil":
+            return math.ceil(args[0])
+        raise ValueError(f)  # pragma: no cover
+
+    @staticmethod
+    def _as_type(v, type_name: str):
+        return float(v) if type_name == "float" else v
