@@ -1,0 +1,167 @@
+"""Replay stores: pre-collected trajectories that a replay episode hands out.
+
+A store file is either the published AutoTTS form (a JSON list of question
+objects) or an object ``{"meta": {...}, "questions": [...]}`` holding the same
+question objects (synthetic stores use it to say what they are). Loading
+validates every field, because a strategy evaluated on a silently malformed
+store produces plausible but wrong numbers; every failure is a ``StoreError``
+naming the file, the question index and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+from ttsc.errors import StoreError
+
+Answer = str
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """One trajectory: answers after each Δ tokens, full length, final answer."""
+
+    probes: tuple[Answer, ...]
+    total_tokens: int
+    final_answer: Answer
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    text: str
+    gold: Answer
+    probe_freq: int  # Δ: tokens per interval
+    branches: tuple[Branch, ...]
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    path: str
+    questions: tuple[Question, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def default_store_path() -> Path:
+    """The bundled synthetic store (``ttsc.runtime/data/default.json``)."""
+    return Path(str(resources.files("ttsc.runtime").joinpath("data", "default.json")))
+
+
+def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
+    """Load and validate one store file; ``name`` defaults to ``<parent>/<stem>``."""
+    p = Path(path)
+    where = str(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise StoreError(f"{where}: cannot read store: {e.strerror or e}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise StoreError(f"{where}: not valid UTF-8 (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{where}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+
+    meta: dict[str, Any] = {}
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - {"meta", "questions"})
+        if "questions" not in data or unknown:
+            raise StoreError(
+                f"{where}: a store object must have keys 'questions' and optionally 'meta'"
+                + (f", got unexpected {unknown}" if unknown else "")
+            )
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict):
+            raise StoreError(f"{where}: key 'meta' must be an object, got {_kind(meta)}")
+        data = data["questions"]
+    if not isinstance(data, list):
+        raise StoreError(f"{where}: a store must be a JSON list of questions (or an object with 'questions'), got {_kind(data)}")
+    if not data:
+        raise StoreError(f"{where}: store has no questions")
+    questions = tuple(_question(q, f"{where}: question {i}") for i, q in enumerate(data))
+    return Store(name=name or f"{p.parent.name}/{p.stem}", path=where, questions=questions, meta=meta)
+
+
+def load_stores(paths: Iterable[str | os.PathLike[str]]) -> list[Store]:
+    """Load files and directories (searched recursively for ``*.json``, sorted).
+
+    A store found under a directory is named by its path relative to that
+    directory without ``.json`` (``Qwen3-8B/aime25``); a file given directly is
+    named ``<parent dir>/<stem>``.
+    """
+    stores: list[Store] = []
+    for arg in paths:
+        p = Path(arg)
+        if p.is_dir():
+            files = sorted((f for f in p.rglob("*.json") if f.is_file()), key=lambda f: f.relative_to(p).parts)
+            if not files:
+                raise StoreError(f"{arg}: directory holds no *.json store")
+            stores.extend(load_store(f, f.relative_to(p).with_suffix("").as_posix()) for f in files)
+        elif p.exists():
+            stores.append(load_store(p))
+        else:
+            raise StoreError(f"{arg}: no such file or directory")
+    seen: dict[str, str] = {}
+    for s in stores:
+        if s.name in seen:
+            raise StoreError(f"{s.path}: store name {s.name!r} is also used by {seen[s.name]}")
+        seen[s.name] = s.path
+    return stores
+
+
+def _question(q: Any, where: str) -> Question:
+    if not isinstance(q, dict):
+        raise StoreError(f"{where}: must be an object, got {_kind(q)}")
+    for key in ("question", "gold_answer", "probe_freq", "each_branch"):
+        if key not in q:
+            raise StoreError(f"{where}: missing key {key!r}")
+    text, gold, freq, raw_branches = q["question"], q["gold_answer"], q["probe_freq"], q["each_branch"]
+    if not isinstance(text, str):
+        raise StoreError(f"{where}: key 'question' must be a string, got {_kind(text)}")
+    if not isinstance(gold, str):
+        raise StoreError(f"{where}: key 'gold_answer' must be a string, got {_kind(gold)}")
+    if not _is_int(freq) or freq <= 0:
+        raise StoreError(f"{where}: key 'probe_freq' must be a positive integer, got {freq!r}")
+    if not isinstance(raw_branches, list):
+        raise StoreError(f"{where}: key 'each_branch' must be a list of branches, got {_kind(raw_branches)}")
+    if not raw_branches:
+        raise StoreError(f"{where}: key 'each_branch' holds no branches")
+    branches = tuple(_branch(b, f"{where}: key 'each_branch': branch {j}") for j, b in enumerate(raw_branches))
+    return Question(text=text, gold=gold, probe_freq=freq, branches=branches)
+
+
+def _branch(b: Any, where: str) -> Branch:
+    if not isinstance(b, list) or len(b) != 3:
+        raise StoreError(f"{where}: must be a list [probes, total_tokens, final_answer], got {_kind(b)}")
+    probes, total, final = b
+    if not isinstance(probes, list) or not all(type(a) is str for a in probes):
+        raise StoreError(f"{where}: probes must be a list of strings, got {_describe_probes(probes)}")
+    if not _is_int(total) or total < 0:
+        raise StoreError(f"{where}: total_tokens must be a non-negative integer, got {total!r}")
+    if not isinstance(final, str):
+        raise StoreError(f"{where}: final_answer must be a string, got {_kind(final)}")
+    return Branch(tuple(probes), total, final)
+
+
+def _is_int(x: Any) -> bool:
+    # JSON true/false load as bool, a subclass of int; a count is never a bool.
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _describe_probes(probes: Any) -> str:
+    if not isinstance(probes, list):
+        return _kind(probes)
+    k = next(i for i, a in enumerate(probes) if type(a) is not str)
+    return f"{_kind(probes[k])} at probe {k}"
+
+
+def _kind(x: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+             float: "a number", type(None): "null"}
+    text = repr(x)
+    return f"{names.get(type(x), type(x).__name__)} {text if len(text) <= 40 else text[:37] + '...'}"

@@ -1,0 +1,24 @@
+"""Shared test setup: the repository root on sys.path and the ``../shared`` data folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# benchmarks/ is not installed with the package; tests import it from the checkout.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Replay stores and reference numbers live beside the repository, never in it.
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The ``../shared`` folder; tests that use it skip where it is absent (CI has it)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared is absent (looked for {SHARED})")
+    return SHARED

@@ -1,0 +1,177 @@
+"""Loading replay stores: both file forms, naming, and one clear error per malformed case."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ttsc.errors import StoreError
+from ttsc.runtime.store import Branch, Question, Store, load_store, load_stores
+
+
+def question(**override: Any) -> dict[str, Any]:
+    q = {
+        "question": "1+1?",
+        "gold_answer": "2",
+        "probe_freq": 500,
+        "each_branch": [[["3", "2"], 1200, "2"], [[], 80, "ERR"]],
+        "final_answers_trace": ["2", "ERR"],
+    }
+    q.update(override)
+    return q
+
+
+def write(tmp_path: Path, data: Any, name: str = "store.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_list_form(tmp_path: Path) -> None:
+    store = load_store(write(tmp_path, [question(), question(gold_answer="7")]))
+    assert store == Store(
+        name=f"{tmp_path.name}/store",
+        path=str(tmp_path / "store.json"),
+        questions=(
+            Question("1+1?", "2", 500, (Branch(("3", "2"), 1200, "2"), Branch((), 80, "ERR"))),
+            Question("1+1?", "7", 500, (Branch(("3", "2"), 1200, "2"), Branch((), 80, "ERR"))),
+        ),
+        meta={},
+    )
+
+
+def test_object_form_keeps_meta(tmp_path: Path) -> None:
+    meta = {"synthetic": True, "seed": 3}
+    store = load_store(write(tmp_path, {"meta": meta, "questions": [question()]}), name="x")
+    assert store.meta == meta and store.name == "x" and len(store.questions) == 1
+
+
+def test_object_form_meta_is_optional(tmp_path: Path) -> None:
+    assert load_store(write(tmp_path, {"questions": [question()]})).meta == {}
+
+
+BAD_QUESTIONS = [
+    # (override of one question, the index it sits at, fragments the message must hold)
+    ({"probe_freq": 0}, "key 'probe_freq' must be a positive integer, got 0"),
+    ({"probe_freq": -500}, "key 'probe_freq' must be a positive integer, got -500"),
+    ({"probe_freq": True}, "key 'probe_freq' must be a positive integer, got True"),
+    ({"probe_freq": 500.0}, "key 'probe_freq' must be a positive integer, got 500.0"),
+    ({"probe_freq": "500"}, "key 'probe_freq' must be a positive integer, got '500'"),
+    ({"gold_answer": 2}, "key 'gold_answer' must be a string"),
+    ({"gold_answer": None}, "key 'gold_answer' must be a string"),
+    ({"question": ["x"]}, "key 'question' must be a string"),
+    ({"each_branch": []}, "key 'each_branch' holds no branches"),
+    ({"each_branch": {"a": 1}}, "key 'each_branch' must be a list"),
+    ({"each_branch": [[["1"], 600]]}, "key 'each_branch': branch 0: must be a list [probes, total_tokens, final_answer]"),
+    ({"each_branch": [[["1"], 600, "1", "x"]]}, "branch 0: must be a list [probes, total_tokens, final_answer]"),
+    ({"each_branch": [[["1"], 600, "1"], "branch"]}, "key 'each_branch': branch 1: must be a list"),
+    ({"each_branch": [[["1", 2], 600, "1"]]}, "branch 0: probes must be a list of strings, got an integer 2 at probe 1"),
+    ({"each_branch": [["1", 600, "1"]]}, "branch 0: probes must be a list of strings, got a string"),
+    ({"each_branch": [[["1"], -1, "1"]]}, "branch 0: total_tokens must be a non-negative integer, got -1"),
+    ({"each_branch": [[["1"], 600.5, "1"]]}, "branch 0: total_tokens must be a non-negative integer, got 600.5"),
+    ({"each_branch": [[["1"], False, "1"]]}, "branch 0: total_tokens must be a non-negative integer, got False"),
+    ({"each_branch": [[["1"], 600, 1]]}, "branch 0: final_answer must be a string, got an integer 1"),
+    ({"each_branch": [[["1"], 600, None]]}, "branch 0: final_answer must be a string, got null"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), BAD_QUESTIONS)
+def test_malformed_question_names_file_question_and_key(tmp_path: Path, override: dict, message: str) -> None:
+    path = write(tmp_path, [question(), question(), question(), question(**override)])
+    with pytest.raises(StoreError) as err:
+        load_store(path)
+    assert str(err.value).startswith(f"{path}: question 3: ")
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["question", "gold_answer", "probe_freq", "each_branch"])
+def test_missing_key(tmp_path: Path, key: str) -> None:
+    q = question()
+    del q[key]
+    path = write(tmp_path, [question(), q])
+    with pytest.raises(StoreError, match=rf"^{re.escape(str(path))}: question 1: missing key '{key}'$"):
+        load_store(path)
+
+
+def test_error_in_object_form_names_question(tmp_path: Path) -> None:
+    path = write(tmp_path, {"meta": {}, "questions": [question(), question(probe_freq=0)]})
+    with pytest.raises(StoreError, match=r"question 1: key 'probe_freq'"):
+        load_store(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("", "not valid JSON"),
+        ('{"a": 1}', "a store object must have keys 'questions'"),
+        ('{"questions": [], "extra": 1}', "got unexpected ['extra']"),
+        ('{"meta": [], "questions": []}', "key 'meta' must be an object"),
+        ('"questions"', "must be a JSON list of questions"),
+        ("[]", "store has no questions"),
+        ('{"questions": {}}', "must be a JSON list of questions"),
+        ("[1]", "question 0: must be an object, got an integer 1"),
+    ],
+)
+def test_malformed_file(tmp_path: Path, content: str, message: str) -> None:
+    path = write(tmp_path, content)
+    with pytest.raises(StoreError) as err:
+        load_store(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+
+
+def test_invalid_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    path.write_bytes(b'[{"question": "\xff"}]')
+    with pytest.raises(StoreError, match="not valid UTF-8"):
+        load_store(path)
+
+
+def test_unreadable_paths(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot read store"):
+        load_store(tmp_path / "missing.json")
+    with pytest.raises(StoreError, match="no such file or directory"):
+        load_stores([tmp_path / "missing.json"])
+
+
+def test_directory_naming_and_order(tmp_path: Path) -> None:
+    for rel in ["b/z.json", "a/y.json", "a/x.json", "top.json", "a/notes.txt"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        write(tmp_path, [question()], rel)
+    single = write(tmp_path / "b", [question()], "single.json")
+    stores = load_stores([tmp_path / "a", str(single)])
+    assert [s.name for s in stores] == ["x", "y", "b/single"]
+    assert [s.name for s in load_stores([tmp_path])] == ["a/x", "a/y", "b/single", "b/z", "top"]
+
+
+def test_directory_without_stores(tmp_path: Path) -> None:
+    (tmp_path / "empty" / "deeper").mkdir(parents=True)
+    with pytest.raises(StoreError, match="holds no \\*.json store"):
+        load_stores([tmp_path / "empty"])
+
+
+def test_directory_error_names_the_file(tmp_path: Path) -> None:
+    write(tmp_path, [question()], "good.json")
+    bad = write(tmp_path, [question(each_branch=[])], "bad.json")
+    with pytest.raises(StoreError, match=rf"^{re.escape(str(bad))}: question 0: key 'each_branch'"):
+        load_stores([tmp_path])
+
+
+def test_duplicate_names_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, [question()])
+    with pytest.raises(StoreError, match="store name .* is also used by"):
+        load_stores([path, path])
+
+
+def test_published_stores_load_fast(shared: Path) -> None:
+    start = time.perf_counter()
+    stores = load_stores([shared / "replay" / "autotts"])
+    elapsed = time.perf_counter() - start
+    assert len(stores) == 12 and "Qwen3-8B/aime25" in [s.name for s in stores]
+    assert all(len(s.questions) == 30 and all(len(q.branches) == 128 for q in s.questions) for s in stores)
+    assert elapsed < 5, f"loading 12 stores took {elapsed:.1f}s"
