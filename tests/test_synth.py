@@ -1,0 +1,56 @@
+"""Synthetic stores: deterministic, valid, labelled, and the bundled default is current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ttsc.errors import TtscError
+from ttsc.runtime.store import default_store_path, load_store
+from ttsc.runtime.synth import dumps_store, generate_store, main
+
+
+def test_same_seed_same_store() -> None:
+    assert generate_store(seed=4, questions=5, branches=9) == generate_store(seed=4, questions=5, branches=9)
+    assert generate_store(seed=4, questions=5, branches=9) != generate_store(seed=5, questions=5, branches=9)
+
+
+def test_bundled_default_is_generate_store_output() -> None:
+    path = default_store_path()
+    assert json.loads(path.read_text(encoding="utf-8")) == generate_store()
+    assert path.read_text(encoding="utf-8") == dumps_store(generate_store()), \
+        "runtime/data/default.json is stale: run `python -m ttsc.runtime.synth`"
+    assert path.stat().st_size < 300_000
+
+
+def test_bundled_default_loads() -> None:
+    store = load_store(default_store_path())
+    assert store.name == "data/default" and store.meta["synthetic"] is True and len(store.questions) == 20
+
+
+def test_meta_says_synthetic() -> None:
+    meta = generate_store(seed=11, questions=1, branches=1)["meta"]
+    assert meta["synthetic"] is True and meta["seed"] == 11
+    assert meta["generator"] == "ttsc synth" and "not from a model" in meta["note"]
+
+
+def test_shape_of_the_data(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    main([str(out), "--seed", "2", "--questions", "12", "--branches", "40", "--probe-freq", "300"])
+    store = load_store(out)  # validates every field
+    branches = [b for q in store.questions for b in q.branches]
+    assert len(store.questions) == 12 and len(branches) == 12 * 40
+    assert all(3 <= len(b.probes) <= 40 and b.final_answer == "ERR" or b.final_answer.isdigit() for b in branches)
+    # Like the published stores: some totals end before the last probe point, some far past it.
+    assert any(b.total_tokens < 300 * len(b.probes) for b in branches)
+    assert any(b.total_tokens > 300 * (len(b.probes) + 1) for b in branches)
+    # Questions range from easy (gold wins the vote) to hard (a distractor wins).
+    wins = [max(set(f := [b.final_answer for b in q.branches]), key=f.count) == q.gold for q in store.questions]
+    assert any(wins) and not all(wins)
+
+
+def test_bad_sizes() -> None:
+    with pytest.raises(TtscError, match="needs questions, branches and probe_freq >= 1"):
+        generate_store(branches=0)
