@@ -1,8 +1,10 @@
 """Scoring a strategy on a replay store over many seeds.
 
-accuracy = mean over seeds of (correct questions / questions) × 100, and
-avg_tokens = mean over seeds of (tokens / questions), exactly as the published
-evaluator accumulates them, so the floats match its output digit for digit.
+Every engine produces an :class:`Outcome`: per-episode arrays shaped
+``[seeds, questions]``. Scores are derived from it exactly as the published
+evaluator accumulates them — per seed, the mean over questions; then the mean
+over seeds — so the floats match its output digit for digit. Statistics,
+traces and reports read the same arrays.
 """
 
 from __future__ import annotations
@@ -11,39 +13,87 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.runtime.episode import ReplayEpisode
-from ttsc.runtime.interpreter import EpisodeResult, Interpreter
+from ttsc.runtime.interpreter import Interpreter
 from ttsc.runtime.store import Store
+
+ENGINES = ("compiled", "interpret")
 
 
 @dataclass(frozen=True)
-class Score:
-    accuracy: float
-    avg_tokens: float
-    avg_sequential_tokens: float
+class Outcome:
+    """What every episode did. All arrays are ``[len(seeds), len(questions)]``."""
+
+    seeds: tuple[int, ...]
+    answers: np.ndarray        # object: the answer string, or None
+    correct: np.ndarray        # bool
+    tokens: np.ndarray         # int64
+    sequential: np.ndarray     # int64: sum over rounds of the round's longest generation
+    rounds: np.ndarray         # int64: action rounds that generated tokens
+    opened: np.ndarray         # int64: branches opened (or read)
+    pruned: np.ndarray         # int64
+    stop_line: np.ndarray      # int64: source line of the `stop` that ended the episode; 0 = ran to the end
     seconds: float
 
+    @property
+    def accuracy(self) -> float:
+        return _mean_of_means(self.correct) * 100
 
-def aggregate(correct: Sequence[Sequence[bool]], tokens: Sequence[Sequence[int]],
-              sequential: Sequence[Sequence[int]]) -> tuple[float, float, float]:
-    """Per-seed means (rows are seeds, columns questions), then the mean over seeds."""
-    n_seeds = len(correct)
-    acc = sum(sum(row) / len(row) for row in correct) / n_seeds * 100
-    tok = sum(sum(row) / len(row) for row in tokens) / n_seeds
-    seq = sum(sum(row) / len(row) for row in sequential) / n_seeds
-    return acc, tok, seq
+    @property
+    def avg_tokens(self) -> float:
+        return _mean_of_means(self.tokens)
+
+    @property
+    def avg_sequential_tokens(self) -> float:
+        return _mean_of_means(self.sequential)
 
 
-def run_interpreted(checked: CheckedProgram, params: dict, store: Store, seeds: Iterable[int]) -> Score:
-    """Score with the reference interpreter, one episode at a time."""
+def _mean_of_means(table: np.ndarray) -> float:
+    """Mean over seeds of the per-seed mean over questions.
+
+    numpy's mean of each row, then numpy's mean of those: the published
+    evaluator's order of float operations, so results agree to the last bit.
+    """
+    return float(np.mean([np.mean(row) for row in table]))
+
+
+def gold_match(answers: np.ndarray, store: Store) -> np.ndarray:
+    golds = [q.gold for q in store.questions]
+    return np.array([[a is not None and a == g for a, g in zip(row, golds)] for row in answers], dtype=bool)
+
+
+def run_interpreted(checked: CheckedProgram, params: dict, store: Store, seeds: Iterable[int]) -> Outcome:
+    """Run with the reference interpreter, one episode at a time."""
     start = time.perf_counter()
+    seeds = tuple(int(s) for s in seeds)
     interp = Interpreter(checked, params)
-    correct, tokens, seq = [], [], []
-    for seed in seeds:
-        results: list[EpisodeResult] = [interp.run(ReplayEpisode(q, seed)) for q in store.questions]
-        correct.append([r.answer is not None and r.answer == q.gold for r, q in zip(results, store.questions)])
-        tokens.append([r.tokens for r in results])
-        seq.append([r.sequential_tokens for r in results])
-    acc, tok, sq = aggregate(correct, tokens, seq)
-    return Score(acc, tok, sq, time.perf_counter() - start)
+    shape = (len(seeds), len(store.questions))
+    answers = np.empty(shape, dtype=object)
+    cols = {k: np.zeros(shape, dtype=np.int64) for k in ("tokens", "sequential", "rounds", "opened", "pruned",
+                                                         "stop_line")}
+    for si, seed in enumerate(seeds):
+        for qi, q in enumerate(store.questions):
+            r = interp.run(ReplayEpisode(q, seed))
+            answers[si, qi] = r.answer
+            cols["tokens"][si, qi] = r.tokens
+            cols["sequential"][si, qi] = r.sequential_tokens
+            cols["rounds"][si, qi] = r.rounds
+            cols["opened"][si, qi] = r.opened
+            cols["pruned"][si, qi] = r.pruned
+            cols["stop_line"][si, qi] = r.stop_line or 0
+    return Outcome(seeds=seeds, answers=answers, correct=gold_match(answers, store),
+                   seconds=time.perf_counter() - start, **cols)
+
+
+def run(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int], engine: str = "interpret") -> Outcome:
+    """Run ``checked`` with ``params`` on every (seed, question) of ``store`` with the chosen engine."""
+    if engine == "interpret":
+        return run_interpreted(checked, params, store, seeds)
+    if engine == "compiled":
+        from ttsc.compiler.engine import run_compiled
+
+        return run_compiled(checked, params, store, seeds)
+    raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

@@ -1,0 +1,76 @@
+"""`ttsc eval STRATEGY`: score a strategy on replay stores, over parameter settings and seeds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import click
+
+from ttsc.cli.loading import load_envs, load_program, parse_sets, parse_sweeps
+from ttsc.runtime.evaluate import ENGINES, run
+from ttsc.runtime.params import bind_params
+
+COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequential_tokens", "seconds")
+
+
+@click.command("eval")
+@click.argument("strategy", type=click.Path(dir_okay=False))
+@click.option("--env", "envs", multiple=True, type=click.Path(exists=True),
+              help="replay store file or directory of <model>/<benchmark>.json (repeatable); "
+                   "default: the bundled synthetic store")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter (repeatable)")
+@click.option("--sweep", "sweeps", multiple=True, metavar="NAME=V1,V2,...",
+              help="evaluate each value; several --sweep give the cartesian product")
+@click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True,
+              help="run seeds 0..N-1")
+@click.option("--engine", type=click.Choice(ENGINES), default="interpret", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def command(strategy, envs, sets, sweeps, seeds, engine, fmt) -> None:
+    """Evaluate STRATEGY (a .tts file) and print accuracy and average tokens per question."""
+    checked = load_program(strategy)
+    fixed = parse_sets(sets)
+    settings = [bind_params(checked, {**fixed, **sweep}) for sweep in parse_sweeps(sweeps)]
+    stores = load_envs(envs)
+    rows = []
+    for store in stores:
+        for params in settings:
+            out = run(checked, params, store, range(seeds), engine=engine)
+            rows.append({"strategy": checked.name, "env": store.name, "params": params,
+                         "accuracy": out.accuracy, "avg_tokens": out.avg_tokens,
+                         "avg_sequential_tokens": out.avg_sequential_tokens, "seconds": out.seconds})
+    click.echo(render(rows, fmt))
+
+
+def render(rows: list[dict], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for r in rows:
+            w.writerow([r["strategy"], r["env"], json.dumps(r["params"], sort_keys=False),
+                        repr(r["accuracy"]), repr(r["avg_tokens"]), repr(r["avg_sequential_tokens"]),
+                        f"{r['seconds']:.3f}"])
+        return buf.getvalue().rstrip("\n")
+    return _table(rows)
+
+
+def _table(rows: list[dict]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(show_edge=False, header_style="bold")
+    for col, justify in (("env", "left"), ("params", "left"), ("accuracy %", "right"), ("avg tokens", "right"),
+                         ("avg seq tokens", "right"), ("seconds", "right")):
+        t.add_column(col, justify=justify)
+    for r in rows:
+        params = " ".join(f"{k}={v}" for k, v in r["params"].items())
+        t.add_row(r["env"], params, f"{r['accuracy']:.2f}", f"{r['avg_tokens']:,.1f}",
+                  f"{r['avg_sequential_tokens']:,.1f}", f"{r['seconds']:.2f}")
+    console = Console(width=120, record=True, force_terminal=False)
+    with console.capture() as cap:
+        console.print(t)
+    return f"{rows[0]['strategy'] if rows else ''}\n" + cap.get().rstrip()

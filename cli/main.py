@@ -1,0 +1,49 @@
+"""The `ttsc` command: a click group; each subcommand lives in its own module.
+
+Every command turns :class:`~ttsc.errors.TtscError` into a clean message and a
+non-zero exit; no Python traceback reaches a user for bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+import ttsc.cli
+from ttsc import __version__
+from ttsc.errors import TtscError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TtscError as exc:
+            click.echo(f"error: {exc}" if not str(exc).startswith(("error", "warning")) else str(exc), err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ttsc")
+def cli() -> None:
+    """ttsc: compile and evaluate test-time-scaling strategies written in .tts."""
+
+
+# Each `<name>_cmd` module in this package defines one subcommand as `command`.
+for _info in sorted(pkgutil.iter_modules(ttsc.cli.__path__), key=lambda m: m.name):
+    if _info.name.endswith("_cmd"):
+        cli.add_command(importlib.import_module(f"ttsc.cli.{_info.name}").command)
+
+
+def main() -> None:
+    cli(prog_name="ttsc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
