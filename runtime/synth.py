@@ -14,7 +14,6 @@ store everywhere.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from pathlib import Path
@@ -121,18 +120,12 @@ def _distinct_answers(rng: random.Random, k: int, exclude: str) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a synthetic replay store (default: the bundled one).")
-    parser.add_argument("out", nargs="?", type=Path, default=default_store_path())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--questions", type=int, default=20)
-    parser.add_argument("--branches", type=int, default=64)
-    parser.add_argument("--probe-freq", type=int, default=500)
-    args = parser.parse_args(argv)
-    data = generate_store(args.seed, args.questions, args.branches, args.probe_freq)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(dumps_store(data), encoding="utf-8")
+def write_default_store() -> Path:
+    """Regenerate the bundled store from ``generate_store()``'s defaults (``ttsc synth`` writes others)."""
+    path = default_store_path()
+    path.write_text(dumps_store(generate_store()), encoding="utf-8")
+    return path
 
 
 if __name__ == "__main__":
-    main()
+    print(f"wrote {write_default_store()}")

@@ -34,8 +34,8 @@ class ReplayTables:
     def from_store(cls, store: Store) -> ReplayTables:
         qs = store.questions
         nq = len(qs)
-        nb = max(len(q.branches) for q in qs)
-        ni = max(len(b.probes) for q in qs for b in q.branches)
+        nb = max((len(q.branches) for q in qs), default=0)
+        ni = max((len(b.probes) for q in qs for b in q.branches), default=0)
         probe_ids = np.full((nq, nb, ni), PAD, dtype=np.int32)
         n_probes = np.zeros((nq, nb), dtype=np.int32)
         total_tokens = np.zeros((nq, nb), dtype=np.int64)
