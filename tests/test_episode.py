@@ -6,6 +6,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ttsc.runtime.episode import Reveal, ReplayEpisode, shuffled_order
 from ttsc.runtime.store import Branch, Question
@@ -83,3 +85,38 @@ def test_unknown_handle() -> None:
 def test_same_permutation_for_every_question_with_that_many_branches() -> None:
     other = Question("q2", "1", 7, tuple(Branch(("1",), 10, str(i)) for i in range(3)))
     assert ReplayEpisode(TINY, 5).order == ReplayEpisode(other, 5).order == shuffled_order(3, 5)
+
+
+
+branch_lists = st.lists(
+    st.builds(Branch, st.lists(st.sampled_from("abc"), max_size=4).map(tuple), st.integers(0, 900), st.sampled_from("abc")),
+    min_size=1, max_size=6,
+)
+
+
+@given(branch_lists, st.integers(0, 2**32), st.lists(st.integers(0, 7), max_size=40))
+def test_every_branch_costs_its_full_length_once(bs: list[Branch], seed: int, ops: list[int]) -> None:
+    """Whatever the interleaving, a branch taken to its end costs max(total, Δ·k) if opened, total if read whole."""
+    ep = ReplayEpisode(Question("q", "a", DELTA, tuple(bs)), seed)
+    spent: list[int] = []  # per handle, summed from the reveals
+    read_whole: list[bool] = []
+    for op in ops:
+        if op == 1:
+            r = ep.read_full()
+        elif op == 0 or not spent:
+            r = ep.open()
+        else:
+            r = ep.advance(op % len(spent))
+        if r is None:
+            continue
+        if r.handle == len(spent):
+            spent.append(0)
+            read_whole.append(op == 1)
+        spent[r.handle] += r.tokens
+    for h in range(len(spent)):
+        while (r := ep.advance(h)) is not None:
+            spent[h] += r.tokens
+        b = bs[ep.order[h]]  # handles follow the shuffled order
+        full = b.total_tokens if read_whole[h] or not b.probes else max(b.total_tokens, DELTA * len(b.probes))
+        assert spent[h] == full and ep.finished(h)
+    assert ep.tokens == sum(spent)
