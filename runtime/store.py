@@ -49,7 +49,7 @@ class Store:
 
 def default_store_path() -> Path:
     """The bundled synthetic store (``ttsc.runtime/data/default.json``)."""
-    return Path(str(resources.files("ttsc.runtime").joinpath("data", "default.json")))
+    return Path(str(resources.files("ttsc.runtime").joinpath("data").joinpath("default.json")))
 
 
 def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
@@ -66,6 +66,8 @@ def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
         raise StoreError(f"{where}: not valid UTF-8 (byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise StoreError(f"{where}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise StoreError(f"{where}: JSON nested too deeply to be a store") from None
 
     meta: dict[str, Any] = {}
     if isinstance(data, dict):

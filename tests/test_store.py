@@ -116,6 +116,7 @@ def test_error_in_object_form_names_question(tmp_path: Path) -> None:
         ("[]", "store has no questions"),
         ('{"questions": {}}', "must be a JSON list of questions"),
         ("[1]", "question 0: must be an object, got an integer 1"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
 )
 def test_malformed_file(tmp_path: Path, content: str, message: str) -> None:
