@@ -1,6 +1,6 @@
 """One replay episode: a question under a seed, with the three primitive operations.
 
-This is the scalar specification of ``docs/semantics.md`` §2-3 that faster
+This is the scalar specification of semantics.md §2-3 (../shared/docs) that faster
 engines are checked against, so it favours being obviously right.
 """
 
@@ -18,7 +18,7 @@ from ttsc.runtime.store import Answer, Branch, Question
 def shuffled_order(n_branches: int, seed: int) -> tuple[int, ...]:
     """Branch indices in the order seed ``seed`` hands them out (semantics.md §2).
 
-    ``shuffle`` draws only from the list's length, so shuffling indices gives the
+    ``shuffle``'s draws depend only on the length, so shuffling indices gives the
     same permutation as shuffling the branch list itself.
     """
     order = list(range(n_branches))
