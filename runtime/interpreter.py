@@ -374,7 +374,12 @@ class Interpreter:
                 return len(w)
             if not w:
                 return 0.0
-            return w[0] if f == "oldest" else w[-1] if f == "newest" else math.fsum(w) / len(w)
+            if f != "mean":
+                return w[0] if f == "oldest" else w[-1]
+            total = 0.0
+            for v in w:  # oldest first, one addition at a time (not fsum, not sum: both round differently)
+                total += v
+            return total / len(w)
         args = [self.eval(a, frame, branch) for a in e.args]
         if f in ("count", "majority", "top1", "top2", "confidence", "unanimous", "votes"):
             answers = [self.branches[i].last for i in args[0]]

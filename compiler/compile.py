@@ -1,0 +1,133 @@
+"""Compile a checked program to a Python module, with caching and a line map.
+
+Compiling is deterministic, so modules are cached by a hash of the program
+source and the compiler version: in memory for this process, and on disk
+(``$TTSC_CACHE_DIR``, default ``~/.cache/ttsc``) for the next one. The
+generated source is registered in ``linecache`` under a unique name so
+tracebacks and ``inspect`` show it, and errors raised while it runs are mapped
+back to the ``.tts`` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import os
+import sys
+import traceback
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+from ttsc import __version__
+from ttsc.compiler.codegen import generate
+from ttsc.dsl.checker import CheckedProgram
+from ttsc.errors import TtscError
+
+# Bump when generated code changes meaning, so stale disk caches are never used.
+CODEGEN_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    name: str
+    source_name: str
+    python: str                 # the generated module's source
+    line_map: dict[int, int]    # generated line -> .tts line
+    module: types.ModuleType
+    digest: str
+
+    def run(self, env, params: dict):
+        """Run the policy on every episode of ``env``; errors point at the .tts line."""
+        try:
+            return self.module.run(env, params)
+        except TtscError:
+            raise
+        except Exception as exc:  # a bug in ttsc itself: say where in the program it surfaced
+            line = self._tts_line(exc)
+            where = f"{self.source_name}:{line}" if line else self.source_name
+            raise TtscError(f"{where}: internal error while running the compiled policy: "
+                            f"{type(exc).__name__}: {exc}") from exc
+
+    def _tts_line(self, exc: BaseException) -> int | None:
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename == self.module.__file__ and frame.lineno in self.line_map:
+                return self.line_map[frame.lineno]
+        return None
+
+
+_memory: dict[str, CompiledPolicy] = {}
+
+
+def digest_of(checked: CheckedProgram) -> str:
+    h = hashlib.sha256()
+    for part in (__version__, CODEGEN_VERSION, checked.source.name, checked.source.text):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def compile_program(checked: CheckedProgram, use_disk_cache: bool = True) -> CompiledPolicy:
+    key = digest_of(checked)
+    hit = _memory.get(key)
+    if hit is not None:
+        return hit
+    python = _read_disk(key) if use_disk_cache else None
+    if python is None:
+        python = generate(checked).source
+        if use_disk_cache:
+            _write_disk(key, python)
+    line_map = _line_map(python)
+    policy = _load(checked, python, line_map, key)
+    _memory[key] = policy
+    return policy
+
+
+def _line_map(python: str) -> dict[int, int]:
+    """Recover generated line -> .tts line from the `# file:LINE` block comments."""
+    out: dict[int, int] = {}
+    current = 0
+    for i, line in enumerate(python.split("\n"), start=1):
+        stripped = line.strip()
+        if stripped.startswith("# ") and ".tts:" in stripped.split()[1] if len(stripped.split()) > 1 else False:
+            try:
+                current = int(stripped.split()[1].rsplit(":", 1)[1])
+            except ValueError:
+                pass
+        if current:
+            out[i] = current
+    return out
+
+
+def _load(checked: CheckedProgram, python: str, line_map: dict[int, int], key: str) -> CompiledPolicy:
+    filename = f"<ttsc:{checked.name}:{key[:8]}>"
+    code = compile(python, filename, "exec")
+    module = types.ModuleType(f"ttsc_compiled_{checked.name}_{key[:8]}")
+    module.__file__ = filename
+    linecache.cache[filename] = (len(python), None, python.splitlines(keepends=True), filename)
+    exec(code, module.__dict__)
+    return CompiledPolicy(checked.name, checked.source.name, python, line_map, module, key)
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("TTSC_CACHE_DIR")
+    return Path(base) if base else Path.home() / ".cache" / "ttsc"
+
+
+def _read_disk(key: str) -> str | None:
+    try:
+        return (_cache_dir() / f"{key}.py").read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _write_disk(key: str, python: str) -> None:
+    """Best effort: a read-only or missing cache directory only costs a recompile."""
+    try:
+        d = _cache_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f"{key}.{os.getpid()}.tmp"
+        tmp.write_text(python, encoding="utf-8")
+        tmp.replace(d / f"{key}.py")
+    except OSError as exc:
+        print(f"ttsc: compile cache not written ({exc})", file=sys.stderr) if os.environ.get("TTSC_DEBUG") else None

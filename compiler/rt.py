@@ -1,0 +1,474 @@
+"""Run-time support for compiled policies: batched state, branch sets, votes, actions.
+
+Generated modules call into this file; it holds no strategy logic. Every
+function here is the array form of a scalar rule in ``runtime/interpreter.py``
+and ``runtime/ops.py``, and the differential tests hold the two to exact
+agreement.
+
+Conventions. Episodes are *rows*. Long-lived values (state, ``let`` values,
+bound sets) are full-length arrays indexed by row; a statement runs on the
+rows that reach it (``rows``, an int array) and works on gathered copies:
+``[n]`` for per-episode values, ``[n, W]`` for per-branch values, where ``W``
+is the widest episode so far (slots past an episode's own branches are masked
+out). Values that are the same for every row (literals, parameters, knobs,
+loop counters) stay Python scalars and use Python's own arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ttsc.dsl.builtins import MAX_REPEAT, MAX_WINDOW
+from ttsc.errors import TtscError
+from ttsc.runtime import ops
+from ttsc.runtime.batch import BatchEnvironment
+
+_BIG = np.int64(1) << 40  # sorts after every real answer id and position
+
+
+@dataclass(frozen=True)
+class Set:
+    """A branch set on the current rows: membership, and an order (None = opening order)."""
+
+    mask: np.ndarray            # [n, W] bool
+    pos: np.ndarray | None      # [n, W] int64: smaller comes first; only members matter
+
+
+@dataclass(frozen=True)
+class Votes:
+    """Vote statistics of a set's `last` answers, per row."""
+
+    majority: np.ndarray  # [n] int64 answer id, -1 when the set is empty
+    top1: np.ndarray      # [n] int64
+    top2: np.ndarray      # [n] int64
+    count: np.ndarray     # [n] int64
+
+
+def check_repeat(n: int, line: int) -> int:
+    if n > MAX_REPEAT:
+        raise TtscError(f"line {line}: `repeat {n}` exceeds the limit of {MAX_REPEAT:,} iterations")
+    return n
+
+
+def check_window(n: int, line: int) -> int:
+    if not 1 <= n <= MAX_WINDOW:
+        raise TtscError(f"line {line}: a window holds 1 to {MAX_WINDOW:,} values, not {n}")
+    return n
+
+
+def is_uniform(x) -> bool:
+    return not isinstance(x, np.ndarray)
+
+
+# ---- arithmetic: Python semantics for scalars, the same rules for arrays ----
+
+def div(a, b):
+    if is_uniform(a) and is_uniform(b):
+        return ops.div(a, b)
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b)
+    zero = b == 0
+    return np.where(zero, 0.0, a / np.where(zero, 1, b))
+
+
+def floordiv(a, b):
+    if is_uniform(a) and is_uniform(b):
+        return ops.floordiv(a, b)
+    b = np.asarray(b)
+    zero = b == 0
+    return np.where(zero, 0, np.floor_divide(a, np.where(zero, 1, b)))
+
+
+def mod(a, b):
+    if is_uniform(a) and is_uniform(b):
+        return ops.mod(a, b)
+    b = np.asarray(b)
+    zero = b == 0
+    return np.where(zero, 0, np.remainder(a, np.where(zero, 1, b)))
+
+
+def round_(x, ndigits=None):
+    if is_uniform(x):
+        return ops.round_(x, ndigits)
+    if ndigits is None:
+        return np.rint(x).astype(np.int64)  # rint rounds half to even, like Python
+    # numpy's decimal rounding is not Python's correctly-rounded one: round each value.
+    return np.array([ops.round_(v, ndigits) for v in np.asarray(x, dtype=np.float64).ravel().tolist()],
+                    dtype=np.float64).reshape(np.shape(x))
+
+
+def floor(x):
+    return int(np.floor(x)) if is_uniform(x) else np.floor(x).astype(np.int64)
+
+
+def ceil(x):
+    return int(np.ceil(x)) if is_uniform(x) else np.ceil(x).astype(np.int64)
+
+
+def where(cond, a, b, as_float: bool = False):
+    if is_uniform(cond):
+        out = a if cond else b
+    else:
+        out = np.where(cond, a, b)
+    return to_float(out) if as_float else out
+
+
+def to_float(x):
+    return float(x) if is_uniform(x) else np.asarray(x, dtype=np.float64)
+
+
+def minimum(*args, as_float: bool = False):
+    out = args[0]
+    for a in args[1:]:
+        out = min(out, a) if is_uniform(out) and is_uniform(a) else np.minimum(out, a)
+    return to_float(out) if as_float else out
+
+
+def maximum(*args, as_float: bool = False):
+    out = args[0]
+    for a in args[1:]:
+        out = max(out, a) if is_uniform(out) and is_uniform(a) else np.maximum(out, a)
+    return to_float(out) if as_float else out
+
+
+def absolute(x, as_float: bool = False):
+    out = abs(x) if is_uniform(x) else np.abs(x)
+    return to_float(out) if as_float else out
+
+
+def logical_and(a, b):
+    return (a and b) if is_uniform(a) and is_uniform(b) else np.logical_and(a, b)
+
+
+def logical_or(a, b):
+    return (a or b) if is_uniform(a) and is_uniform(b) else np.logical_or(a, b)
+
+
+def logical_not(a):
+    return (not a) if is_uniform(a) else np.logical_not(a)
+
+
+def col(x):
+    """A per-row value as a column, to combine with per-branch values."""
+    return x[:, None] if isinstance(x, np.ndarray) and x.ndim == 1 else x
+
+
+def beta_confidence(top1, top2):
+    t1 = np.asarray(top1, dtype=np.int64)
+    t2 = np.asarray(top2, dtype=np.int64)
+    pairs, inverse = np.unique(np.stack([t1.ravel(), t2.ravel()], axis=1), axis=0, return_inverse=True)
+    table = np.array([ops.beta_confidence(int(a), int(b)) for a, b in pairs], dtype=np.float64)
+    out = table[inverse.ravel()].reshape(t1.shape)
+    return float(out) if out.ndim == 0 else out
+
+
+# ---- branch sets ------------------------------------------------------------
+
+def _positions(s: Set) -> np.ndarray:
+    if s.pos is not None:
+        return s.pos
+    return np.broadcast_to(np.arange(s.mask.shape[1], dtype=np.int64), s.mask.shape)
+
+
+def _ranks(s: Set) -> np.ndarray:
+    """Each member's 0-based place in the set's order."""
+    if s.pos is None:
+        return np.cumsum(s.mask, axis=1) - 1
+    keyed = np.where(s.mask, s.pos, _BIG)
+    order = np.argsort(keyed, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(order.shape[1])[None, :].repeat(order.shape[0], 0), axis=1)
+    return ranks
+
+
+def filter_set(s: Set, cond) -> Set:
+    return Set(s.mask & np.broadcast_to(cond, s.mask.shape), s.pos)
+
+
+def sort_set(s: Set, key, descending: bool) -> Set:
+    """Stable sort of the members by key; ties keep the set's order."""
+    key = np.broadcast_to(np.asarray(key), s.mask.shape)
+    if key.dtype == bool:
+        key = key.astype(np.int64)
+    primary = -key if descending else key
+    order = np.lexsort((_positions(s), primary, ~s.mask), axis=1)
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(order.shape[1])[None, :].repeat(order.shape[0], 0), axis=1)
+    return Set(s.mask, ranks)
+
+
+def take_set(s: Set, k) -> Set:
+    return Set(s.mask & (_ranks(s) < col(np.asarray(k)) if not is_uniform(k) else s.mask & (_ranks(s) < k)), s.pos)
+
+
+def count(s: Set) -> np.ndarray:
+    return s.mask.sum(axis=1).astype(np.int64)
+
+
+def votes_of(s: Set, last: np.ndarray) -> Votes:
+    """Group the members' answers; majority ties go to the answer seen first in set order."""
+    n, w = s.mask.shape
+    if w == 0:
+        z = np.zeros(n, dtype=np.int64)
+        return Votes(np.full(n, -1, dtype=np.int64), z, z, z)
+    ans = np.where(s.mask, last, _BIG)
+    pos = np.where(s.mask, _positions(s), _BIG)
+    order = np.lexsort((pos, ans), axis=1)
+    a = np.take_along_axis(ans, order, axis=1)
+    p = np.take_along_axis(pos, order, axis=1)
+    valid = a != _BIG
+    start = valid.copy()
+    start[:, 1:] &= a[:, 1:] != a[:, :-1]
+    idx = np.arange(w, dtype=np.int64)
+    boundary = np.where(start | ~valid, idx, w)
+    following = np.minimum.accumulate(boundary[:, ::-1], axis=1)[:, ::-1]
+    next_boundary = np.concatenate([following[:, 1:], np.full((n, 1), w, dtype=np.int64)], axis=1)
+    sizes = np.where(start, next_boundary - idx, 0)
+    score = np.where(start, sizes * _BIG - p, -1)
+    best = np.argmax(score, axis=1)
+    rows = np.arange(n)
+    has = start.any(axis=1)
+    majority = np.where(has, a[rows, best], -1)
+    top1 = sizes[rows, best]
+    rest = sizes.copy()
+    rest[rows, best] = 0
+    top2 = rest.max(axis=1)
+    return Votes(majority.astype(np.int64), top1, top2, valid.sum(axis=1))
+
+
+def unanimous(v: Votes) -> np.ndarray:
+    return (v.count > 0) & (v.top1 == v.count)
+
+
+def confidence(v: Votes) -> np.ndarray:
+    return beta_confidence(v.top1, v.top2)
+
+
+def votes_for(s: Set, last: np.ndarray, answer) -> np.ndarray:
+    return (s.mask & (last == col(np.asarray(answer)))).sum(axis=1).astype(np.int64)
+
+
+# ---- the batched episode state ----------------------------------------------
+
+class State:
+    """All episodes' state for one run of a compiled policy."""
+
+    def __init__(self, env: BatchEnvironment):
+        self.env = env
+        e, b = env.n_episodes, env.max_branches
+        self.E, self.B, self.W = e, b, 0
+        self.opened = np.zeros(e, dtype=np.int64)
+        self.last = np.full((e, b), -1, dtype=np.int64)
+        self.finished = np.zeros((e, b), dtype=bool)
+        self.pruned = np.zeros((e, b), dtype=bool)
+        self.depth = np.zeros((e, b), dtype=np.int64)
+        self.tokens_b = np.zeros((e, b), dtype=np.int64)
+        self.fin_seq = np.zeros((e, b), dtype=np.int64)
+        self.fin_count = np.zeros(e, dtype=np.int64)
+        self.user: dict[str, np.ndarray] = {}
+        self.user_init: dict[str, object] = {}
+        self.windows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.stopped = np.zeros(e, dtype=bool)
+        self.answer = np.full(e, -1, dtype=np.int64)
+        self.stop_line = np.zeros(e, dtype=np.int64)
+        self.tokens = np.zeros(e, dtype=np.int64)
+        self.sequential = np.zeros(e, dtype=np.int64)
+        self.rounds = np.zeros(e, dtype=np.int64)
+        self.version = 0
+        self._vote_cache: dict = {}
+
+    def add_branch_var(self, name: str, dtype, init) -> None:
+        self.user[name] = np.full((self.E, self.B), init, dtype=dtype)
+
+    def add_window(self, name: str, capacity: int) -> None:
+        self.windows[name] = (np.zeros((self.E, max(capacity, 1)), dtype=np.float64),
+                              np.zeros(self.E, dtype=np.int64), capacity)
+
+    def store_bound(self, full: np.ndarray, rows: np.ndarray, new: np.ndarray) -> None:
+        full[rows] = False
+        full[rows, :new.shape[1]] = new
+
+    def store_set(self, mask: np.ndarray, pos: np.ndarray, rows: np.ndarray, s: Set) -> None:
+        mask[rows] = False
+        mask[rows, :self.W] = s.mask
+        pos[rows, :self.W] = _positions(s)
+
+    def load_set(self, mask: np.ndarray, pos: np.ndarray, rows: np.ndarray) -> Set:
+        return Set(mask[rows, :self.W], pos[rows, :self.W])
+
+    def all_rows(self) -> np.ndarray:
+        return np.arange(self.E, dtype=np.int64)
+
+    def running(self, rows: np.ndarray, broken: np.ndarray | None = None) -> np.ndarray:
+        halted = self.stopped[rows]
+        if broken is not None:
+            halted = halted | broken[rows]
+        return rows[~halted]
+
+    # -- reading branch state
+    def field(self, name: str, rows: np.ndarray) -> np.ndarray:
+        w = self.W
+        if name == "index":
+            return np.broadcast_to(np.arange(w, dtype=np.int64), (rows.size, w))
+        if name == "tokens":
+            return self.tokens_b[rows, :w]
+        src = self.user.get(name)
+        if src is None:
+            src = getattr(self, name)
+        return src[rows, :w]
+
+    def builtin_set(self, name: str, rows: np.ndarray) -> Set:
+        w = self.W
+        opened = np.arange(w)[None, :] < self.opened[rows][:, None]
+        if name == "branches":
+            return Set(opened, None)
+        pruned = self.pruned[rows, :w]
+        if name == "live":
+            return Set(opened & ~pruned, None)
+        finished = self.finished[rows, :w]
+        if name == "active":
+            return Set(opened & ~pruned & ~finished, None)
+        if name == "completed":
+            return Set(finished, self.fin_seq[rows, :w])
+        raise KeyError(name)
+
+    def bound(self, full: np.ndarray, rows: np.ndarray) -> Set:
+        return Set(full[rows, :self.W], None)
+
+    def votes(self, s: Set, rows: np.ndarray, builtin: str | None = None) -> Votes:
+        """Vote statistics; those of a built-in set are cached until the branches change."""
+        if builtin is None:
+            return votes_of(s, self.field("last", rows))
+        key = (builtin, self.version, rows.size, id(rows))
+        hit = self._vote_cache.get(key)
+        if hit is not None and hit[0] is rows:
+            return hit[1]
+        v = votes_of(s, self.field("last", rows))
+        self._vote_cache = {key: (rows, v)} if len(self._vote_cache) > 8 else {**self._vote_cache, key: (rows, v)}
+        return v
+
+    # -- windows
+    def push(self, name: str, rows: np.ndarray, value) -> None:
+        buf, size, cap = self.windows[name]
+        value = np.broadcast_to(np.asarray(value, dtype=np.float64), rows.shape)
+        full = size[rows] >= cap
+        if full.any():
+            fr = rows[full]
+            buf[fr, :cap - 1] = buf[fr, 1:cap]
+            buf[fr, cap - 1] = value[full]
+        nf = rows[~full]
+        buf[nf, size[nf]] = value[~full]
+        size[nf] += 1
+
+    def window(self, name: str, fn: str, rows: np.ndarray):
+        buf, size, cap = self.windows[name]
+        n = size[rows]
+        if fn == "size":
+            return n.copy()
+        if fn == "oldest":
+            return np.where(n > 0, buf[rows, 0], 0.0)
+        if fn == "newest":
+            return np.where(n > 0, buf[rows, np.maximum(n - 1, 0)], 0.0)
+        total = np.zeros(rows.size, dtype=np.float64)
+        for k in range(cap):  # oldest first, one addition at a time, as the interpreter sums
+            total = np.where(k < n, total + buf[rows, k], total)
+        return np.where(n > 0, total / np.maximum(n, 1), 0.0)
+
+    # -- actions
+    def take(self, rows: np.ndarray, want, whole: bool) -> np.ndarray:
+        """open/read: up to ``want`` new branches per row; returns the new slots as a [n, W] mask."""
+        want = np.broadcast_to(np.asarray(want, dtype=np.int64), rows.shape)
+        t = self.env.take(rows, want, whole)
+        self.version += 1
+        if t.slots.size:
+            self.W = max(self.W, int(t.slots.max()) + 1)
+        r, s = t.rows, t.slots
+        self.last[r, s] = t.answer
+        self.finished[r, s] = t.finished
+        self.depth[r, s] = 1
+        self.tokens_b[r, s] = t.cost
+        np.add.at(self.opened, r, 1)
+        # branches that finish at once join `completed` in slot order
+        fr, fs = r[t.finished], s[t.finished]
+        if fr.size:
+            self._finish(fr, fs)
+        self._charge(r, t.cost)
+        new = np.zeros((rows.size, self.W), dtype=bool)
+        if r.size:
+            where_row = np.searchsorted(rows, r) if _sorted(rows) else _locate(rows, r)
+            new[where_row, s] = True
+        return new
+
+    def advance(self, rows: np.ndarray, s: Set, steps) -> None:
+        w = self.W
+        steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), s.mask.shape)
+        active = ~self.finished[rows, :w] & ~self.pruned[rows, :w]
+        moving = s.mask & active & (steps > 0)
+        ri, si = np.nonzero(moving)
+        if ri.size == 0:
+            return
+        r = rows[ri]
+        m = self.env.advance(r, si.astype(np.int64), steps[ri, si])
+        self.version += 1
+        self.last[r, si] = m.answer
+        self.depth[r, si] += m.steps
+        self.tokens_b[r, si] += m.cost
+        self.finished[r, si] = m.finished
+        done = m.finished
+        if done.any():
+            order_key = _positions(s)[ri, si][done]
+            fr, fs = r[done], si[done]
+            seq = np.lexsort((order_key, fr))  # by row, then set order
+            self._finish(fr[seq], fs[seq])
+        self._charge(r, m.cost)
+
+    def prune(self, rows: np.ndarray, s: Set) -> None:
+        w = self.W
+        sub = self.pruned[rows, :w] | (s.mask & ~self.finished[rows, :w])
+        self.pruned[rows, :w] = sub
+        self.version += 1
+
+    def update(self, rows: np.ndarray, s: Set, values: dict[str, object]) -> None:
+        w = self.W
+        for name, value in values.items():  # every value was computed before this call
+            arr = self.user[name]
+            cur = arr[rows, :w]
+            arr[rows, :w] = np.where(s.mask, np.broadcast_to(value, cur.shape), cur)
+        self.version += 1
+
+    def stop(self, rows: np.ndarray, answer, line: int) -> None:
+        self.answer[rows] = np.broadcast_to(np.asarray(answer, dtype=np.int64), rows.shape)
+        self.stopped[rows] = True
+        self.stop_line[rows] = line
+
+    # -- bookkeeping
+    def _finish(self, r: np.ndarray, s: np.ndarray) -> None:
+        """Append finished branches to `completed`: r is grouped by row, in finishing order."""
+        first = np.r_[True, r[1:] != r[:-1]]
+        group_start = np.maximum.accumulate(np.where(first, np.arange(r.size), 0))
+        rank = np.arange(r.size) - group_start
+        self.fin_seq[r, s] = self.fin_count[r] + rank
+        np.add.at(self.fin_count, r, 1)
+
+    def _charge(self, r: np.ndarray, cost: np.ndarray) -> None:
+        """Add tokens; the round costs each row its longest single-branch generation."""
+        if r.size == 0:
+            return
+        np.add.at(self.tokens, r, cost)
+        longest = np.zeros(self.E, dtype=np.int64)
+        np.maximum.at(longest, r, cost)
+        touched = np.zeros(self.E, dtype=bool)
+        touched[r] = True
+        self.sequential += longest
+        self.rounds += touched
+
+
+def _sorted(rows: np.ndarray) -> bool:
+    return rows.size < 2 or bool(np.all(rows[1:] > rows[:-1]))
+
+
+def _locate(rows: np.ndarray, r: np.ndarray) -> np.ndarray:
+    order = np.argsort(rows, kind="stable")
+    return order[np.searchsorted(rows[order], r)]
