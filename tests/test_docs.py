@@ -1,0 +1,119 @@
+"""docs/language.md stays true to the implementation.
+
+The grammar it prints is the grammar file, every built-in and error code is
+documented, every ```tts example is a valid program, the tour's programs are the
+shipped strategies, and the worked cost example adds up as the interpreter says.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ttsc.dsl import builtins, parser
+from ttsc.dsl.checker import check
+from ttsc.dsl.diagnostics import DiagnosticError, Source
+from ttsc.runtime.episode import ReplayEpisode, shuffled_order
+from ttsc.runtime.interpreter import Interpreter
+from ttsc.runtime.store import Branch, Question
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "language.md"
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
+
+
+@pytest.fixture(scope="module")
+def doc() -> str:
+    return DOC.read_text(encoding="utf-8")
+
+
+def blocks(text: str, tag: str) -> list[str]:
+    return [body for t, body in FENCE.findall(text) if t == tag]
+
+
+def strategy_name(program: str) -> str:
+    return re.search(r"\bstrategy\s+(\w+)", program).group(1)
+
+
+def tokens(program: str) -> list[str]:
+    """The program's words without comments or layout."""
+    return re.sub(r"#[^\n]*", "", program).split()
+
+
+def test_grammar_block_is_the_grammar_file(doc: str) -> None:
+    grammar = (ROOT / "grammars" / "tts.lark").read_text(encoding="utf-8")
+    assert blocks(doc, "lark") == [grammar]
+
+
+def test_every_builtin_is_documented(doc: str) -> None:
+    missing = [f"{f}()" for f in builtins.FUNCS if f"`{f}(" not in doc]
+    missing += [n for n in [*builtins.SETS, *builtins.FIELDS] if f"`{n}`" not in doc]
+    assert not missing, f"undocumented built-ins: {missing}"
+
+
+def test_every_error_code_is_documented(doc: str) -> None:
+    source = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "dsl").glob("*.py")))
+    codes = set(re.findall(r"E0\d{3}", source))
+    assert codes, "no error codes found in dsl/"
+    assert not sorted(c for c in codes if c not in doc), "error codes missing from docs/language.md"
+    # The code table lists no code the implementation lacks.
+    table = set(re.findall(r"^\| (E0\d{3}) \|", doc, re.M))
+    assert table == codes
+
+
+def test_keywords_and_hidden_names_match_builtins(doc: str) -> None:
+    listed = re.search(r"\*\*Keywords:\*\*(.*?)\(`window`", doc, re.S).group(1)
+    assert set(re.sub(r"[`.\s]+", " ", listed).split()) == set(builtins.KEYWORDS)
+    for name, message in builtins.HIDDEN.items():
+        assert f"`{name}`" in doc and message in doc, name
+
+
+def test_limits_match_the_implementation(doc: str) -> None:
+    assert f"{builtins.MAX_REPEAT:,}" in doc and f"from 1 to {builtins.MAX_WINDOW:,}" in doc
+    assert f"{parser.MAX_NESTING} " in doc
+    assert f"at most {parser.MAX_INT_DIGITS} of them" in doc
+    assert f"{parser.MAX_SOURCE_BYTES // 1024} KiB" in doc
+
+
+def test_every_tts_example_parses_and_checks(doc: str) -> None:
+    examples = blocks(doc, "tts")
+    assert len(examples) >= 7
+    for i, program in enumerate(examples):
+        name = f"docs/language.md example {i + 1} ({strategy_name(program)})"
+        try:
+            check(parser.parse(program, name), Source(name, program))
+        except DiagnosticError as err:
+            pytest.fail(err.render())
+
+
+def test_tour_programs_are_the_shipped_strategies(doc: str) -> None:
+    shipped = {p.stem: p.read_text(encoding="utf-8") for p in (ROOT / "strategies").glob("*.tts")}
+    shown = {strategy_name(b): b for b in blocks(doc, "tts")}
+    assert set(shipped) <= set(shown), "the tour must show every shipped strategy"
+    for name, text in shipped.items():
+        assert tokens(shown[name]) == tokens(text), f"the tour's {name} differs from strategies/{name}.tts"
+
+
+def test_worked_cost_example(doc: str) -> None:
+    """Section 7's example: Δ = 500 and branches A, B, C, D handed out in that order."""
+    program = next(b for b in blocks(doc, "tts") if strategy_name(b) == "cost_example")
+    checked = check(parser.parse(program), Source("cost_example", program))
+    handed_out = [
+        Branch(("7", "7", "12", "12"), 2300, "12"),  # A
+        Branch(("12",), 600, "12"),  # B
+        Branch((), 300, "12"),  # C: no intermediate answers
+        Branch(("3",), 4000, "9"),  # D
+    ]
+    slots: list[Branch | None] = [None] * 4
+    for position, branch in zip(shuffled_order(4, 0), handed_out):
+        slots[position] = branch
+    question = Question("q", "12", 500, tuple(slots))
+    round_costs: list[int] = []
+    result = Interpreter(checked, {}).run(ReplayEpisode(question, 0),
+                                          on_event=lambda e: round_costs.append(max(e.tokens)))
+    assert (result.answer, result.tokens, result.sequential_tokens, result.rounds) == ("12", 6400, 5500, 3)
+    assert round_costs == [500, 1000, 4000]
+    for figure in ("6400 total tokens", "5500 sequential tokens", "in 3\nrounds"):
+        assert figure in doc
