@@ -26,6 +26,8 @@ from ttsc.runtime import ops
 from ttsc.runtime.batch import BatchEnvironment
 
 _BIG = np.int64(1) << 40  # sorts after every real answer id and position
+_NONMEMBER = np.int64(np.iinfo(np.int64).max)
+_LOW32 = np.int64((1 << 32) - 1)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Set:
 
     mask: np.ndarray            # [n, W] bool
     pos: np.ndarray | None      # [n, W] int64: smaller comes first; only members matter
+    dense: bool = False         # pos already numbers the members 0, 1, 2, … in order
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ def _ranks(s: Set) -> np.ndarray:
     """Each member's 0-based place in the set's order."""
     if s.pos is None:
         return np.cumsum(s.mask, axis=1) - 1
+    if s.dense:
+        return s.pos
     keyed = np.where(s.mask, s.pos, _BIG)
     order = np.argsort(keyed, axis=1, kind="stable")
     ranks = np.empty_like(order)
@@ -184,7 +189,7 @@ def _ranks(s: Set) -> np.ndarray:
 
 
 def filter_set(s: Set, cond) -> Set:
-    return Set(s.mask & np.broadcast_to(cond, s.mask.shape), s.pos)
+    return Set(s.mask & np.broadcast_to(cond, s.mask.shape), s.pos)  # a filtered order is no longer dense
 
 
 def sort_set(s: Set, key, descending: bool) -> Set:
@@ -193,14 +198,24 @@ def sort_set(s: Set, key, descending: bool) -> Set:
     if key.dtype == bool:
         key = key.astype(np.int64)
     primary = -key if descending else key
-    order = np.lexsort((_positions(s), primary, ~s.mask), axis=1)
+    pos = _ranks(s) if s.pos is not None else _positions(s)
+    order = None
+    if primary.dtype.kind in "iu" and primary.size:
+        lo, hi = int(primary.min()), int(primary.max())
+        if hi - lo < (1 << 30) and s.mask.shape[1] < (1 << 20):
+            # members first, then by key, then by the set's order: one packed int64 per branch
+            packed = (((~s.mask).astype(np.int64) << 52) | ((primary - lo) << 20) | pos)
+            order = np.argsort(packed, axis=1)
+    if order is None:
+        order = np.lexsort((pos, primary, ~s.mask), axis=1)
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(order.shape[1])[None, :].repeat(order.shape[0], 0), axis=1)
-    return Set(s.mask, ranks)
+    return Set(s.mask, ranks, dense=True)
 
 
 def take_set(s: Set, k) -> Set:
-    return Set(s.mask & (_ranks(s) < col(np.asarray(k)) if not is_uniform(k) else s.mask & (_ranks(s) < k)), s.pos)
+    limit = col(np.asarray(k)) if not is_uniform(k) else k
+    return Set(s.mask & (_ranks(s) < limit), s.pos, s.dense)
 
 
 def count(s: Set) -> np.ndarray:
@@ -208,33 +223,39 @@ def count(s: Set) -> np.ndarray:
 
 
 def votes_of(s: Set, last: np.ndarray) -> Votes:
-    """Group the members' answers; majority ties go to the answer seen first in set order."""
+    """Group the members' answers; majority ties go to the answer seen first in set order.
+
+    One int64 sort per row of ``answer << 32 | position`` puts each answer's
+    members together, earliest first; group sizes and first positions follow
+    from where the answer changes.
+    """
     n, w = s.mask.shape
-    if w == 0:
+    if w == 0 or n == 0:
         z = np.zeros(n, dtype=np.int64)
         return Votes(np.full(n, -1, dtype=np.int64), z, z, z)
-    ans = np.where(s.mask, last, _BIG)
-    pos = np.where(s.mask, _positions(s), _BIG)
-    order = np.lexsort((pos, ans), axis=1)
-    a = np.take_along_axis(ans, order, axis=1)
-    p = np.take_along_axis(pos, order, axis=1)
-    valid = a != _BIG
+    pos = _positions(s)
+    # answers are >= -1: shift by one so the packed key is non-negative; non-members sort last
+    key = np.where(s.mask, ((last + 1) << 32) | pos, _NONMEMBER)
+    key.sort(axis=1)
+    valid = key != _NONMEMBER
+    a = key >> 32
     start = valid.copy()
     start[:, 1:] &= a[:, 1:] != a[:, :-1]
     idx = np.arange(w, dtype=np.int64)
     boundary = np.where(start | ~valid, idx, w)
     following = np.minimum.accumulate(boundary[:, ::-1], axis=1)[:, ::-1]
-    next_boundary = np.concatenate([following[:, 1:], np.full((n, 1), w, dtype=np.int64)], axis=1)
-    sizes = np.where(start, next_boundary - idx, 0)
-    score = np.where(start, sizes * _BIG - p, -1)
+    sizes = np.zeros((n, w), dtype=np.int64)
+    sizes[:, :-1] = following[:, 1:]
+    sizes[:, -1] = w
+    sizes = np.where(start, sizes - idx, 0)
+    score = np.where(start, (sizes << 32) - (key & _LOW32), -1)
     best = np.argmax(score, axis=1)
     rows = np.arange(n)
-    has = start.any(axis=1)
-    majority = np.where(has, a[rows, best], -1)
+    has = start[:, 0]
+    majority = np.where(has, a[rows, best] - 1, -1)
     top1 = sizes[rows, best]
-    rest = sizes.copy()
-    rest[rows, best] = 0
-    top2 = rest.max(axis=1)
+    sizes[rows, best] = 0
+    top2 = sizes.max(axis=1)
     return Votes(majority.astype(np.int64), top1, top2, valid.sum(axis=1))
 
 
@@ -263,6 +284,7 @@ class State:
         self.last = np.full((e, b), -1, dtype=np.int64)
         self.finished = np.zeros((e, b), dtype=bool)
         self.pruned = np.zeros((e, b), dtype=bool)
+        self.status = np.zeros((e, b), dtype=np.int8)  # 0 unopened, 1 active, 2 finished, 4 pruned
         self.depth = np.zeros((e, b), dtype=np.int64)
         self.tokens_b = np.zeros((e, b), dtype=np.int64)
         self.fin_seq = np.zeros((e, b), dtype=np.int64)
@@ -276,8 +298,10 @@ class State:
         self.tokens = np.zeros(e, dtype=np.int64)
         self.sequential = np.zeros(e, dtype=np.int64)
         self.rounds = np.zeros(e, dtype=np.int64)
-        self.version = 0
-        self._vote_cache: dict = {}
+        # Bumped for a row whenever its branches' answers or statuses change, so
+        # vote statistics of built-in sets are recomputed only for rows that moved.
+        self.row_version = np.zeros(e, dtype=np.int64)
+        self._votes: dict[str, tuple[np.ndarray, Votes]] = {}
 
     def add_branch_var(self, name: str, dtype, init) -> None:
         self.user[name] = np.full((self.E, self.B), init, dtype=dtype)
@@ -321,33 +345,39 @@ class State:
 
     def builtin_set(self, name: str, rows: np.ndarray) -> Set:
         w = self.W
-        opened = np.arange(w)[None, :] < self.opened[rows][:, None]
+        status = self.status[rows, :w]
         if name == "branches":
-            return Set(opened, None)
-        pruned = self.pruned[rows, :w]
+            return Set(status != 0, None)
         if name == "live":
-            return Set(opened & ~pruned, None)
-        finished = self.finished[rows, :w]
+            return Set((status & 3) != 0, None)
         if name == "active":
-            return Set(opened & ~pruned & ~finished, None)
+            return Set(status == 1, None)
         if name == "completed":
-            return Set(finished, self.fin_seq[rows, :w])
+            return Set(status == 2, self.fin_seq[rows, :w], dense=True)
         raise KeyError(name)
 
     def bound(self, full: np.ndarray, rows: np.ndarray) -> Set:
         return Set(full[rows, :self.W], None)
 
     def votes(self, s: Set, rows: np.ndarray, builtin: str | None = None) -> Votes:
-        """Vote statistics; those of a built-in set are cached until the branches change."""
+        """Vote statistics; a built-in set's are cached per row until that row's branches change."""
         if builtin is None:
             return votes_of(s, self.field("last", rows))
-        key = (builtin, self.version, rows.size, id(rows))
-        hit = self._vote_cache.get(key)
-        if hit is not None and hit[0] is rows:
-            return hit[1]
-        v = votes_of(s, self.field("last", rows))
-        self._vote_cache = {key: (rows, v)} if len(self._vote_cache) > 8 else {**self._vote_cache, key: (rows, v)}
-        return v
+        cached = self._votes.get(builtin)
+        if cached is None:
+            z = np.zeros(self.E, dtype=np.int64)
+            cached = (np.full(self.E, -1, dtype=np.int64), Votes(z.copy(), z.copy(), z.copy(), z.copy()))
+            self._votes[builtin] = cached
+        seen, full = cached
+        stale = seen[rows] != self.row_version[rows]
+        if stale.any():
+            sub = rows[stale]
+            fresh = votes_of(Set(s.mask[stale], None if s.pos is None else s.pos[stale]),
+                             self.field("last", sub))
+            full.majority[sub], full.top1[sub], full.top2[sub], full.count[sub] = (
+                fresh.majority, fresh.top1, fresh.top2, fresh.count)
+            seen[sub] = self.row_version[sub]
+        return Votes(full.majority[rows], full.top1[rows], full.top2[rows], full.count[rows])
 
     # -- windows
     def push(self, name: str, rows: np.ndarray, value) -> None:
@@ -381,12 +411,13 @@ class State:
         """open/read: up to ``want`` new branches per row; returns the new slots as a [n, W] mask."""
         want = np.broadcast_to(np.asarray(want, dtype=np.int64), rows.shape)
         t = self.env.take(rows, want, whole)
-        self.version += 1
+        self.row_version[t.rows] += 1
         if t.slots.size:
             self.W = max(self.W, int(t.slots.max()) + 1)
         r, s = t.rows, t.slots
         self.last[r, s] = t.answer
         self.finished[r, s] = t.finished
+        self.status[r, s] = np.where(t.finished, 2, 1)
         self.depth[r, s] = 1
         self.tokens_b[r, s] = t.cost
         np.add.at(self.opened, r, 1)
@@ -404,18 +435,18 @@ class State:
     def advance(self, rows: np.ndarray, s: Set, steps) -> None:
         w = self.W
         steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), s.mask.shape)
-        active = ~self.finished[rows, :w] & ~self.pruned[rows, :w]
-        moving = s.mask & active & (steps > 0)
+        moving = s.mask & (self.status[rows, :w] == 1) & (steps > 0)
         ri, si = np.nonzero(moving)
         if ri.size == 0:
             return
         r = rows[ri]
         m = self.env.advance(r, si.astype(np.int64), steps[ri, si])
-        self.version += 1
+        self.row_version[r] += 1
         self.last[r, si] = m.answer
         self.depth[r, si] += m.steps
         self.tokens_b[r, si] += m.cost
         self.finished[r, si] = m.finished
+        self.status[r, si] = np.where(m.finished, 2, 1)
         done = m.finished
         if done.any():
             order_key = _positions(s)[ri, si][done]
@@ -426,9 +457,11 @@ class State:
 
     def prune(self, rows: np.ndarray, s: Set) -> None:
         w = self.W
-        sub = self.pruned[rows, :w] | (s.mask & ~self.finished[rows, :w])
-        self.pruned[rows, :w] = sub
-        self.version += 1
+        status = self.status[rows, :w]
+        cut = s.mask & (status == 1)
+        self.pruned[rows, :w] |= cut
+        self.status[rows, :w] = np.where(cut, 4, status)
+        self.row_version[rows] += 1
 
     def update(self, rows: np.ndarray, s: Set, values: dict[str, object]) -> None:
         w = self.W
@@ -436,7 +469,6 @@ class State:
             arr = self.user[name]
             cur = arr[rows, :w]
             arr[rows, :w] = np.where(s.mask, np.broadcast_to(value, cur.shape), cur)
-        self.version += 1
 
     def stop(self, rows: np.ndarray, answer, line: int) -> None:
         self.answer[rows] = np.broadcast_to(np.asarray(answer, dtype=np.int64), rows.shape)
