@@ -356,6 +356,8 @@ class CodeGenerator:
         v, shape = self.expr(e.operand, scope, rows, branch)
         if e.op == "not":
             return (f"(not {v})", U) if shape == U else (f"rt.logical_not({v})", shape)
+        if shape == U and self.c.type_of(e) is T.INT:
+            return f"ops.wrap(-{v})", U
         return f"(-{v})", shape
 
     def e_Binary(self, e: ast.Binary, scope, rows, branch):
@@ -370,6 +372,8 @@ class CodeGenerator:
         if op in ("/", "//", "%"):
             fn = {"/": "div", "//": "floordiv", "%": "mod"}[op]
             return f"rt.{fn}({a}, {b})", shape
+        if shape == U and op in ("+", "-", "*") and self.c.type_of(e) is T.INT:
+            return f"ops.wrap({a} {op} {b})", U  # ints are 64-bit in both engines
         return f"({a} {op} {b})", shape
 
     def e_IfExp(self, e: ast.IfExp, scope, rows, branch):

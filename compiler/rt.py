@@ -92,22 +92,31 @@ def mod(a, b):
     return np.where(zero, 0, np.remainder(a, np.where(zero, 1, b)))
 
 
+def _to_int(x: np.ndarray) -> np.ndarray:
+    """Like ops.to_int: non-finite -> 0, then clamped into int64."""
+    if x.dtype.kind in "iub":
+        return x.astype(np.int64)
+    finite = np.isfinite(x)
+    clipped = np.clip(np.where(finite, x, 0.0), -ops._INT_EDGE, ops._INT_EDGE)
+    return clipped.astype(np.int64)
+
+
 def round_(x, ndigits=None):
     if is_uniform(x):
         return ops.round_(x, ndigits)
     if ndigits is None:
-        return np.rint(x).astype(np.int64)  # rint rounds half to even, like Python
+        return _to_int(np.rint(x))  # rint rounds half to even, like Python
     # numpy's decimal rounding is not Python's correctly-rounded one: round each value.
     return np.array([ops.round_(v, ndigits) for v in np.asarray(x, dtype=np.float64).ravel().tolist()],
                     dtype=np.float64).reshape(np.shape(x))
 
 
 def floor(x):
-    return int(np.floor(x)) if is_uniform(x) else np.floor(x).astype(np.int64)
+    return ops.floor(x) if is_uniform(x) else _to_int(np.floor(x))
 
 
 def ceil(x):
-    return int(np.ceil(x)) if is_uniform(x) else np.ceil(x).astype(np.int64)
+    return ops.ceil(x) if is_uniform(x) else _to_int(np.ceil(x))
 
 
 def where(cond, a, b, as_float: bool = False):
@@ -159,8 +168,8 @@ def col(x):
 
 
 def beta_confidence(top1, top2):
-    t1 = np.asarray(top1, dtype=np.int64)
-    t2 = np.asarray(top2, dtype=np.int64)
+    t1 = np.clip(np.asarray(top1, dtype=np.int64), -1, ops.MAX_VOTES)
+    t2 = np.clip(np.asarray(top2, dtype=np.int64), -1, ops.MAX_VOTES)
     pairs, inverse = np.unique(np.stack([t1.ravel(), t2.ravel()], axis=1), axis=0, return_inverse=True)
     table = np.array([ops.beta_confidence(int(a), int(b)) for a, b in pairs], dtype=np.float64)
     out = table[inverse.ravel()].reshape(t1.shape)

@@ -20,7 +20,7 @@ from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 class Symbol:
     name: str
     kind: str  # param | knob | let | var | window | branch_var | signal | set | loop | bound | field
-    type: T
+    type: T | None  # None: its definition had an error (already reported)
     node: ast.Node | None = None
     constant: bool = False  # value fixed by the parameters alone
 
@@ -35,6 +35,7 @@ class CheckedProgram:
     params: dict[str, ast.Param] = field(default_factory=dict)
     branch_vars: dict[str, ast.BranchVar] = field(default_factory=dict)
     knobs: list[str] = field(default_factory=list)          # top-level constant lets, in order
+    constant_lets: set[int] = field(default_factory=set)    # id() of every `let` fixed by the parameters
 
     @property
     def name(self) -> str:
@@ -85,8 +86,14 @@ class _Checker:
         self.in_body = False
 
     # -- reporting
-    def error(self, code: str, message: str, span: ast.Span, help: str | None = None) -> None:
-        self.diags.append(Diagnostic(code, message, span, help))
+    def error(self, code: str, message: str, span: ast.Span, help: str | None = None,
+              notes: tuple[str, ...] = ()) -> None:
+        self.diags.append(Diagnostic(code, message, span, help, notes=notes))
+
+    def name_span(self, name: str, within: ast.Span, after: int | None = None) -> ast.Span:
+        """The span of ``name`` inside a statement (searched from ``after``), else the statement's."""
+        found = self.source.word_span(name, within.start if after is None else after, within.end)
+        return found or within
 
     # -- entry
     def run(self) -> None:
@@ -120,8 +127,10 @@ class _Checker:
             return
         clash = scope.lookup(name) or self.fields.get(name)
         if clash is not None:
+            first = clash.node.span if clash.node is not None else None
             self.error("E0202", f"`{name}` is already defined", span,
-                       help="every name in a program is defined once")
+                       help="every name in a program is defined once",
+                       notes=(f"first defined at line {first.line}",) if first else ())
             return
         if sym.kind == "branch_var":
             self.fields[name] = sym
@@ -163,6 +172,13 @@ class _Checker:
         close = difflib.get_close_matches(name, sorted(pool), n=1)
         return f"did you mean `{close[0]}`?" if close else "names must be declared before they are used"
 
+    def _suggest_field(self, name: str) -> str:
+        import difflib
+
+        own = sorted(n for n, s in self.fields.items() if s.kind == "branch_var")
+        close = difflib.get_close_matches(name, own, n=1)
+        return f"did you mean `{close[0]}`?" if close else f"declare it: `branch {name}: int = 0`"
+
     # -- declarations
     def decl(self, d, scope: _Scope) -> None:
         if isinstance(d, ast.Param):
@@ -171,28 +187,29 @@ class _Checker:
             t = _TYPES[d.type]
             self.expect_constant(d.init, scope, f"the initial value of `{d.name}`")
             self.expect_assignable(t, self.expr(d.init, scope), d.init.span, f"`{d.name}`")
-            self.declare(scope, Symbol(d.name, "var", t, d), d.span)
+            self.declare(scope, Symbol(d.name, "var", t, d), self.name_span(d.name, d.span))
         elif isinstance(d, ast.Window):
             self.expect(T.INT, self.expr(d.capacity, scope), d.capacity.span, "a window's capacity")
             self.expect_constant(d.capacity, scope, "a window's capacity")
-            self.declare(scope, Symbol(d.name, "window", T.WINDOW, d), d.span)
+            self.declare(scope, Symbol(d.name, "window", T.WINDOW, d), self.name_span(d.name, d.span))
         elif isinstance(d, ast.BranchVar):
             t = _TYPES[d.type]
             self.expect_constant(d.init, scope, f"the initial value of `{d.name}`")
             self.expect_assignable(t, self.expr(d.init, scope), d.init.span, f"`{d.name}`")
-            self.declare(scope, Symbol(d.name, "branch_var", t, d), d.span)
+            self.declare(scope, Symbol(d.name, "branch_var", t, d), self.name_span(d.name, d.span))
             self.result.branch_vars[d.name] = d
         elif isinstance(d, ast.Signal):
+            # Declared even when its expression is wrong (type None), so its uses are not reported again.
             t = self.expr(d.value, scope)
-            if t is not None:
-                self.declare(scope, Symbol(d.name, "signal", t, d), d.span)
+            self.declare(scope, Symbol(d.name, "signal", t, d), self.name_span(d.name, d.span))
         else:  # pragma: no cover - the grammar has no other declarations
             raise TypeError(f"unknown declaration {type(d).__name__}")
 
     def param(self, p: ast.Param, scope: _Scope) -> None:
         t = _TYPES[p.type]
         if t is T.ANSWER:
-            self.error("E0208", f"parameter `{p.name}` cannot be an answer", p.span,
+            type_span = self.name_span(p.type, p.span, after=self.name_span(p.name, p.span).end)
+            self.error("E0208", f"parameter `{p.name}` cannot be an answer", type_span,
                        help="parameters are int, float or bool")
             return
         dt = _literal_type(p.default)
@@ -204,12 +221,14 @@ class _Checker:
             elif bound is not None and not _assignable(t, _literal_type(bound)):
                 self.error("E0203", f"range bound of `{p.name}` is {_literal_type(bound)}, expected {t}", bound.span)
         if p.low is not None and p.high is not None and p.low.value > p.high.value:
-            self.error("E0208", f"empty range for `{p.name}`: {p.low.value} > {p.high.value}", p.span)
+            rng = p.low.span.model_copy(update={"end_line": p.high.span.end_line, "end_col": p.high.span.end_col,
+                                                "end": p.high.span.end})
+            self.error("E0208", f"empty range for `{p.name}`: {p.low.value} > {p.high.value}", rng)
         elif t is not T.BOOL and isinstance(p.default, (ast.Int, ast.Float)):
             if (p.low is not None and p.default.value < p.low.value) or (
                     p.high is not None and p.default.value > p.high.value):
                 self.error("E0208", f"default {p.default.value} of `{p.name}` is outside its range", p.default.span)
-        self.declare(scope, Symbol(p.name, "param", t, p, constant=True), p.span)
+        self.declare(scope, Symbol(p.name, "param", t, p, constant=True), self.name_span(p.name, p.span))
         self.result.params[p.name] = p
 
     # -- statements
@@ -225,30 +244,33 @@ class _Checker:
         method(s, scope, top)
 
     def stmt_Let(self, s: ast.Let, scope, top) -> None:
+        # Declared even when its expression is wrong (type None), so its uses are not reported again.
         t = self.expr(s.value, scope)
-        if t is None:
-            return
-        constant = self.is_constant(s.value, scope)
-        self.declare(scope, Symbol(s.name, "knob" if (top and constant) else "let", t, s, constant=constant), s.span)
+        constant = t is not None and self.is_constant(s.value, scope)
+        if constant:
+            self.result.constant_lets.add(id(s))
+        sym = Symbol(s.name, "knob" if (top and constant) else "let", t, s, constant=constant)
+        self.declare(scope, sym, self.name_span(s.name, s.span))
         if top and constant and not self.in_body:
             self.result.knobs.append(s.name)
 
     def stmt_Assign(self, s: ast.Assign, scope, top) -> None:
         t = self.expr(s.value, scope)
         sym = scope.lookup(s.name)
+        target = self.name_span(s.name, s.span)
         if sym is None:
             if s.name in self.fields:
                 self.error("E0206", f"`{s.name}` is a branch field; set it with `update SET set {s.name} = …`",
-                           s.span)
+                           target)
             else:
-                self.error("E0201", f"unknown name `{s.name}`", s.span,
+                self.error("E0201", f"unknown name `{s.name}`", target,
                            help=f"declare it first: `var {s.name}: int = 0`")
             return
         if sym.kind != "var":
             what = {"param": "a parameter", "knob": "a constant", "let": "a `let` value", "signal": "a signal",
                     "set": "a built-in set", "loop": "a loop counter", "bound": "a branch set",
                     "window": "a window (use `push … to`)"}[sym.kind]
-            self.error("E0206", f"cannot assign to `{s.name}`: it is {what}", s.span,
+            self.error("E0206", f"cannot assign to `{s.name}`: it is {what}", target,
                        help="only `var` state can be assigned")
             return
         self.expect_assignable(sym.type, t, s.value.span, f"`{s.name}`")
@@ -258,7 +280,7 @@ class _Checker:
         self.expect_numeric(t, s.value.span, "a pushed value")
         sym = scope.lookup(s.window)
         if sym is None or sym.kind != "window":
-            self.error("E0203", f"`{s.window}` is not a window", s.span,
+            self.error("E0203", f"`{s.window}` is not a window", self.name_span(s.window, s.span, s.value.span.end),
                        help=f"declare it: `var {s.window}: window(8)`")
 
     def stmt_If(self, s: ast.If, scope, top) -> None:
@@ -274,7 +296,7 @@ class _Checker:
                              why="so every episode is bounded, a loop's length is fixed by the parameters")
         inner = _Scope(scope)
         if s.var is not None:
-            self.declare(inner, Symbol(s.var, "loop", T.INT, s), s.span)
+            self.declare(inner, Symbol(s.var, "loop", T.INT, s), self.name_span(s.var, s.span, s.count.span.end))
         self.loop_depth += 1
         self.block(s.body, inner)
         self.loop_depth -= 1
@@ -289,7 +311,7 @@ class _Checker:
     def _open_like(self, s, scope) -> None:
         self.expect(T.INT, self.expr(s.count, scope), s.count.span, "a number of branches")
         if s.bind is not None:
-            self.declare(scope, Symbol(s.bind, "bound", T.SET, s), s.span)
+            self.declare(scope, Symbol(s.bind, "bound", T.SET, s), self.name_span(s.bind, s.span, s.count.span.end))
 
     stmt_Open = lambda self, s, scope, top: self._open_like(s, scope)  # noqa: E731
     stmt_Read = lambda self, s, scope, top: self._open_like(s, scope)  # noqa: E731
@@ -307,17 +329,20 @@ class _Checker:
         seen: set[str] = set()
         for st in s.setters:
             t = self.expr(st.value, scope, branch=True)
-            if st.field in seen:
-                self.error("E0202", f"`{st.field}` is set twice", st.span)
-            seen.add(st.field)
+            field_span = self.name_span(st.field, st.span)
             sym = self.fields.get(st.field)
             if sym is None or sym.kind != "branch_var":
                 if st.field in FIELDS:
-                    self.error("E0206", f"`{st.field}` is a built-in field and cannot be set", st.span)
+                    self.error("E0206", f"`{st.field}` is a built-in field and cannot be set", field_span,
+                               help="only `branch` fields can be set")
                 else:
-                    self.error("E0201", f"unknown branch field `{st.field}`", st.span,
-                               help=f"declare it: `branch {st.field}: int = 0`")
+                    self.error("E0201", f"unknown branch field `{st.field}`", field_span,
+                               help=self._suggest_field(st.field))
                 continue
+            if st.field in seen:
+                self.error("E0202", f"`{st.field}` is set twice", field_span,
+                           help="each field is set at most once per `update`")
+            seen.add(st.field)
             self.expect_assignable(sym.type, t, st.value.span, f"`{st.field}`")
 
     # -- expressions
@@ -371,17 +396,17 @@ class _Checker:
             return T.BOOL if op in ("==", "!=", "<", "<=", ">", ">=") else None
         if op in ("==", "!="):
             if not (lt == rt or (lt in NUMERIC and rt in NUMERIC)) or lt in (T.SET, T.WINDOW):
-                self.error("E0203", f"cannot compare {lt} with {rt}", e.span,
+                self.error("E0203", f"cannot compare {_article(lt)} with {_article(rt)}", e.span,
                            help="compare answers with answers and numbers with numbers")
             return T.BOOL
         if op in ("<", "<=", ">", ">="):
             if lt not in NUMERIC or rt not in NUMERIC:
-                self.error("E0203", f"`{op}` needs numbers, got {lt} and {rt}", e.span,
+                self.error("E0203", f"`{op}` needs numbers, got {_article(lt)} and {_article(rt)}", e.span,
                            help="answers can only be compared with == and !=")
             return T.BOOL
         ok = lt in NUMERIC and rt in NUMERIC
         if not ok:
-            self.error("E0203", f"`{op}` needs numbers, got {lt} and {rt}", e.span)
+            self.error("E0203", f"`{op}` needs numbers, got {_article(lt)} and {_article(rt)}", e.span)
             return None
         if op == "/":
             return T.FLOAT

@@ -32,7 +32,7 @@ class Outcome:
     correct: np.ndarray        # bool
     tokens: np.ndarray         # int64
     sequential: np.ndarray     # int64: sum over rounds of the round's longest generation
-    rounds: np.ndarray         # int64: action rounds that generated tokens
+    rounds: np.ndarray         # int64: action rounds that moved at least one branch
     opened: np.ndarray         # int64: branches opened (or read)
     pruned: np.ndarray         # int64
     stop_line: np.ndarray      # int64: source line of the `stop` that ended the episode; 0 = ran to the end

@@ -314,7 +314,9 @@ class Interpreter:
 
     def e_Unary(self, e: ast.Unary, frame, branch):
         v = self.eval(e.operand, frame, branch)
-        return (not v) if e.op == "not" else -v
+        if e.op == "not":
+            return not v
+        return ops.wrap(-v) if isinstance(v, int) else -v
 
     def e_Binary(self, e: ast.Binary, frame, branch):
         a = self.eval(e.left, frame, branch)
@@ -336,16 +338,14 @@ class Interpreter:
             return a > b
         if op == ">=":
             return a >= b
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
+        if op in ("+", "-", "*"):
+            v = a + b if op == "+" else a - b if op == "-" else a * b
+            return ops.wrap(v) if isinstance(v, int) else v
         if op == "/":
             return ops.div(a, b)
         if op == "//":
-            return ops.floordiv(a, b)
+            v = ops.floordiv(a, b)
+            return ops.wrap(v) if isinstance(v, int) else v
         if op == "%":
             return ops.mod(a, b)
         raise ValueError(op)  # pragma: no cover
@@ -400,11 +400,12 @@ class Interpreter:
         if f in ("min", "max", "clamp", "abs"):
             v = min(args) if f == "min" else max(args) if f == "max" else abs(args[0]) if f == "abs" else \
                 min(max(args[0], args[1]), args[2])
+            v = ops.wrap(v) if isinstance(v, int) else v
             return float(v) if self.checked.type_of(e).value == "float" else v
         if f == "floor":
-            return math.floor(args[0])
+            return ops.floor(args[0])
         if f == "ceil":
-            return math.ceil(args[0])
+            return ops.ceil(args[0])
         raise ValueError(f)  # pragma: no cover
 
     @staticmethod

@@ -34,19 +34,36 @@ def top_two(answers: Sequence[Answer]) -> tuple[int, int]:
     return ranked[0], ranked[1]
 
 
+MAX_VOTES = 4096  # beta_confidence counts; far above any branch count
+
+
 @lru_cache(maxsize=None)
 def beta_confidence(top1: int, top2: int) -> float:
     """P(p > 0.5) for p ~ Beta(top1+1, top2+1), exactly, rounded once to a float; 0 when top1 == 0.
 
     For integer shape parameters the Beta tail is a binomial sum:
-    P(p > 1/2) = P(Binomial(top1+top2+1, 1/2) <= top1).
+    P(p > 1/2) = P(Binomial(top1+top2+1, 1/2) <= top1). Counts are clamped to
+    [0, MAX_VOTES] so a program cannot ask for an arbitrarily long sum.
     """
+    top1 = min(int(top1), MAX_VOTES)
     if top1 <= 0:
         return 0.0
-    top2 = max(0, top2)
+    top2 = min(max(0, int(top2)), MAX_VOTES)
     n = top1 + top2 + 1
-    tail = sum(math.comb(n, k) for k in range(top1 + 1))
-    return float(Fraction(tail, 2**n))
+    term, tail = 1, 1  # C(n, 0)
+    for k in range(top1):
+        term = term * (n - k) // (k + 1)
+        tail += term
+    return float(Fraction(tail, 1 << n))
+
+
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
+_INT_EDGE = 9.223372036854775e18  # the largest float below 2**63: clamping here converts safely
+
+
+def wrap(x: int) -> int:
+    """ints are 64-bit and wrap around like numpy's int64, so both engines agree."""
+    return ((x - INT_MIN) & ((1 << 64) - 1)) + INT_MIN
 
 
 def div(a, b) -> float:
@@ -57,7 +74,8 @@ def div(a, b) -> float:
 def floordiv(a, b):
     if b == 0:
         return 0 if isinstance(a, int) and isinstance(b, int) else 0.0
-    return a // b
+    q = a // b
+    return wrap(q) if isinstance(q, int) else q
 
 
 def mod(a, b):
@@ -66,8 +84,25 @@ def mod(a, b):
     return a % b
 
 
+def to_int(x: float) -> int:
+    """A float made an int: non-finite values become 0, others are clamped to the int64 range."""
+    if not math.isfinite(x):
+        return 0
+    return int(max(-_INT_EDGE, min(_INT_EDGE, x)))
+
+
 def round_(x, ndigits: int | None = None):
     """Python's round: half to even. ``round(x)`` is an int, ``round(x, d)`` a float."""
     if ndigits is None:
-        return int(round(x))
+        return x if isinstance(x, int) else to_int(round(x) if math.isfinite(x) else x)
+    if not math.isfinite(float(x)):
+        return float(x)
     return float(round(float(x), ndigits))
+
+
+def floor(x) -> int:
+    return x if isinstance(x, int) else to_int(math.floor(x) if math.isfinite(x) else x)
+
+
+def ceil(x) -> int:
+    return x if isinstance(x, int) else to_int(math.ceil(x) if math.isfinite(x) else x)

@@ -1,9 +1,11 @@
 """Binding parameter values: defaults, overrides, ranges, knob evaluation.
 
 Both engines bind parameters here, so a value is accepted or refused the same
-way whichever engine runs. Knobs (top-level ``let`` constants derived from the
-parameters, e.g. CMC's β schedule) are evaluated once, with Python's own
-arithmetic — ``round`` is Python's ties-to-even ``round``.
+way whichever engine runs; the limits that depend on parameter values (repeat
+counts, window capacities) are checked here too. Knobs (top-level ``let``
+constants derived from the parameters, e.g. CMC's β schedule) are computed by
+both engines with Python's own arithmetic — ``round`` is Python's
+ties-to-even ``round`` — so they agree to the bit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 from ttsc.dsl import ast
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
+from ttsc.runtime.bounds import check_bounds
 
 Value = int | float | bool | None
 
@@ -46,6 +49,7 @@ def bind_params(checked: CheckedProgram, overrides: dict[str, Value] | None = No
     for name, p in checked.params.items():
         v = overrides.get(name, p.default.value if not isinstance(p.default, ast.NoneLit) else None)
         values[name] = _coerce(checked, p, v)
+    check_bounds(checked, values)
     return values
 
 
