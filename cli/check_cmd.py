@@ -7,19 +7,22 @@ import json
 import click
 
 from ttsc.cli.loading import load_program
+from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.diagnostics import DiagnosticError
 
 
 @click.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(files: tuple[str, ...], fmt: str) -> None:
+@click.option("--beta-monotone", is_flag=True,
+              help="also verify that every knob derived from `beta` is monotone in beta on [0, 1]")
+def command(files: tuple[str, ...], fmt: str, beta_monotone: bool) -> None:
     """Parse and check .tts programs; report every problem found."""
     failed = False
     report: list[dict] = []
     for path in files:
         try:
-            load_program(path)
+            checked = load_program(path)
         except DiagnosticError as err:
             failed = True
             if fmt == "json":
@@ -29,6 +32,28 @@ def command(files: tuple[str, ...], fmt: str) -> None:
         else:
             if fmt == "text":
                 click.echo(f"ok: {path}")
+            if beta_monotone:
+                failed |= not _beta_monotone(checked, fmt, report)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
     raise SystemExit(1 if failed else 0)
+
+
+def _beta_monotone(checked: CheckedProgram, fmt: str, report: list[dict]) -> bool:
+    """Run the β-monotonicity check; print (text) or collect (json) its findings. False when a knob is not."""
+    from ttsc.insight.monotone import NoBetaError, check_beta_monotone
+
+    try:
+        result = check_beta_monotone(checked)
+    except NoBetaError as exc:
+        if fmt == "text":
+            click.echo(f"note: {exc}", err=True)
+        return True
+    diags = result.diagnostics()
+    if fmt == "json":
+        report.extend(d.to_json(checked.source) for d in diags)
+    else:
+        click.echo(result.render())
+        for d in diags:
+            click.echo(d.render(checked.source) + "\n", err=True)
+    return not diags

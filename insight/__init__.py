@@ -1,0 +1,1 @@
+"""insight: statistics, frontiers, figures and checks that explain why a strategy wins."""
