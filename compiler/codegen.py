@@ -397,8 +397,8 @@ class CodeGenerator:
             if f == "count":
                 return f"rt.count({members})", E
             if f == "votes":
-                a, sa = self.expr(e.args[1], scope, rows, False)
-                return f"rt.votes_for({members}, st.field('last', {rows}), {a})", E
+                a, sa = self.expr(e.args[1], scope, rows, branch)
+                return f"rt.votes_for({members}, st.field('last', {rows}), {a})", (B if sa == B else E)
             arg = e.args[0]
             builtin = arg.id if isinstance(arg, ast.Name) and arg.id in SETS and scope.lookup(arg.id).kind == "set" \
                 else None

@@ -122,6 +122,8 @@ def ceil(x):
 def where(cond, a, b, as_float: bool = False):
     if is_uniform(cond):
         out = a if cond else b
+        if not (is_uniform(a) and is_uniform(b)):  # keep the shape the other side would have had
+            out = np.broadcast_arrays(np.asarray(a), np.asarray(b))[0 if cond else 1].copy()
     else:
         out = np.where(cond, a, b)
     return to_float(out) if as_float else out
@@ -168,8 +170,8 @@ def col(x):
 
 
 def beta_confidence(top1, top2):
-    t1 = np.clip(np.asarray(top1, dtype=np.int64), -1, ops.MAX_VOTES)
-    t2 = np.clip(np.asarray(top2, dtype=np.int64), -1, ops.MAX_VOTES)
+    t1, t2 = np.broadcast_arrays(np.clip(np.asarray(top1, dtype=np.int64), -1, ops.MAX_VOTES),
+                                 np.clip(np.asarray(top2, dtype=np.int64), -1, ops.MAX_VOTES))
     pairs, inverse = np.unique(np.stack([t1.ravel(), t2.ravel()], axis=1), axis=0, return_inverse=True)
     table = np.array([ops.beta_confidence(int(a), int(b)) for a, b in pairs], dtype=np.float64)
     out = table[inverse.ravel()].reshape(t1.shape)
@@ -277,7 +279,12 @@ def confidence(v: Votes) -> np.ndarray:
 
 
 def votes_for(s: Set, last: np.ndarray, answer) -> np.ndarray:
-    return (s.mask & (last == col(np.asarray(answer)))).sum(axis=1).astype(np.int64)
+    """Members whose answer equals ``answer``: per row, or per branch when ``answer`` is per branch."""
+    answer = np.asarray(answer)
+    if answer.ndim == 2:  # [n, W]: count for every branch j the members i with last_i == answer_j
+        same = last[:, None, :] == answer[:, :, None]
+        return (same & s.mask[:, None, :]).sum(axis=2).astype(np.int64)
+    return (s.mask & (last == col(answer))).sum(axis=1).astype(np.int64)
 
 
 # ---- the batched episode state ----------------------------------------------

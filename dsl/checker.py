@@ -215,14 +215,15 @@ class _Checker:
         dt = _literal_type(p.default)
         if not _assignable(t, dt):
             self.error("E0203", f"default of `{p.name}` is {dt}, expected {t}", p.default.span)
-        for bound in (p.low, p.high):
-            if bound is not None and t is T.BOOL:
-                self.error("E0208", "a bool parameter takes no range", bound.span)
-            elif bound is not None and not _assignable(t, _literal_type(bound)):
+        bounds = [b for b in (p.low, p.high) if b is not None]
+        rng = _cover(bounds[0].span, bounds[-1].span) if bounds else None
+        if rng is not None and t is T.BOOL:
+            self.error("E0208", "a bool parameter takes no range", rng, help="drop the `in …` part")
+            bounds = []
+        for bound in bounds:
+            if not _assignable(t, _literal_type(bound)):
                 self.error("E0203", f"range bound of `{p.name}` is {_literal_type(bound)}, expected {t}", bound.span)
-        if p.low is not None and p.high is not None and p.low.value > p.high.value:
-            rng = p.low.span.model_copy(update={"end_line": p.high.span.end_line, "end_col": p.high.span.end_col,
-                                                "end": p.high.span.end})
+        if t is not T.BOOL and p.low is not None and p.high is not None and p.low.value > p.high.value:
             self.error("E0208", f"empty range for `{p.name}`: {p.low.value} > {p.high.value}", rng)
         elif t is not T.BOOL and isinstance(p.default, (ast.Int, ast.Float)):
             if (p.low is not None and p.default.value < p.low.value) or (
@@ -497,7 +498,8 @@ class _Checker:
 
     def expr_Take(self, e: ast.Take, scope, branch):
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `take`")
-        self.expect(T.INT, self.expr(e.count, scope, branch), e.count.span, "the count of `take`")
+        # A count per branch would make a different set for every branch in scope: counts are per episode.
+        self.expect(T.INT, self.expr(e.count, scope, False), e.count.span, "the count of `take`")
         return T.SET
 
     # -- type helpers
@@ -534,6 +536,11 @@ class _Checker:
 
 
 _TYPES = {"int": T.INT, "float": T.FLOAT, "bool": T.BOOL, "answer": T.ANSWER}
+
+
+def _cover(first: ast.Span, last: ast.Span) -> ast.Span:
+    """The span from the start of ``first`` to the end of ``last``."""
+    return first.model_copy(update={"end_line": last.end_line, "end_col": last.end_col, "end": last.end})
 
 
 def _literal_type(node) -> T:

@@ -364,7 +364,7 @@ class Interpreter:
 
     def e_Take(self, e: ast.Take, frame, branch):
         members = self.eval(e.set, frame, branch)
-        return members[: max(0, self.eval(e.count, frame, branch))]
+        return members[: max(0, self.eval(e.count, frame))]  # counts are per episode, never per branch
 
     def e_Call(self, e: ast.Call, frame, branch):
         f = e.func
