@@ -12,7 +12,9 @@ from ttsc.dsl.diagnostics import DiagnosticError
 
 
 @click.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+# Plain paths: a missing file or a directory is reported like any other refused program
+# (a located E0001 and exit 1), not as a usage error.
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--beta-monotone", is_flag=True,
               help="also verify that every knob derived from `beta` is monotone in beta on [0, 1]")

@@ -24,8 +24,16 @@ def parse_sets(items: tuple[str, ...]) -> dict[str, Value]:
         name, eq, value = item.partition("=")
         if not eq or not name.strip():
             raise TtscError(f"--set takes NAME=VALUE, got `{item}`")
-        out[name.strip()] = parse_value(value)
+        out[name.strip()] = _value("--set", item, value)
     return out
+
+
+def _value(option: str, item: str, text: str) -> Value:
+    """parse_value, with the option and argument named in its error."""
+    try:
+        return parse_value(text)
+    except TtscError as exc:
+        raise TtscError(f"{option} {item}: {exc}") from None
 
 
 def parse_sweeps(items: tuple[str, ...]) -> list[dict[str, Value]]:
@@ -35,7 +43,7 @@ def parse_sweeps(items: tuple[str, ...]) -> list[dict[str, Value]]:
         name, eq, values = item.partition("=")
         if not eq or not name.strip() or not values.strip():
             raise TtscError(f"--sweep takes NAME=V1,V2,..., got `{item}`")
-        axes.append((name.strip(), [parse_value(v) for v in values.split(",") if v.strip()]))
+        axes.append((name.strip(), [_value("--sweep", item, v) for v in values.split(",") if v.strip()]))
     if len({n for n, _ in axes}) != len(axes):
         raise TtscError("each parameter can be swept once")
     return [dict(zip([n for n, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]

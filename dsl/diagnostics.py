@@ -12,10 +12,15 @@ The same data is available as JSON (``Diagnostic.to_json``) for tools.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ttsc.dsl.ast import Span
 from ttsc.errors import TtscError
+
+SHOWN_WIDTH = 160  # longest part of a source line a diagnostic prints
+_WORD = re.compile(r"#[^\n]*|[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -25,9 +30,15 @@ class Source:
     name: str
     text: str
 
+    @cached_property
+    def _lines(self) -> list[str]:
+        # Split once: a file with thousands of diagnostics renders each one's line.
+        return self.text.split("\n")
+
     def line_text(self, line: int) -> str:
-        lines = self.text.split("\n")
-        return lines[line - 1] if 1 <= line <= len(lines) else ""
+        """Line ``line`` (1-based) without its line ending ("" past the end)."""
+        lines = self._lines
+        return lines[line - 1].removesuffix("\r") if 1 <= line <= len(lines) else ""
 
     def span_at(self, offset: int, length: int = 1) -> Span:
         """The span of ``length`` characters starting at character ``offset``."""
@@ -36,6 +47,17 @@ class Source:
         col = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
         return Span(line=line, col=col, end_line=line, end_col=col + max(1, length), start=offset,
                     end=offset + max(1, length))
+
+    def word_span(self, word: str, start: int, end: int | None = None) -> Span | None:
+        """The first ``word`` standing as a whole token in ``text[start:end]``, outside comments.
+
+        The AST keeps one span per statement; this finds the name inside it
+        (`let NAME`, `open N as NAME`) so a diagnostic can point at the name.
+        """
+        for m in _WORD.finditer(self.text, start, len(self.text) if end is None else end):
+            if m.group() == word:
+                return self.span_at(m.start(), len(word))
+        return None
 
 
 @dataclass(frozen=True)
@@ -50,19 +72,20 @@ class Diagnostic:
     def render(self, source: Source) -> str:
         line = self.span.line
         gutter = " " * len(str(line))
-        text = source.line_text(line).replace("\t", " ")
+        text = _printable(source.line_text(line))
         if self.span.end_line == line:
             width = max(1, self.span.end_col - self.span.col)
         else:
             width = max(1, len(text) - self.span.col + 1)
-        shown = text[:200]
-        width = max(1, min(width, len(shown) - self.span.col + 2))
+        shown, col = _window(text, self.span.col)
+        # The caret may sit one past the end of the line (a missing token), never further.
+        width = max(1, min(width, len(shown) - col + 2))
         out = [
             f"{self.severity}[{self.code}]: {self.message}",
             f"{gutter}--> {source.name}:{line}:{self.span.col}",
             f"{gutter} |",
             f"{line} | {shown}",
-            f"{gutter} | {' ' * (self.span.col - 1)}{'^' * width}",
+            f"{gutter} | {' ' * (col - 1)}{'^' * width}",
         ]
         out += [f"{gutter} = note: {n}" for n in self.notes]
         if self.help:
@@ -83,6 +106,25 @@ class Diagnostic:
             "help": self.help,
             "notes": list(self.notes),
         }
+
+
+def _printable(text: str) -> str:
+    """Tabs as one space and control characters as `?`, one for one, so columns still line up
+    and a hostile file cannot send terminal escape sequences through an error message."""
+    return "".join(" " if ch == "\t" else "?" if (ch < " " or "\x7f" <= ch < "\xa0") else ch for ch in text)
+
+
+def _window(text: str, col: int) -> tuple[str, int]:
+    """At most SHOWN_WIDTH characters of ``text`` around column ``col``, and ``col`` within them."""
+    if len(text) <= SHOWN_WIDTH:
+        return text, col
+    start = max(0, min(col - 1 - SHOWN_WIDTH // 3, len(text) - SHOWN_WIDTH))
+    shown = text[start:start + SHOWN_WIDTH]
+    if start > 0:
+        shown, col = "…" + shown[1:], col - start
+    if start + SHOWN_WIDTH < len(text):
+        shown = shown[:-1] + "…"
+    return shown, col
 
 
 class DiagnosticError(TtscError):

@@ -1,33 +1,43 @@
 """Source text -> :class:`~ttsc.dsl.ast.Program`, or located diagnostics.
 
-Input is screened before Lark sees it (size, encoding, nesting depth, empty
-files) so hostile input meets a clear message instead of a traceback or a
+Input is screened before Lark sees it (size, encoding, token count, nesting
+depth, empty files) and the tree before anything recurses on it (expression
+depth), so hostile input meets a clear message instead of a traceback or a
 recursion limit. Lark's LALR parser runs with positions on; a transformer turns
 its tree into frozen AST nodes and drops every Lark object.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedInput, VisitError
 
 from ttsc.dsl import ast
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
+from ttsc.dsl.syntax_errors import syntax_diagnostic
 
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_NESTING = 48
+MAX_EXPR_DEPTH = 100  # operators nested in one expression; keeps every recursive pass far from Python's limit
+MAX_TOKENS = 20_000
 MAX_INT_DIGITS = 15  # ints are exact in a float64 up to 2**53; nothing here needs more
 
-_TOKEN_NAMES = {
-    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "LBRACE": "`{`", "RBRACE": "`}`",
-    "LPAR": "`(`", "RPAR": "`)`", "COMMA": "`,`", "EQUAL": "`=`", "COLON": "`:`", "COMPARE": "a comparison",
-    "$END": "end of file", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`",
-    "INT_T": "`int`", "FLOAT_T": "`float`", "BOOL_T": "`bool`", "ANSWER_T": "`answer`",
-}
+# Keywords that start a statement or declaration, or stand inside expressions: never a name.
+# The rest (`as`, `by`, `to`, `set`, `in`, `asc`, `desc`, type names) only mean something
+# right after another keyword, so they stay usable where a name is wanted (`strategy asc`).
+RESERVED = frozenset({"strategy", "param", "var", "branch", "signal", "let", "push", "if", "elif", "else", "then",
+                      "repeat", "break", "stop", "open", "read", "advance", "prune", "update", "where", "sorted",
+                      "take", "and", "or", "not", "true", "false", "none"})
+# About one match per token (`==` counts twice, a comment once and is skipped): enough for a cap.
+_ROUGH_TOKEN = re.compile(r"#[^\n]*|[A-Za-z0-9_.]+|\S")
+# Grammar rules (aliases) that are one level of expression nesting.
+_EXPR_RULES = frozenset({"where", "sorted", "take", "ifexp", "or_", "and_", "not_", "compare", "add", "sub",
+                         "mul", "div", "floordiv", "mod", "neg", "call"})
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +47,24 @@ def grammar_text() -> str:
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    keyword_types: dict[str, str] = {}
+
+    def reserve_keywords(tok: Token) -> Token:
+        # Lark's contextual lexer reads `stop` as a NAME wherever a name fits, so after
+        # `let x = 3 +` a following `stop none` parses on as `3 + stop` and the error
+        # surfaces tokens later. Keeping reserved words keywords puts it on the keyword.
+        kind = keyword_types.get(tok.value)
+        return Token.new_borrow_pos(kind, tok.value, tok) if kind else tok
+
+    lark = Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                lexer_callbacks={"NAME": reserve_keywords})
+    keyword_types.update({v: t for t, v in _literals(lark).items() if v in RESERVED})
+    return lark
+
+
+def _literals(lark: Lark) -> dict[str, str]:
+    """Terminal name -> its literal text, for the terminals that are fixed strings."""
+    return {t.name: t.pattern.value for t in lark.terminals if t.pattern.type == "str"}
 
 
 def read_source(path: str | Path) -> Source:
@@ -87,7 +114,8 @@ def parse_source(src: Source) -> ast.Program:
     try:
         tree = _lark().parse(src.text)
     except UnexpectedInput as exc:
-        raise DiagnosticError(src, [_syntax_diagnostic(src, exc)]) from None
+        raise DiagnosticError(src, [syntax_diagnostic(src, exc, _literals(_lark()))]) from None
+    _screen_depth(src, tree)
     try:
         return _ToAst(src).transform(tree)
     except VisitError as exc:
@@ -104,6 +132,29 @@ def _too_deep(src: Source, offset: int) -> DiagnosticError:
     return DiagnosticError(src, [Diagnostic(
         "E0004", "program nests too deeply", src.span_at(offset),
         help=f"keep blocks and parentheses under {MAX_NESTING} levels and expressions short")])
+
+
+def _screen_depth(src: Source, tree: Tree) -> None:
+    """Refuse an expression nested more than MAX_EXPR_DEPTH operators deep, before anything recurses on it.
+
+    `1 + 1 + ... + 1` parses (LALR is iterative) into a left-leaning tree as deep as
+    it is long; the transformer, the checker and both engines walk trees recursively.
+    """
+    stack: list[tuple[Tree | Token, int, Tree | None]] = [(tree, 0, None)]
+    while stack:
+        node, depth, outer = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if node.data in _EXPR_RULES:
+            depth += 1
+            outer = outer or node
+            if depth > MAX_EXPR_DEPTH:
+                meta = outer.meta
+                raise DiagnosticError(src, [Diagnostic(
+                    "E0004", f"expression nests more than {MAX_EXPR_DEPTH} operators deep",
+                    src.span_at(meta.start_pos, meta.end_pos - meta.start_pos),
+                    help="split it into steps with `let`")])
+        stack.extend((child, depth, outer) for child in node.children)
 
 
 def _screen(src: Source) -> None:
@@ -127,53 +178,16 @@ def _screen(src: Source) -> None:
                 raise _too_deep(src, i)
         elif ch in ")}":
             depth -= 1
-
-
-def _syntax_diagnostic(src: Source, exc: UnexpectedInput) -> Diagnostic:
-    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        expected = _expected(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
-        end = len(src.text.rstrip())
-        return Diagnostic("E0103", "unexpected end of file", src.span_at(max(0, end - 1)),
-                          help=f"expected {expected}" if expected else "the program stops in the middle of a rule")
-    if isinstance(exc, UnexpectedCharacters):
-        ch = src.text[exc.pos_in_stream] if exc.pos_in_stream < len(src.text) else ""
-        hint = _character_hint(src, exc.pos_in_stream, ch)
-        return Diagnostic("E0102", f"unexpected character {ch!r}", src.span_at(exc.pos_in_stream), help=hint)
-    assert isinstance(exc, UnexpectedToken)
-    tok = exc.token
-    start = tok.start_pos if tok.start_pos is not None else 0
-    span = src.span_at(start, max(1, len(str(tok))))
-    expected = _expected(exc.accepts or exc.expected)
-    hint = f"expected {expected}" if expected else None
-    if _looks_like_python(src):
-        hint = ".tts is a rule language, not Python: no imports, defs or classes (see docs/language.md)"
-    return Diagnostic("E0101", f"unexpected `{tok}`", span, help=hint)
-
-
-def _character_hint(src: Source, pos: int, ch: str) -> str:
-    if ch in "\"'":
-        return "strings are not part of the language; answers come only from branches"
-    if _looks_like_python(src):
-        return ".tts is a rule language, not Python: no imports, defs or classes (see docs/language.md)"
-    return "this character has no meaning in a .tts program"
-
-
-def _looks_like_python(src: Source) -> bool:
-    starts = ("import ", "from ", "def ", "class ", "print(", "__import__", "lambda", "exec(", "eval(")
-    return any(line.lstrip().startswith(starts) for line in src.text.split("\n")) or "__" in src.text
-
-
-def _expected(names) -> str:
-    shown = []
-    for n in sorted(set(names)):
-        if n.startswith("__ANON") or n in ("COMMENT", "WS"):
-            continue
-        shown.append(_TOKEN_NAMES.get(n, f"`{n.lower()}`"))
-    if not shown:
-        return ""
-    if len(shown) > 8:
-        shown = shown[:8] + ["…"]
-    return "one of " + ", ".join(shown) if len(shown) > 1 else shown[0]
+    # LALR parsing is linear but slow in pure Python (~50 µs a token); a cap keeps a
+    # hostile file from tying up the parser, and every real strategy far below it.
+    tokens = 0
+    for m in _ROUGH_TOKEN.finditer(src.text):
+        if m.group()[0] != "#":
+            tokens += 1
+            if tokens > MAX_TOKENS:
+                raise DiagnosticError(src, [Diagnostic(
+                    "E0002", f"program has more than {MAX_TOKENS:,} tokens", src.span_at(m.start(), len(m.group())),
+                    help="a strategy is a few dozen lines; is this the right file?")])
 
 
 def _span(meta) -> ast.Span:
@@ -205,6 +219,12 @@ class _ToAst(Transformer):
         return ast.Param(span=_span(meta), name=str(name), type=type_, default=default, low=low, high=high)
 
     def range(self, meta, c):
+        # The grammar shares `signed` with defaults, so `in true..none` parses; bounds are numbers.
+        for bound in c:
+            if bound is not None and not isinstance(bound, (ast.Int, ast.Float)):
+                word = self.src.text[bound.span.start:bound.span.end]
+                raise DiagnosticError(self.src, [Diagnostic(
+                    "E0101", f"unexpected `{word}`", bound.span, help="range bounds are numbers: `in 1..64`")])
         return tuple(c)
 
     def type(self, meta, c):

@@ -86,7 +86,7 @@ def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
     if not data:
         raise StoreError(f"{where}: store has no questions")
     questions = tuple(_question(q, f"{where}: question {i}") for i, q in enumerate(data))
-    return Store(name=name or f"{p.parent.name}/{p.stem}", path=where, questions=questions, meta=meta)
+    return Store(name=name or f"{p.absolute().parent.name}/{p.stem}", path=where, questions=questions, meta=meta)
 
 
 def load_stores(paths: Iterable[str | os.PathLike[str]]) -> list[Store]:
