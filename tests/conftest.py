@@ -22,3 +22,14 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"../shared is absent (looked for {SHARED})")
     return SHARED
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", default=False,
+                     help="rewrite golden files (tests/golden/) from the current output instead of comparing")
+
+
+@pytest.fixture(scope="session")
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    """True under ``pytest --update-goldens``: golden tests write their files and pass."""
+    return bool(request.config.getoption("--update-goldens"))
