@@ -9,6 +9,7 @@ import json
 import click
 
 from ttsc.cli.loading import load_envs, load_program, parse_sets, parse_sweeps
+from ttsc.insight.trace import write_episode_summaries
 from ttsc.runtime.evaluate import ENGINES, run
 from ttsc.runtime.params import bind_params
 
@@ -27,7 +28,9 @@ COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequentia
               help="run seeds 0..N-1")
 @click.option("--engine", type=click.Choice(ENGINES), default="interpret", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def command(strategy, envs, sets, sweeps, seeds, engine, fmt) -> None:
+@click.option("--traces", type=click.Path(file_okay=False), default=None,
+              help="write one JSONL line per episode into this directory, one file per (env, params)")
+def command(strategy, envs, sets, sweeps, seeds, engine, fmt, traces) -> None:
     """Evaluate STRATEGY (a .tts file) and print accuracy and average tokens per question."""
     checked = load_program(strategy)
     fixed = parse_sets(sets)
@@ -37,6 +40,8 @@ def command(strategy, envs, sets, sweeps, seeds, engine, fmt) -> None:
     for store in stores:
         for params in settings:
             out = run(checked, params, store, range(seeds), engine=engine)
+            if traces is not None:
+                write_episode_summaries(traces, checked.name, store.name, params, out)
             rows.append({"strategy": checked.name, "env": store.name, "params": params,
                          "accuracy": out.accuracy, "avg_tokens": out.avg_tokens,
                          "avg_sequential_tokens": out.avg_sequential_tokens, "seconds": out.seconds})

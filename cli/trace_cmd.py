@@ -1,0 +1,43 @@
+"""`ttsc trace STRATEGY`: replay one episode and show every decision it made."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from ttsc.cli.loading import load_envs, load_program, parse_sets
+from ttsc.errors import TtscError
+from ttsc.insight import render_trace
+from ttsc.insight.trace import record, write_jsonl
+from ttsc.runtime.params import bind_params
+
+
+@click.command("trace")
+@click.argument("strategy", type=click.Path(dir_okay=False))
+@click.option("--env", "env", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="replay store file  [default: the bundled synthetic store]")
+@click.option("--question", type=click.IntRange(0), default=0, show_default=True, help="question index in the store")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="the seed that shuffles branches")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter (repeatable)")
+@click.option("--jsonl", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="also write the trace as JSONL (one object per event, then a summary); - for stdout only")
+@click.option("--width", type=click.IntRange(60, 1000), default=None, help="width to render for  [default: the terminal's; 160 when piped]")
+def command(strategy, env, question, seed, sets, jsonl, width) -> None:
+    """Replay one episode of STRATEGY (a .tts file) and show a timeline and a width × depth picture."""
+    checked = load_program(strategy)
+    params = bind_params(checked, parse_sets(sets))
+    store = load_envs((env,) if env else ())[0]
+    if question >= len(store.questions):
+        raise TtscError(f"--question {question} is out of range: {store.name} has {len(store.questions)} questions "
+                        f"(0..{len(store.questions) - 1})")
+    trace = record(checked, params, store.questions[question], seed, question_index=question, env=store.name)
+    if jsonl == "-":
+        write_jsonl(trace, click.get_text_stream("stdout"))
+        return
+    if jsonl is not None:
+        write_jsonl(trace, jsonl)
+    console = Console(width=width, highlight=False)
+    if console.is_terminal:
+        render_trace.render(trace, console)
+    else:  # piped: plain text, wide enough for the timeline, no trailing blanks
+        click.echo(render_trace.render_text(trace, width or 160), nl=False)

@@ -1,0 +1,207 @@
+"""Showing a trace: a timeline of decisions and a width × depth picture of the episode.
+
+The timeline is a rich table, one row per action: which branches it touched,
+what they revealed, what it cost, and the signals and vars right after it.
+The picture is plain text, like a Gantt chart: one row per branch in opening
+order, one column per round, so the shape of a strategy — how wide it goes,
+how deep, where it prunes and where it stops — shows at a glance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ttsc.insight.trace import Trace, TraceStep
+
+OPENED, ADVANCED, BURST, FINISHED, PRUNED, IDLE = "o", "-", "=", "*", "x", "."
+LEGEND = (f"{OPENED} opened  {ADVANCED} advanced  {BURST} advanced several intervals  "
+          f"{FINISHED} finished  {PRUNED} pruned  {IDLE} idle")
+
+
+# ---- small formatting helpers
+
+def fmt_value(v: Any) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(fmt_value(x) for x in v) + "]"
+    return str(v)
+
+
+def fmt_branches(ids: list[int]) -> str:
+    """``[0, 1, 2, 5]`` → ``b0-b2 b5``: consecutive runs folded."""
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return " ".join(f"b{r[0]}" if len(r) == 1 else f"b{r[0]}-b{r[-1]}" for r in runs)
+
+
+def fmt_answers(step: TraceStep, limit: int = 4) -> str:
+    """Each branch's revealed answer, or a tally when there are many."""
+    if len(step.branches) <= limit:
+        return " ".join(f"b{b}:{fmt_value(a)}" + ("*" if f else "")
+                        for b, a, f in zip(step.branches, step.answers, step.finished))
+    tally = Counter(fmt_value(a) for a in step.answers)
+    text = " ".join(f"{a}×{n}" for a, n in tally.most_common(6))
+    rest = len(tally) - 6
+    done = sum(step.finished)
+    return text + (f" +{rest} more" if rest > 0 else "") + (f" ({done} finished)" if done else "")
+
+
+def fmt_state(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={fmt_value(v)}" for k, v in values.items())
+
+
+# ---- timeline
+
+def timeline_table(trace: Trace) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False, expand=False)
+    for col, justify in (("#", "right"), ("round", "right"), ("line", "right"), ("action", "left"),
+                         ("branches", "left"), ("revealed", "left"), ("spent", "right"), ("total", "right"),
+                         ("signals | vars after", "left")):
+        t.add_column(col, justify=justify, overflow="fold")
+    for s in trace.steps:
+        spent = sum(s.tokens)
+        state = fmt_state(s.signals)
+        if s.action == "prune" and s.fields:  # the branch variables that condemned them
+            state = fmt_state(s.fields) + " | " + state
+        if s.vars:
+            state += " | " + fmt_state(s.vars)
+        t.add_row(str(s.index), str(s.round), str(s.line), s.action, fmt_branches(s.branches), fmt_answers(s),
+                  f"{spent:,}", f"{s.tokens_so_far:,}", state)
+    return t
+
+
+def outcome_line(trace: Trace) -> str:
+    m = trace.summary
+    verdict = "correct" if m.correct else "wrong"
+    how = (f"stopped by line {m.stop_line}: `{m.stop_statement}`" if m.stop_reason == "stop"
+           else "the program ran to its end")
+    return (f"answer {fmt_value(m.answer)} ({verdict}; gold {m.gold}) · {how} · {m.tokens:,} tokens "
+            f"(sequential {m.sequential_tokens:,}) · {m.rounds} rounds · opened {m.opened}, pruned {m.pruned}")
+
+
+def header_line(trace: Trace) -> str:
+    m = trace.summary
+    params = " ".join(f"{k}={fmt_value(v)}" for k, v in m.params.items())
+    return f"{m.strategy} [{params}] on {m.env or 'store'} · question {m.question} · seed {m.seed} · Δ={m.probe_freq}"
+
+
+# ---- width × depth picture
+
+def grid(trace: Trace) -> dict[int, list[str]]:
+    """Glyph per (branch, round column): the branch's rows in opening order."""
+    rounds = max([trace.summary.rounds] + [s.round for s in trace.steps])
+    cells: dict[int, list[str]] = {}
+    gone: dict[int, int] = {}  # branch -> column after which it is finished or pruned
+    opened: dict[int, int] = {}
+    delta = trace.summary.probe_freq
+    for s in trace.steps:
+        col = s.round - 1
+        for b, spent, fin in zip(s.branches, s.tokens, s.finished):
+            row = cells.setdefault(b, [" "] * rounds)
+            if s.action == "prune":
+                row[max(col, 0)] = PRUNED
+                gone[b] = col
+                continue
+            if s.action in ("open", "read"):
+                opened[b] = col
+                row[col] = FINISHED if fin else OPENED
+            else:
+                row[col] = FINISHED if fin else (BURST if spent > delta else ADVANCED)
+            if fin:
+                gone[b] = col
+    for b, row in cells.items():  # idle: open, unfinished, unpruned, but not touched this round
+        end = gone.get(b, rounds - 1)
+        for c in range(opened.get(b, 0) + 1, end + 1):
+            if row[c] == " ":
+                row[c] = IDLE
+    return dict(sorted(cells.items()))
+
+
+def _ruler(start: int, width: int) -> str:
+    """Column labels every 10 rounds: the number ends at its column."""
+    chars = [" "] * width
+    for c in range(width):
+        r = start + c + 1
+        if r % 10 == 0 or r == start + 1:
+            label = str(r)
+            pos = c - len(label) + 1 if r % 10 == 0 else c
+            if pos >= 0 and all(ch == " " for ch in chars[max(0, pos - 1):pos + len(label)]):
+                chars[pos:pos + len(label)] = label
+    return "".join(chars).rstrip()
+
+
+def branch_notes(trace: Trace) -> dict[int, str]:
+    """What each branch ended as: its final answer, or where it was left."""
+    last: dict[int, Any] = {}
+    state: dict[int, str] = {}
+    for s in trace.steps:
+        for b, a, fin in zip(s.branches, s.answers, s.finished):
+            last[b] = a
+            if s.action == "prune":
+                state[b] = "pruned"
+            elif fin:
+                state[b] = "final"
+    out = {}
+    for b, a in last.items():
+        kind = state.get(b)
+        out[b] = (f"{fmt_value(a)}" if kind == "final" else f"pruned at {fmt_value(a)}" if kind == "pruned"
+                  else f"left at {fmt_value(a)}")
+    return out
+
+
+def picture(trace: Trace, band: int = 100) -> str:
+    """The width × depth chart as plain text, wrapped into bands of ``band`` rounds."""
+    cells = grid(trace)
+    notes = branch_notes(trace)
+    rounds = len(next(iter(cells.values()))) if cells else 0
+    label_w = max([len(f"b{b}") for b in cells] + [len("round")]) + 1
+    lines = [f"width × depth: {len(cells)} branches × {rounds} rounds"]
+    for start in range(0, max(rounds, 1), band):
+        width = min(band, rounds - start)
+        lines.append("round".ljust(label_w) + _ruler(start, width))
+        for b, row in cells.items():
+            tail = f"  {notes.get(b, '')}" if start + width >= rounds else ""
+            lines.append(f"b{b}".ljust(label_w) + "".join(row[start:start + width]) + tail)
+        if start + band < rounds:
+            lines.append("")
+    lines += [LEGEND, outcome_line(trace)]
+    final = fmt_state(trace.summary.signals)
+    if trace.summary.vars:
+        final += " | " + fmt_state(trace.summary.vars)
+    if final:
+        lines.append(f"at the end: {final}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# ---- everything
+
+def render(trace: Trace, console: Console) -> None:
+    console.print(Text(header_line(trace), style="bold"))
+    if trace.summary.knobs:
+        console.print(Text("knobs: " + fmt_state(trace.summary.knobs), style="dim"))
+    console.print(timeline_table(trace))
+    console.print()
+    console.print(Text(picture(trace)), soft_wrap=True)
+
+
+def render_text(trace: Trace, width: int = 160) -> str:
+    """The same as :func:`render`, as plain text (no colour codes)."""
+    console = Console(width=width, record=True, force_terminal=False, color_system=None)
+    with console.capture() as cap:
+        render(trace, console)
+    return "\n".join(line.rstrip() for line in cap.get().splitlines()) + "\n"
