@@ -60,12 +60,13 @@ def command(stores, paper, reference, out, seeds, engine, only, jobs, quiet) -> 
         notes.append("No published-code reference given: a cell where the paper differs from its code counts "
                      "as a mismatch.")
 
-    start, total = time.perf_counter(), len(cells)
+    start, total, finished = time.perf_counter(), len(cells), []
 
     def progress(r: table1.CellResult) -> None:
+        finished.append(r)
         if quiet:
             return
-        done = progress.n = getattr(progress, "n", 0) + 1
+        done = len(finished)
         mark = {table1.MATCH: "ok", table1.PAPER_DIFFERS: "† paper differs", table1.MISMATCH: "MISMATCH"}[r.status]
         secs = "" if r.ours.seconds is None else f" ({r.ours.seconds:.1f} s)"
         click.echo(f"[{done}/{total}] {r.cell.name}: {' / '.join(r.ours.printed)} {mark}{secs}", err=True)

@@ -161,9 +161,10 @@ def test_report_command(tmp_path, shared) -> None:
                                    "--paper", str(shared / "reference" / "paper_table1.json"),
                                    "--reference", str(shared / "reference" / "autotts_reference.json"),
                                    "--only", "Qwen3-8B", "--only", "aime25", "--only", "sc,esc",
-                                   "--engine", "interpret", "--out", str(out)])
+                                   "--engine", "interpret", "--jobs", "2", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "**2/2 cells reproduced.**" in res.output
+    assert "[2/2] Qwen3-8B aime25 ESC: 76.7 / 793.1 ok" in res.output  # progress, in the order of the table
     assert (out / "report.md").read_text() in res.output
     assert "<table>" in (out / "report.html").read_text()
 

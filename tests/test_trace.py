@@ -148,6 +148,10 @@ stop majority(branches)
     t = record(checked, {}, q, 0)
     rows = render_trace.picture(t).splitlines()
     assert "b0    o=.-  left at a" in rows and "b1    o=.-  left at a" in rows and "b2      o-  left at a" in rows
+    # long episodes wrap into bands of rounds; each band has its own ruler, the notes end the last one
+    banded = render_trace.picture(t, band=3).splitlines()
+    assert [r for r in banded if r.startswith("round")] == ["round 1", "round 4"]
+    assert "b0    o=." in banded and "b0    -  left at a" in banded
 
 
 def test_timeline_lists_every_action(trace: Trace) -> None:
