@@ -41,7 +41,9 @@ def test_ast_matches_golden(path: Path, update_goldens: bool) -> None:
         golden.write_text(_dump(program), encoding="utf-8")
         return
     assert golden.is_file(), f"no golden file {golden}; run `pytest --update-goldens` and review it"
-    assert program.model_dump(mode="json") == json.loads(golden.read_text(encoding="utf-8"))
+    assert program.model_dump(mode="json") == json.loads(golden.read_text(encoding="utf-8")), (
+        f"{path.name} parses differently from {golden.name}; if the change is intended "
+        "(even a moved comment shifts later offsets), run `pytest --update-goldens` and review the diff")
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.stem)
