@@ -348,20 +348,26 @@ class State:
         return rows[~halted]
 
     # -- reading branch state
+    def _rows(self, arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``arr[rows, :W]``; a view when every row is there (rows are sorted and unique)."""
+        if rows.size == self.E:
+            return arr[:, :self.W]
+        return arr[rows, :self.W]
+
     def field(self, name: str, rows: np.ndarray) -> np.ndarray:
         w = self.W
         if name == "index":
             return np.broadcast_to(np.arange(w, dtype=np.int64), (rows.size, w))
         if name == "tokens":
-            return self.tokens_b[rows, :w]
+            return self._rows(self.tokens_b, rows)
         src = self.user.get(name)
         if src is None:
             src = getattr(self, name)
-        return src[rows, :w]
+        return self._rows(src, rows)
 
     def builtin_set(self, name: str, rows: np.ndarray) -> Set:
         w = self.W
-        status = self.status[rows, :w]
+        status = self._rows(self.status, rows)
         if name == "branches":
             return Set(status != 0, None)
         if name == "live":
@@ -369,7 +375,7 @@ class State:
         if name == "active":
             return Set(status == 1, None)
         if name == "completed":
-            return Set(status == 2, self.fin_seq[rows, :w], dense=True)
+            return Set(status == 2, self._rows(self.fin_seq, rows), dense=True)
         raise KeyError(name)
 
     def bound(self, full: np.ndarray, rows: np.ndarray) -> Set:
@@ -451,18 +457,19 @@ class State:
     def advance(self, rows: np.ndarray, s: Set, steps) -> None:
         w = self.W
         steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), s.mask.shape)
-        moving = s.mask & (self.status[rows, :w] == 1) & (steps > 0)
-        ri, si = np.nonzero(moving)
+        moving = s.mask & (self._rows(self.status, rows) == 1) & (steps > 0)
+        ri, si = np.nonzero(moving)  # row-major: grouped by row, slots ascending
         if ri.size == 0:
             return
         r = rows[ri]
         m = self.env.advance(r, si.astype(np.int64), steps[ri, si])
         self.row_version[r] += 1
-        self.last[r, si] = m.answer
-        self.depth[r, si] += m.steps
-        self.tokens_b[r, si] += m.cost
-        self.finished[r, si] = m.finished
-        self.status[r, si] = np.where(m.finished, 2, 1)
+        flat = r * self.B + si
+        self.last.reshape(-1)[flat] = m.answer
+        self.depth.reshape(-1)[flat] += m.steps
+        self.tokens_b.reshape(-1)[flat] += m.cost
+        self.finished.reshape(-1)[flat] = m.finished
+        self.status.reshape(-1)[flat] = np.where(m.finished, 2, 1)
         done = m.finished
         if done.any():
             order_key = _positions(s)[ri, si][done]
@@ -501,16 +508,18 @@ class State:
         np.add.at(self.fin_count, r, 1)
 
     def _charge(self, r: np.ndarray, cost: np.ndarray) -> None:
-        """Add tokens; the round costs each row its longest single-branch generation."""
+        """Add tokens; the round costs each row its longest single-branch generation.
+
+        ``r`` is grouped by row (callers pass pairs in row order), so per-row sums
+        and maxima are segment reductions.
+        """
         if r.size == 0:
             return
-        np.add.at(self.tokens, r, cost)
-        longest = np.zeros(self.E, dtype=np.int64)
-        np.maximum.at(longest, r, cost)
-        touched = np.zeros(self.E, dtype=bool)
-        touched[r] = True
-        self.sequential += longest
-        self.rounds += touched
+        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        who = r[starts]
+        self.tokens[who] += np.add.reduceat(cost, starts)
+        self.sequential[who] += np.maximum.reduceat(cost, starts)
+        self.rounds[who] += 1
 
 
 def _sorted(rows: np.ndarray) -> bool:

@@ -80,6 +80,14 @@ class ReplayBatch:
         self.revealed = np.zeros((self.n_episodes, self.max_branches), dtype=np.int64)
         self.n_avail = t.n_branches[self.question].astype(np.int64)
         self.delta = t.probe_freq[self.question]
+        # Per (row, slot): the store branch as one flat id, and its lengths, so each
+        # reveal is a handful of 1-d gathers instead of 2-d and 3-d fancy indexing.
+        nb = t.n_probes.shape[1]
+        self._gid = (self.question[:, None] * nb + self.order).ravel()
+        self._probes = t.n_probes.astype(np.int64).ravel()[self._gid]
+        self._total = t.total_tokens.ravel()[self._gid]
+        self._final = t.final_ids.astype(np.int64).ravel()[self._gid]
+        self._probe_ids = t.probe_ids.reshape(-1, t.probe_ids.shape[2]) if t.probe_ids.shape[2] else None
 
     def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken:
         got = np.minimum(np.maximum(want, 0), self.n_avail[rows] - self.cursor[rows])
@@ -102,21 +110,24 @@ class ReplayBatch:
 
     def _reveal(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
         """Reveal up to ``steps`` intervals: Δ per probe, then the remainder on the final reveal."""
-        t = self.tables
-        q, b = self.question[rows], self.order[rows, slots]
-        p = t.n_probes[q, b].astype(np.int64)
-        t0 = self.revealed[rows, slots]
+        flat = rows * self.max_branches + slots
+        p = self._probes[flat]
+        revealed = self.revealed.reshape(-1)
+        t0 = revealed[flat]
         t1 = np.minimum(t0 + np.maximum(steps, 0), p + 1)
         delta = self.delta[rows]
         finished = t1 == p + 1
         ends = finished & (t0 < p + 1)
         cost = delta * (np.minimum(t1, p) - np.minimum(t0, p))
-        cost = cost + np.where(ends, np.maximum(0, t.total_tokens[q, b] - delta * p), 0)
-        probe = t.probe_ids[q, b, np.clip(t1 - 1, 0, max(t.probe_ids.shape[2] - 1, 0))] \
-            if t.probe_ids.shape[2] else np.full(rows.size, NO_ANSWER)
-        answer = np.where(finished, t.final_ids[q, b], probe).astype(np.int64)
-        self.revealed[rows, slots] = t1
-        return Moved(answer, cost, finished, t1 - t0)
+        cost += np.where(ends, np.maximum(0, self._total[flat] - delta * p), 0)
+        if self._probe_ids is not None:
+            width = self._probe_ids.shape[1]
+            probe = self._probe_ids.reshape(-1)[self._gid[flat] * width + np.clip(t1 - 1, 0, width - 1)]
+            answer = np.where(finished, self._final[flat], probe)
+        else:
+            answer = self._final[flat].copy()
+        revealed[flat] = t1
+        return Moved(answer.astype(np.int64), cost, finished, t1 - t0)
 
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
         vocab = self.tables.vocab
