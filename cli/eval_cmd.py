@@ -8,7 +8,7 @@ import json
 
 import click
 
-from ttsc.cli.loading import load_envs, load_program, parse_sets, parse_sweeps
+from ttsc.cli.loading import load_envs, load_program, parse_sets, parse_sweeps, progress_bar, resolve_strategy
 from ttsc.insight.trace import write_episode_summaries
 from ttsc.runtime.evaluate import ENGINES, run
 from ttsc.runtime.params import bind_params
@@ -26,26 +26,35 @@ COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequentia
               help="evaluate each value; several --sweep give the cartesian product")
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True,
               help="run seeds 0..N-1")
-@click.option("--engine", type=click.Choice(ENGINES), default="interpret", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+              help="compiled: vectorized numpy policy; interpret: the reference interpreter (same numbers, slower)")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--traces", type=click.Path(file_okay=False), default=None,
               help="write one JSONL line per episode into this directory, one file per (env, params)")
-def command(strategy, envs, sets, sweeps, seeds, engine, fmt, traces) -> None:
-    """Evaluate STRATEGY (a .tts file) and print accuracy and average tokens per question."""
-    checked = load_program(strategy)
+def command(strategy, envs, sets, sweeps, seeds, engine, quiet, fmt, traces) -> None:
+    """Evaluate STRATEGY (a .tts file, or a shipped strategy's name) and print accuracy and tokens per question."""
+    checked = load_program(resolve_strategy(strategy))
     fixed = parse_sets(sets)
     settings = [bind_params(checked, {**fixed, **sweep}) for sweep in parse_sweeps(sweeps)]
     stores = load_envs(envs)
     rows = []
-    for store in stores:
-        for params in settings:
-            out = run(checked, params, store, range(seeds), engine=engine)
-            if traces is not None:
-                write_episode_summaries(traces, checked.name, store.name, params, out)
-            rows.append({"strategy": checked.name, "env": store.name, "params": params,
-                         "accuracy": out.accuracy, "avg_tokens": out.avg_tokens,
-                         "avg_sequential_tokens": out.avg_sequential_tokens, "seconds": out.seconds})
+    with progress_bar(quiet) as progress:
+        task = progress.add_task(checked.name, total=len(stores) * len(settings))
+        for store in stores:
+            for params in settings:
+                progress.update(task, description=f"{checked.name} {store.name}")
+                rows.append(_evaluate(checked, params, store, seeds, engine, traces))
+                progress.advance(task)
     click.echo(render(rows, fmt))
+
+
+def _evaluate(checked, params, store, seeds, engine, traces) -> dict:
+    out = run(checked, params, store, range(seeds), engine=engine)
+    if traces is not None:
+        write_episode_summaries(traces, checked.name, store.name, params, out)
+    return {"strategy": checked.name, "env": store.name, "params": params, "accuracy": out.accuracy,
+            "avg_tokens": out.avg_tokens, "avg_sequential_tokens": out.avg_sequential_tokens, "seconds": out.seconds}
 
 
 def render(rows: list[dict], fmt: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from importlib import resources
 from pathlib import Path
 
 from ttsc.dsl.checker import CheckedProgram, check
@@ -53,3 +54,26 @@ def load_envs(paths: tuple[str, ...]) -> list[Store]:
     if not paths:
         return [load_store(default_store_path(), name="synthetic/default")]
     return load_stores(paths)
+
+
+def progress_bar(quiet: bool):
+    """A rich progress bar on stderr; silent with --quiet or when stderr is not a terminal."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True,
+                    disable=quiet or not sys.stderr.isatty())
+
+
+def resolve_strategy(arg: str) -> str | Path:
+    """A path as given, or the name of a shipped strategy (``cmc`` → strategies/cmc.tts)."""
+    if Path(arg).exists() or arg.endswith(".tts") or "/" in arg:
+        return arg
+    shipped = resources.files("ttsc.strategies") / f"{arg}.tts"
+    if shipped.is_file():
+        return Path(str(shipped))
+    names = sorted(p.name[:-4] for p in resources.files("ttsc.strategies").iterdir() if p.name.endswith(".tts"))
+    raise TtscError(f"`{arg}` is neither a file nor a shipped strategy ({', '.join(names)})")

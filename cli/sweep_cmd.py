@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from ttsc.cli.loading import load_envs, load_program
+from ttsc.cli.loading import load_envs, load_program, progress_bar, resolve_strategy
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.insight import frontier as fr
@@ -81,7 +81,7 @@ def command(strategies, envs, sweeps, sets, seeds, engine, out_dir, fmt, resampl
     engine = engine or default_engine()
 
     points = []
-    with _progress(quiet) as progress:
+    with progress_bar(quiet) as progress:
         task = progress.add_task("sweep", total=sum(len(s) for _, s in plans) * len(stores))
         for checked, params_list in plans:
             for store in stores:
@@ -145,17 +145,6 @@ def _applicable(checked: CheckedProgram, items: list[tuple[str, object]]) -> lis
     scoped = {n.partition(".")[2]: v for n, v in items if n.partition(".")[0] == checked.name and "." in n}
     plain = [(n, v) for n, v in items if "." not in n and n in checked.params and n not in scoped]
     return plain + [(n, v) for n, v in scoped.items() if n in checked.params]
-
-
-def resolve_strategy(arg: str) -> str | Path:
-    """A path as given, or the name of a shipped strategy (``cmc`` → strategies/cmc.tts)."""
-    if Path(arg).exists() or arg.endswith(".tts") or "/" in arg:
-        return arg
-    shipped = resources.files("ttsc.strategies") / f"{arg}.tts"
-    if shipped.is_file():
-        return Path(str(shipped))
-    names = sorted(p.name[:-4] for p in resources.files("ttsc.strategies").iterdir() if p.name.endswith(".tts"))
-    raise TtscError(f"`{arg}` is neither a file nor a shipped strategy ({', '.join(names)})")
 
 
 def _pairs(items: tuple[str, ...], flag: str, form: str) -> list[tuple[str, str]]:
@@ -270,12 +259,3 @@ def _table(rows: list[fr.Point]) -> str:
 def _short(params: dict) -> str:
     text = " ".join(f"{k}={v}" for k, v in params.items())
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _progress(quiet: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True,
-                    disable=quiet or not sys.stderr.isatty())
