@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ttsc.cli.loading import load_program
+from ttsc.cli.loading import load_program, resolve_strategy
 from ttsc.compiler.codegen import generate
 from ttsc.errors import TtscError
 
@@ -16,7 +16,7 @@ from ttsc.errors import TtscError
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write the module here instead of stdout")
 def command(file: str, output: str | None) -> None:
     """Compile FILE to a Python module (numpy only at run time) and print or write it."""
-    python = generate(load_program(file)).source
+    python = generate(load_program(resolve_strategy(file))).source
     if output is None:
         click.echo(python, nl=False)
         return

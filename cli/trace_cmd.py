@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from ttsc.cli.loading import load_envs, load_program, parse_sets
+from ttsc.cli.loading import load_envs, load_program, parse_sets, resolve_strategy
 from ttsc.errors import TtscError
 from ttsc.insight import render_trace
 from ttsc.insight.trace import record, write_jsonl
@@ -24,7 +24,7 @@ from ttsc.runtime.params import bind_params
 @click.option("--width", type=click.IntRange(60, 1000), default=None, help="width to render for  [default: the terminal's; 160 when piped]")
 def command(strategy, env, question, seed, sets, jsonl, width) -> None:
     """Replay one episode of STRATEGY (a .tts file) and show a timeline and a width × depth picture."""
-    checked = load_program(strategy)
+    checked = load_program(resolve_strategy(strategy))
     params = bind_params(checked, parse_sets(sets))
     store = load_envs((env,) if env else ())[0]
     if question >= len(store.questions):
