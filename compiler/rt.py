@@ -169,12 +169,28 @@ def col(x):
     return x[:, None] if isinstance(x, np.ndarray) and x.ndim == 1 else x
 
 
+_beta_table = np.full((0, 0), np.nan)
+
+
 def beta_confidence(top1, top2):
-    t1, t2 = np.broadcast_arrays(np.clip(np.asarray(top1, dtype=np.int64), -1, ops.MAX_VOTES),
-                                 np.clip(np.asarray(top2, dtype=np.int64), -1, ops.MAX_VOTES))
-    pairs, inverse = np.unique(np.stack([t1.ravel(), t2.ravel()], axis=1), axis=0, return_inverse=True)
-    table = np.array([ops.beta_confidence(int(a), int(b)) for a, b in pairs], dtype=np.float64)
-    out = table[inverse.ravel()].reshape(t1.shape)
+    """ops.beta_confidence elementwise, from a table filled in as new count pairs appear."""
+    global _beta_table
+    t1, t2 = np.broadcast_arrays(np.clip(np.asarray(top1, dtype=np.int64), 0, ops.MAX_VOTES),
+                                 np.clip(np.asarray(top2, dtype=np.int64), 0, ops.MAX_VOTES))
+    if t1.size == 0:
+        return np.zeros(t1.shape)
+    need = max(int(t1.max()), int(t2.max())) + 1
+    if need > _beta_table.shape[0]:
+        size = min(max(need, 2 * _beta_table.shape[0], 64), ops.MAX_VOTES + 1)
+        grown = np.full((size, size), np.nan)
+        grown[:_beta_table.shape[0], :_beta_table.shape[1]] = _beta_table
+        _beta_table = grown
+    out = _beta_table[t1, t2]
+    missing = np.isnan(out)
+    if missing.any():
+        for a, b in set(zip(t1[missing].tolist(), t2[missing].tolist())):
+            _beta_table[a, b] = ops.beta_confidence(a, b)
+        out = _beta_table[t1, t2]
     return float(out) if out.ndim == 0 else out
 
 
