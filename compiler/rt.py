@@ -30,13 +30,37 @@ _NONMEMBER = np.int64(np.iinfo(np.int64).max)
 _LOW32 = np.int64((1 << 32) - 1)
 
 
-@dataclass(frozen=True)
 class Set:
-    """A branch set on the current rows: membership, and an order (None = opening order)."""
+    """A branch set on the current rows: membership, and an order.
 
-    mask: np.ndarray            # [n, W] bool
-    pos: np.ndarray | None      # [n, W] int64: smaller comes first; only members matter
-    dense: bool = False         # pos already numbers the members 0, 1, 2, … in order
+    ``pos`` orders the members (smaller first; None = opening order); ``dense``
+    says it already numbers them 0, 1, 2, …. A sorted set keeps its sort keys
+    and computes ``pos`` only when something needs the whole order: advancing
+    needs only the order of the few branches that finish.
+    """
+
+    __slots__ = ("mask", "_pos", "dense", "_keys")
+
+    def __init__(self, mask: np.ndarray, pos: np.ndarray | None, dense: bool = False,
+                 keys: tuple[np.ndarray, np.ndarray] | None = None):
+        self.mask = mask
+        self._pos = pos
+        self.dense = dense
+        self._keys = keys  # (primary sort key, previous order), both [n, W], when sorted lazily
+
+    @property
+    def pos(self) -> np.ndarray | None:
+        if self._keys is not None:
+            self._pos = _sorted_ranks(self.mask, *self._keys)
+            self.dense, self._keys = True, None
+        return self._pos
+
+    def order_keys(self, ri: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Keys that put the given members in set order (for lexsort, least significant first)."""
+        if self._keys is not None:
+            primary, previous = self._keys
+            return previous[ri, si], primary[ri, si]
+        return (_positions(self)[ri, si],)
 
 
 @dataclass(frozen=True)
@@ -216,33 +240,43 @@ def _ranks(s: Set) -> np.ndarray:
 
 
 def filter_set(s: Set, cond) -> Set:
-    return Set(s.mask & np.broadcast_to(cond, s.mask.shape), s.pos)  # a filtered order is no longer dense
+    mask = s.mask & np.broadcast_to(cond, s.mask.shape)
+    if s._keys is not None:  # dropping members keeps the others' relative order
+        return Set(mask, None, keys=s._keys)
+    return Set(mask, s.pos)  # a filtered order is no longer dense
 
 
 def sort_set(s: Set, key, descending: bool) -> Set:
-    """Stable sort of the members by key; ties keep the set's order."""
+    """Stable sort of the members by key; ties keep the set's order (ranks computed on demand)."""
     key = np.broadcast_to(np.asarray(key), s.mask.shape)
     if key.dtype == bool:
         key = key.astype(np.int64)
     primary = -key if descending else key
-    pos = _ranks(s) if s.pos is not None else _positions(s)
+    previous = _ranks(s) if s.pos is not None else _positions(s)
+    return Set(s.mask, None, keys=(primary, previous))
+
+
+def _sorted_ranks(mask: np.ndarray, primary: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Dense ranks of the members ordered by (primary, pos); non-members after them."""
+    s_mask = mask
     order = None
     if primary.dtype.kind in "iu" and primary.size:
         lo, hi = int(primary.min()), int(primary.max())
-        if hi - lo < (1 << 30) and s.mask.shape[1] < (1 << 20):
+        if hi - lo < (1 << 30) and s_mask.shape[1] < (1 << 20):
             # members first, then by key, then by the set's order: one packed int64 per branch
-            packed = (((~s.mask).astype(np.int64) << 52) | ((primary - lo) << 20) | pos)
+            packed = (((~s_mask).astype(np.int64) << 52) | ((primary - lo) << 20) | pos)
             order = np.argsort(packed, axis=1)
     if order is None:
-        order = np.lexsort((pos, primary, ~s.mask), axis=1)
+        order = np.lexsort((pos, primary, ~s_mask), axis=1)
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(order.shape[1])[None, :].repeat(order.shape[0], 0), axis=1)
-    return Set(s.mask, ranks, dense=True)
+    return ranks
 
 
 def take_set(s: Set, k) -> Set:
     limit = col(np.asarray(k)) if not is_uniform(k) else k
-    return Set(s.mask & (_ranks(s) < limit), s.pos, s.dense)
+    ranks = _ranks(s)
+    return Set(s.mask & (ranks < limit), s.pos, s.dense)
 
 
 def count(s: Set) -> np.ndarray:
@@ -488,9 +522,9 @@ class State:
         self.status.reshape(-1)[flat] = np.where(m.finished, 2, 1)
         done = m.finished
         if done.any():
-            order_key = _positions(s)[ri, si][done]
+            keys = s.order_keys(ri[done], si[done])
             fr, fs = r[done], si[done]
-            seq = np.lexsort((order_key, fr))  # by row, then set order
+            seq = np.lexsort((*keys, fr))  # by row, then set order
             self._finish(fr[seq], fs[seq])
         self._charge(r, m.cost)
 
