@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from ttsc.cli.loading import load_program, resolve_strategy
+from ttsc.cli.loading import load_program, resolve_strategy, write_text_atomically
 from ttsc.compiler.codegen import generate
-from ttsc.errors import TtscError
 
 
 @click.command("compile")
@@ -20,11 +17,5 @@ def command(file: str, output: str | None) -> None:
     if output is None:
         click.echo(python, nl=False)
         return
-    path = Path(output)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(python, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise TtscError(f"cannot write {output}: {exc.strerror or exc}") from None
+    write_text_atomically(output, python)
     click.echo(f"wrote {output}", err=True)

@@ -77,3 +77,15 @@ def resolve_strategy(arg: str) -> str | Path:
         return Path(str(shipped))
     names = sorted(p.name[:-4] for p in resources.files("ttsc.strategies").iterdir() if p.name.endswith(".tts"))
     raise TtscError(f"`{arg}` is neither a file nor a shipped strategy ({', '.join(names)})")
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write through a temporary file and a rename, so a failure never leaves half a file."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TtscError(f"cannot write {path}: {exc.strerror or exc}") from None

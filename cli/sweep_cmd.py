@@ -12,8 +12,6 @@ import importlib.util
 import itertools
 import json
 import math
-import sys
-from importlib import resources
 from pathlib import Path
 
 import click

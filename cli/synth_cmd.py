@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ttsc.cli.loading import write_text_atomically
 from ttsc.errors import TtscError
 from ttsc.runtime.synth import dumps_store, generate_store
 
@@ -23,10 +24,5 @@ def command(out: str, seed: int, questions: int, branches: int, probe_freq: int,
     if path.exists() and not force:
         raise TtscError(f"{out} exists; pass --force to overwrite it")
     text = dumps_store(generate_store(seed=seed, questions=questions, branches=branches, probe_freq=probe_freq))
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise TtscError(f"cannot write {out}: {exc.strerror or exc}") from None
+    write_text_atomically(path, text)
     click.echo(f"wrote {out}: {questions} questions × {branches} branches (synthetic, seed {seed})")

@@ -471,26 +471,15 @@ def _set_hint(e) -> str:
     return "members"
 
 
-def _halts(s) -> bool:
-    """Can running ``s`` stop an episode or leave the enclosing loop?"""
-    if isinstance(s, (ast.Stop, ast.Break)):
+def _halts(s, breaks: bool = True) -> bool:
+    """Can running ``s`` stop an episode (or, with ``breaks``, leave the enclosing loop)?"""
+    if isinstance(s, ast.Stop) or (breaks and isinstance(s, ast.Break)):
         return True
     if isinstance(s, ast.If):
         bodies = [br.body for br in s.branches] + ([s.orelse] if s.orelse is not None else [])
-        return any(_halts(x) for body in bodies for x in body)
-    if isinstance(s, ast.Repeat):
-        return any(_stops(x) for x in s.body)
-    return False
-
-
-def _stops(s) -> bool:
-    if isinstance(s, ast.Stop):
-        return True
-    if isinstance(s, ast.If):
-        bodies = [br.body for br in s.branches] + ([s.orelse] if s.orelse is not None else [])
-        return any(_stops(x) for body in bodies for x in body)
-    if isinstance(s, ast.Repeat):
-        return any(_stops(x) for x in s.body)
+        return any(_halts(x, breaks) for body in bodies for x in body)
+    if isinstance(s, ast.Repeat):  # a `break` inside ends only that loop
+        return any(_halts(x, breaks=False) for x in s.body)
     return False
 
 

@@ -416,7 +416,6 @@ class State:
         return self._rows(src, rows)
 
     def builtin_set(self, name: str, rows: np.ndarray) -> Set:
-        w = self.W
         status = self._rows(self.status, rows)
         if name == "branches":
             return Set(status != 0, None)
@@ -505,7 +504,6 @@ class State:
         return new
 
     def advance(self, rows: np.ndarray, s: Set, steps) -> None:
-        w = self.W
         steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), s.mask.shape)
         moving = s.mask & (self._rows(self.status, rows) == 1) & (steps > 0)
         ri, si = np.nonzero(moving)  # row-major: grouped by row, slots ascending
