@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ttsc.dsl import ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_WINDOW, NUMERIC, SETS, T
+from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, NUMERIC, SETS, T
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
 

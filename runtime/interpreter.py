@@ -13,7 +13,6 @@ tokens are the sum of round costs; total tokens are the sum of all reveals.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
