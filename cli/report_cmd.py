@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ttsc.cli.loading import progress_bar
 from ttsc.errors import TtscError
 from ttsc.insight import report as rep
 from ttsc.insight import table1
@@ -60,18 +61,18 @@ def command(stores, paper, reference, out, seeds, engine, only, jobs, quiet) -> 
         notes.append("No published-code reference given: a cell where the paper differs from its code counts "
                      "as a mismatch.")
 
-    start, total, finished = time.perf_counter(), len(cells), []
+    start = time.perf_counter()
+    with progress_bar(quiet) as bar:  # silent with --quiet or when stderr is not a terminal
+        task = bar.add_task("Table 1", total=len(cells))
 
-    def progress(r: table1.CellResult) -> None:
-        finished.append(r)
-        if quiet:
-            return
-        done = len(finished)
-        mark = {table1.MATCH: "ok", table1.PAPER_DIFFERS: "† paper differs", table1.MISMATCH: "MISMATCH"}[r.status]
-        secs = "" if r.ours.seconds is None else f" ({r.ours.seconds:.1f} s)"
-        click.echo(f"[{done}/{total}] {r.cell.name}: {' / '.join(r.ours.printed)} {mark}{secs}", err=True)
+        def progress(r: table1.CellResult) -> None:
+            mark = {table1.MATCH: "ok", table1.PAPER_DIFFERS: "† paper differs",
+                    table1.MISMATCH: "MISMATCH"}[r.status]
+            bar.update(task, description=f"{r.cell.name}: {' / '.join(r.ours.printed)} {mark}")
+            bar.advance(task)
 
-    results = table1.reproduce(cells, stores, seeds=seeds, engine=engine, code=code, jobs=jobs, progress=progress)
+        results = table1.reproduce(cells, stores, seeds=seeds, engine=engine, code=code, jobs=jobs,
+                                   progress=progress)
     info = rep.ReportInfo(seeds=seeds, engine=engine, stores=str(stores), seconds=time.perf_counter() - start,
                           notes=tuple(notes))
     markdown = rep.render_markdown(results, info)

@@ -164,7 +164,8 @@ def test_report_command(tmp_path, shared) -> None:
                                    "--engine", "interpret", "--jobs", "2", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "**2/2 cells reproduced.**" in res.output
-    assert "[2/2] Qwen3-8B aime25 ESC: 76.7 / 793.1 ok" in res.output  # progress, in the order of the table
+    assert "76.7 / 793.1" in res.output  # the ESC cell, as the paper prints it
+    assert "Table 1" not in res.stderr  # no progress bar when stderr is not a terminal
     assert (out / "report.md").read_text() in res.output
     assert "<table>" in (out / "report.html").read_text()
 
