@@ -11,6 +11,7 @@ import click
 from ttsc.cli.loading import load_envs, load_program, parse_sets, parse_sweeps, progress_bar, resolve_strategy
 from ttsc.insight.trace import write_episode_summaries
 from ttsc.runtime.evaluate import ENGINES, run
+from ttsc.errors import TtscError
 from ttsc.runtime.params import bind_params
 
 COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequential_tokens", "seconds")
@@ -36,7 +37,11 @@ def command(strategy, envs, sets, sweeps, seeds, engine, quiet, fmt, traces) -> 
     """Evaluate STRATEGY (a .tts file, or a shipped strategy's name) and print accuracy and tokens per question."""
     checked = load_program(resolve_strategy(strategy))
     fixed = parse_sets(sets)
-    settings = [bind_params(checked, {**fixed, **sweep}) for sweep in parse_sweeps(sweeps)]
+    sweep_settings = parse_sweeps(sweeps)
+    both = sorted(set(fixed) & set(sweep_settings[0]))
+    if both:
+        raise TtscError(f"`{both[0]}` is given to both --set and --sweep; give it to one of them")
+    settings = [bind_params(checked, {**fixed, **sweep}) for sweep in sweep_settings]
     stores = load_envs(envs)
     rows = []
     with progress_bar(quiet) as progress:

@@ -360,3 +360,13 @@ def test_synth_bad_arguments(tmp_path: Path) -> None:
     result = ttsc("synth", tmp_path / "no" / "such" / "dir.json")
     assert result.exit_code != 0 and "cannot write" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_eval_refuses_a_parameter_given_to_both_set_and_sweep():
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["eval", "sc", "--set", "n=4", "--sweep", "n=4,8", "--seeds", "1"])
+    assert res.exit_code != 0
+    assert "`n` is given to both --set and --sweep" in res.output and "Traceback" not in res.output
