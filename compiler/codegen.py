@@ -13,11 +13,12 @@ Unknown node types raise instead of emitting something wrong.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ttsc.dsl import ast
 from ttsc.dsl.builtins import FIELDS, SETS, T
 from ttsc.dsl.checker import CheckedProgram
+from ttsc.dsl.scope import Scope
 
 # shapes of compiled expressions
 U, E, B, S = "uniform", "per-episode", "per-branch", "set"
@@ -31,20 +32,6 @@ class _Sym:
     kind: str  # param | uniform | var | let | letset | bound | signal | set | window | field
     py: str
     shape: str
-
-
-@dataclass
-class _Scope:
-    names: dict[str, _Sym] = field(default_factory=dict)
-    parent: "_Scope | None" = None
-
-    def lookup(self, name: str) -> _Sym | None:
-        s: _Scope | None = self
-        while s is not None:
-            if name in s.names:
-                return s.names[name]
-            s = s.parent
-        return None
 
 
 @dataclass
@@ -87,7 +74,7 @@ class CodeGenerator:
         body = _Emitter()
         self.out = body
         body.level = 1
-        scope = _Scope()
+        scope = Scope()
         for name in SETS:
             scope.names[name] = _Sym("set", name, S)
         rows = "rows"
@@ -128,7 +115,7 @@ class CodeGenerator:
         self.out.write(f"# {self.src_name}:{line}  {text}")
 
     # ---- declarations and statements
-    def item(self, item, scope: _Scope, rows: str, last: bool = False) -> None:
+    def item(self, item, scope: Scope, rows: str, last: bool = False) -> None:
         if isinstance(item, ast.Param):
             self.comment(item)
             scope.names[item.name] = _Sym("param", f"p_{item.name}", U)
@@ -153,7 +140,7 @@ class CodeGenerator:
         else:
             self.stmt(item, scope, rows, None, last=last)
 
-    def signal(self, s: ast.Signal, scope: _Scope) -> None:
+    def signal(self, s: ast.Signal, scope: Scope) -> None:
         o = self.out
         o.write("")
         o.write(f"def sig_{s.name}(rows):")
@@ -164,14 +151,14 @@ class CodeGenerator:
         o.write("")
         scope.names[s.name] = _Sym("signal", f"sig_{s.name}", shape)
 
-    def block(self, body, scope: _Scope, rows: str, brk: str | None) -> None:
-        inner = _Scope(parent=scope)
+    def block(self, body, scope: Scope, rows: str, brk: str | None) -> None:
+        inner = Scope(scope)
         for i, s in enumerate(body):
             self.stmt(s, inner, rows, brk, last=i == len(body) - 1)
         if not body:
             self.out.write("pass")
 
-    def stmt(self, s, scope: _Scope, rows: str, brk: str | None, last: bool = False) -> None:
+    def stmt(self, s, scope: Scope, rows: str, brk: str | None, last: bool = False) -> None:
         method = getattr(self, "s_" + type(s).__name__, None)
         if method is None:
             raise NotImplementedError(f"no code generation for statement {type(s).__name__}")
@@ -248,7 +235,7 @@ class CodeGenerator:
         o.write(f"{inner_rows} = st.running({rows}, {flag})")
         o.write(f"if {inner_rows}.size == 0:")
         o.write("    break")
-        inner = _Scope(parent=scope)
+        inner = Scope(scope)
         if s.var:
             inner.names[s.var] = _Sym("uniform", var, U)
         self.block(s.body, inner, inner_rows, flag)
@@ -311,7 +298,7 @@ class CodeGenerator:
             return name
         return code
 
-    def expr(self, e, scope: _Scope, rows: str, branch: bool) -> tuple[str, str]:
+    def expr(self, e, scope: Scope, rows: str, branch: bool) -> tuple[str, str]:
         method = getattr(self, "e_" + type(e).__name__, None)
         if method is None:
             raise NotImplementedError(f"no code generation for expression {type(e).__name__}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ttsc.dsl import ast
 from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, NUMERIC, SETS, T
+from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
 
@@ -45,20 +46,6 @@ class CheckedProgram:
         return self.types[id(node)]
 
 
-class _Scope:
-    def __init__(self, parent: "_Scope | None" = None):
-        self.parent = parent
-        self.names: dict[str, Symbol] = {}
-
-    def lookup(self, name: str) -> Symbol | None:
-        s: _Scope | None = self
-        while s is not None:
-            if name in s.names:
-                return s.names[name]
-            s = s.parent
-        return None
-
-
 def check(program: ast.Program, source: Source) -> CheckedProgram:
     """Check ``program``; raise :class:`DiagnosticError` with every problem found."""
     checker = _Checker(program, source)
@@ -78,7 +65,7 @@ class _Checker:
         self.source = source
         self.diags: list[Diagnostic] = []
         self.result = CheckedProgram(program=program, source=source)
-        self.globals = _Scope()
+        self.globals = Scope()
         for name, doc in SETS.items():
             self.globals.names[name] = Symbol(name, "set", T.SET)
         self.fields: dict[str, Symbol] = {n: Symbol(n, "field", t) for n, (t, _) in FIELDS.items()}
@@ -110,7 +97,7 @@ class _Checker:
                 self.stmt(item, scope, top=True)
 
     # -- names
-    def declare(self, scope: _Scope, sym: Symbol, span: ast.Span) -> None:
+    def declare(self, scope: Scope, sym: Symbol, span: ast.Span) -> None:
         name = sym.name
         if name in KEYWORDS:
             self.error("E0211", f"`{name}` is a keyword", span)
@@ -137,7 +124,7 @@ class _Checker:
         else:
             scope.names[name] = sym
 
-    def resolve(self, node: ast.Name, scope: _Scope, branch: bool) -> Symbol | None:
+    def resolve(self, node: ast.Name, scope: Scope, branch: bool) -> Symbol | None:
         name = node.id
         if branch and name in self.fields:
             return self.fields[name]
@@ -159,14 +146,11 @@ class _Checker:
             self.error("E0201", f"unknown name `{name}`", node.span, help=self._suggest(name, scope, branch))
         return None
 
-    def _suggest(self, name: str, scope: _Scope, branch: bool) -> str | None:
+    def _suggest(self, name: str, scope: Scope, branch: bool) -> str | None:
         import difflib
 
         pool: set[str] = set(FUNCS) | set(SETS)
-        s: _Scope | None = scope
-        while s is not None:
-            pool |= set(s.names)
-            s = s.parent
+        pool |= set(scope.visible())
         if branch:
             pool |= set(self.fields)
         close = difflib.get_close_matches(name, sorted(pool), n=1)
@@ -180,7 +164,7 @@ class _Checker:
         return f"did you mean `{close[0]}`?" if close else f"declare it: `branch {name}: int = 0`"
 
     # -- declarations
-    def decl(self, d, scope: _Scope) -> None:
+    def decl(self, d, scope: Scope) -> None:
         if isinstance(d, ast.Param):
             self.param(d, scope)
         elif isinstance(d, ast.Var):
@@ -205,7 +189,7 @@ class _Checker:
         else:  # pragma: no cover - the grammar has no other declarations
             raise TypeError(f"unknown declaration {type(d).__name__}")
 
-    def param(self, p: ast.Param, scope: _Scope) -> None:
+    def param(self, p: ast.Param, scope: Scope) -> None:
         t = _TYPES[p.type]
         if t is T.ANSWER:
             type_span = self.name_span(p.type, p.span, after=self.name_span(p.name, p.span).end)
@@ -233,12 +217,12 @@ class _Checker:
         self.result.params[p.name] = p
 
     # -- statements
-    def block(self, body, scope: _Scope) -> None:
-        inner = _Scope(scope)
+    def block(self, body, scope: Scope) -> None:
+        inner = Scope(scope)
         for s in body:
             self.stmt(s, inner, top=False)
 
-    def stmt(self, s, scope: _Scope, top: bool) -> None:
+    def stmt(self, s, scope: Scope, top: bool) -> None:
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:  # pragma: no cover - every statement class has a method
             raise TypeError(f"unknown statement {type(s).__name__}")
@@ -295,7 +279,7 @@ class _Checker:
         self.expect(T.INT, self.expr(s.count, scope), s.count.span, "a repeat count")
         self.expect_constant(s.count, scope, "a repeat count",
                              why="so every episode is bounded, a loop's length is fixed by the parameters")
-        inner = _Scope(scope)
+        inner = Scope(scope)
         if s.var is not None:
             self.declare(inner, Symbol(s.var, "loop", T.INT, s), self.name_span(s.var, s.span, s.count.span.end))
         self.loop_depth += 1
@@ -347,7 +331,7 @@ class _Checker:
             self.expect_assignable(sym.type, t, st.value.span, f"`{st.field}`")
 
     # -- expressions
-    def expr(self, e, scope: _Scope, branch: bool = False) -> T | None:
+    def expr(self, e, scope: Scope, branch: bool = False) -> T | None:
         method = getattr(self, "expr_" + type(e).__name__, None)
         if method is None:  # pragma: no cover
             raise TypeError(f"unknown expression {type(e).__name__}")
@@ -516,7 +500,7 @@ class _Checker:
         if got is not None and not _assignable(want, got):
             self.error("E0203", f"{what} holds {_article(want)}, got {_article(got)}", span)
 
-    def is_constant(self, e, scope: _Scope) -> bool:
+    def is_constant(self, e, scope: Scope) -> bool:
         """True when ``e`` depends only on literals, parameters and constants."""
         if isinstance(e, ast.Name):
             sym = scope.lookup(e.id)
@@ -529,7 +513,7 @@ class _Checker:
         children += [a for a in getattr(e, "args", ())]
         return all(self.is_constant(c, scope) for c in children)
 
-    def expect_constant(self, e, scope: _Scope, what: str, why: str | None = None) -> None:
+    def expect_constant(self, e, scope: Scope, what: str, why: str | None = None) -> None:
         if not self.is_constant(e, scope):
             self.error("E0212", f"{what} must be fixed by the parameters", e.span,
                        help=why or "use literals, parameters and `let` constants computed from them")
