@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import linecache
 import os
+import re
 import sys
 import traceback
 import types
@@ -83,17 +84,17 @@ def compile_program(checked: CheckedProgram, use_disk_cache: bool = True) -> Com
     return policy
 
 
+_RULE = re.compile(r"^\s*# \S+:(\d+)  ")
+
+
 def _line_map(python: str) -> dict[int, int]:
-    """Recover generated line -> .tts line from the `# file:LINE` block comments."""
+    """Recover generated line -> .tts line from the `# file:LINE  rule` comment heading each block."""
     out: dict[int, int] = {}
     current = 0
     for i, line in enumerate(python.split("\n"), start=1):
-        stripped = line.strip()
-        if stripped.startswith("# ") and ".tts:" in stripped.split()[1] if len(stripped.split()) > 1 else False:
-            try:
-                current = int(stripped.split()[1].rsplit(":", 1)[1])
-            except ValueError:
-                pass
+        m = _RULE.match(line)
+        if m:
+            current = int(m.group(1))
         if current:
             out[i] = current
     return out
@@ -130,4 +131,5 @@ def _write_disk(key: str, python: str) -> None:
         tmp.write_text(python, encoding="utf-8")
         tmp.replace(d / f"{key}.py")
     except OSError as exc:
-        print(f"ttsc: compile cache not written ({exc})", file=sys.stderr) if os.environ.get("TTSC_DEBUG") else None
+        if os.environ.get("TTSC_DEBUG"):
+            print(f"ttsc: compile cache not written ({exc})", file=sys.stderr)
