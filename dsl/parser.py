@@ -56,10 +56,26 @@ def _lark() -> Lark:
         kind = keyword_types.get(tok.value)
         return Token.new_borrow_pos(kind, tok.value, tok) if kind else tok
 
-    lark = Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True,
-                lexer_callbacks={"NAME": reserve_keywords})
+    options = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                   lexer_callbacks={"NAME": reserve_keywords})
+    try:  # building the LALR tables costs ~0.4 s per start; a cache keyed by grammar and Lark version avoids it
+        lark = Lark(grammar_text(), cache=str(_grammar_cache_path()), **options)
+    except Exception:  # an unwritable or corrupt cache only costs the rebuild
+        lark = Lark(grammar_text(), **options)
     keyword_types.update({v: t for t, v in _literals(lark).items() if v in RESERVED})
     return lark
+
+
+def _grammar_cache_path() -> Path:
+    import hashlib
+    import os
+
+    import lark as lark_module
+
+    key = hashlib.sha256(f"{lark_module.__version__}\0{grammar_text()}".encode()).hexdigest()[:16]
+    base = Path(os.environ.get("TTSC_CACHE_DIR") or Path.home() / ".cache" / "ttsc")
+    base.mkdir(parents=True, exist_ok=True)
+    return base / f"tts-grammar-{key}.lark-cache"
 
 
 def _literals(lark: Lark) -> dict[str, str]:

@@ -33,3 +33,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     """True under ``pytest --update-goldens``: golden tests write their files and pass."""
     return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Compiled modules and the parser tables go to a temporary folder, not the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("TTSC_CACHE_DIR")
+    os.environ["TTSC_CACHE_DIR"] = str(tmp_path_factory.mktemp("ttsc-cache"))
+    yield
+    if old is None:
+        os.environ.pop("TTSC_CACHE_DIR", None)
+    else:
+        os.environ["TTSC_CACHE_DIR"] = old
