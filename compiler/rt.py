@@ -527,12 +527,15 @@ class State:
         self._charge(r, m.cost)
 
     def prune(self, rows: np.ndarray, s: Set) -> None:
-        w = self.W
-        status = self.status[rows, :w]
-        cut = s.mask & (status == 1)
-        self.pruned[rows, :w] |= cut
-        self.status[rows, :w] = np.where(cut, 4, status)
-        self.row_version[rows] += 1
+        cut = s.mask & (self._rows(self.status, rows) == 1)
+        hit = cut.any(axis=1)
+        if not hit.any():
+            return
+        ri, si = np.nonzero(cut)
+        flat = rows[ri] * self.B + si
+        self.pruned.reshape(-1)[flat] = True
+        self.status.reshape(-1)[flat] = 4
+        self.row_version[rows[hit]] += 1  # only rows that lost a branch need their votes recounted
 
     def update(self, rows: np.ndarray, s: Set, values: dict[str, object]) -> None:
         w = self.W
