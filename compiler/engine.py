@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ttsc.compiler import rt
 from ttsc.compiler.compile import compile_program
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.runtime.batch import ReplayBatch
@@ -49,7 +50,7 @@ def run_compiled(checked: CheckedProgram, params: dict, store: Store, seeds: Seq
         sequential=st.sequential.reshape(shape),
         rounds=st.rounds.reshape(shape),
         opened=st.opened.reshape(shape),
-        pruned=st.pruned.sum(axis=1).reshape(shape),
+        pruned=(st.status == rt.STATUS_PRUNED).sum(axis=1).reshape(shape),
         stop_line=st.stop_line.reshape(shape),
         seconds=time.perf_counter() - start,
     )

@@ -25,6 +25,7 @@ from ttsc.errors import TtscError
 from ttsc.runtime import ops
 from ttsc.runtime.batch import BatchEnvironment
 
+STATUS_ACTIVE, STATUS_FINISHED, STATUS_PRUNED = 1, 2, 4  # 0: slot not opened
 _BIG = np.int64(1) << 40  # sorts after every real answer id and position
 _NONMEMBER = np.int64(np.iinfo(np.int64).max)
 _LOW32 = np.int64((1 << 32) - 1)
@@ -100,20 +101,19 @@ def div(a, b):
     return np.where(zero, 0.0, a / np.where(zero, 1, b))
 
 
-def floordiv(a, b):
-    if is_uniform(a) and is_uniform(b):
-        return ops.floordiv(a, b)
-    b = np.asarray(b)
-    zero = b == 0
-    return np.where(zero, 0, np.floor_divide(a, np.where(zero, 1, b)))
+def _by_nonzero(scalar_op, array_op):
+    """``//`` and ``%``: Python's rules for scalars; for arrays the same, with 0 where b == 0."""
+    def op(a, b):
+        if is_uniform(a) and is_uniform(b):
+            return scalar_op(a, b)
+        b = np.asarray(b)
+        zero = b == 0
+        return np.where(zero, 0, array_op(a, np.where(zero, 1, b)))
+    return op
 
 
-def mod(a, b):
-    if is_uniform(a) and is_uniform(b):
-        return ops.mod(a, b)
-    b = np.asarray(b)
-    zero = b == 0
-    return np.where(zero, 0, np.remainder(a, np.where(zero, 1, b)))
+floordiv = _by_nonzero(ops.floordiv, np.floor_divide)
+mod = _by_nonzero(ops.mod, np.remainder)
 
 
 def _to_int(x: np.ndarray) -> np.ndarray:
@@ -348,15 +348,13 @@ class State:
         self.E, self.B, self.W = e, b, 0
         self.opened = np.zeros(e, dtype=np.int64)
         self.last = np.full((e, b), -1, dtype=np.int64)
-        self.finished = np.zeros((e, b), dtype=bool)
-        self.pruned = np.zeros((e, b), dtype=bool)
+        # one code per slot; the `finished` and `pruned` fields are read off it
         self.status = np.zeros((e, b), dtype=np.int8)  # 0 unopened, 1 active, 2 finished, 4 pruned
         self.depth = np.zeros((e, b), dtype=np.int64)
         self.tokens_b = np.zeros((e, b), dtype=np.int64)
         self.fin_seq = np.zeros((e, b), dtype=np.int64)
         self.fin_count = np.zeros(e, dtype=np.int64)
         self.user: dict[str, np.ndarray] = {}
-        self.user_init: dict[str, object] = {}
         self.windows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
         self.stopped = np.zeros(e, dtype=bool)
         self.answer = np.full(e, -1, dtype=np.int64)
@@ -410,6 +408,8 @@ class State:
             return np.broadcast_to(np.arange(w, dtype=np.int64), (rows.size, w))
         if name == "tokens":
             return self._rows(self.tokens_b, rows)
+        if name in ("finished", "pruned"):
+            return self._rows(self.status, rows) == (STATUS_FINISHED if name == "finished" else STATUS_PRUNED)
         src = self.user.get(name)
         if src is None:
             src = getattr(self, name)
@@ -420,11 +420,11 @@ class State:
         if name == "branches":
             return Set(status != 0, None)
         if name == "live":
-            return Set((status & 3) != 0, None)
+            return Set((status == STATUS_ACTIVE) | (status == STATUS_FINISHED), None)
         if name == "active":
-            return Set(status == 1, None)
+            return Set(status == STATUS_ACTIVE, None)
         if name == "completed":
-            return Set(status == 2, self._rows(self.fin_seq, rows), dense=True)
+            return Set(status == STATUS_FINISHED, self._rows(self.fin_seq, rows), dense=True)
         raise KeyError(name)
 
     def bound(self, full: np.ndarray, rows: np.ndarray) -> Set:
@@ -482,42 +482,28 @@ class State:
         """open/read: up to ``want`` new branches per row; returns the new slots as a [n, W] mask."""
         want = np.broadcast_to(np.asarray(want, dtype=np.int64), rows.shape)
         t = self.env.take(rows, want, whole)
-        self.row_version[t.rows] += 1
-        if t.slots.size:
-            self.W = max(self.W, int(t.slots.max()) + 1)
         r, s = t.rows, t.slots
-        self.last[r, s] = t.answer
-        self.finished[r, s] = t.finished
-        self.status[r, s] = np.where(t.finished, 2, 1)
-        self.depth[r, s] = 1
-        self.tokens_b[r, s] = t.cost
-        np.add.at(self.opened, r, 1)
-        # branches that finish at once join `completed` in slot order
-        fr, fs = r[t.finished], s[t.finished]
-        if fr.size:
-            self._finish(fr, fs)
+        if s.size:
+            self.W = max(self.W, int(s.max()) + 1)
+        self.opened[rows] += np.bincount(np.searchsorted(rows, r), minlength=rows.size)
+        # one reveal each (a whole read counts as one); those that finish at once join `completed` in slot order
+        self._record(r, s, t.answer, t.cost, t.finished, 1)
+        if t.finished.any():
+            self._finish(r[t.finished], s[t.finished])
         self._charge(r, t.cost)
         new = np.zeros((rows.size, self.W), dtype=bool)
-        if r.size:
-            where_row = np.searchsorted(rows, r) if _sorted(rows) else _locate(rows, r)
-            new[where_row, s] = True
+        new[np.searchsorted(rows, r), s] = True  # rows are sorted: generated code only ever filters them
         return new
 
     def advance(self, rows: np.ndarray, s: Set, steps) -> None:
         steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), s.mask.shape)
-        moving = s.mask & (self._rows(self.status, rows) == 1) & (steps > 0)
+        moving = s.mask & (self._rows(self.status, rows) == STATUS_ACTIVE) & (steps > 0)
         ri, si = np.nonzero(moving)  # row-major: grouped by row, slots ascending
         if ri.size == 0:
             return
         r = rows[ri]
         m = self.env.advance(r, si.astype(np.int64), steps[ri, si])
-        self.row_version[r] += 1
-        flat = r * self.B + si
-        self.last.reshape(-1)[flat] = m.answer
-        self.depth.reshape(-1)[flat] += m.steps
-        self.tokens_b.reshape(-1)[flat] += m.cost
-        self.finished.reshape(-1)[flat] = m.finished
-        self.status.reshape(-1)[flat] = np.where(m.finished, 2, 1)
+        self._record(r, si, m.answer, m.cost, m.finished, m.steps)
         done = m.finished
         if done.any():
             keys = s.order_keys(ri[done], si[done])
@@ -527,14 +513,12 @@ class State:
         self._charge(r, m.cost)
 
     def prune(self, rows: np.ndarray, s: Set) -> None:
-        cut = s.mask & (self._rows(self.status, rows) == 1)
+        cut = s.mask & (self._rows(self.status, rows) == STATUS_ACTIVE)
         hit = cut.any(axis=1)
         if not hit.any():
             return
         ri, si = np.nonzero(cut)
-        flat = rows[ri] * self.B + si
-        self.pruned.reshape(-1)[flat] = True
-        self.status.reshape(-1)[flat] = 4
+        self.status.reshape(-1)[rows[ri] * self.B + si] = STATUS_PRUNED
         self.row_version[rows[hit]] += 1  # only rows that lost a branch need their votes recounted
 
     def update(self, rows: np.ndarray, s: Set, values: dict[str, object]) -> None:
@@ -550,6 +534,15 @@ class State:
         self.stop_line[rows] = line
 
     # -- bookkeeping
+    def _record(self, r: np.ndarray, s: np.ndarray, answer, cost, finished, steps) -> None:
+        """What a reveal changed for branches (r, s); their rows' votes must be recounted."""
+        flat = r * self.B + s
+        self.last.reshape(-1)[flat] = answer
+        self.depth.reshape(-1)[flat] += steps
+        self.tokens_b.reshape(-1)[flat] += cost
+        self.status.reshape(-1)[flat] = np.where(finished, STATUS_FINISHED, STATUS_ACTIVE)
+        self.row_version[r] += 1
+
     def _finish(self, r: np.ndarray, s: np.ndarray) -> None:
         """Append finished branches to `completed`: r is grouped by row, in finishing order."""
         first = np.r_[True, r[1:] != r[:-1]]
@@ -572,11 +565,3 @@ class State:
         self.sequential[who] += np.maximum.reduceat(cost, starts)
         self.rounds[who] += 1
 
-
-def _sorted(rows: np.ndarray) -> bool:
-    return rows.size < 2 or bool(np.all(rows[1:] > rows[:-1]))
-
-
-def _locate(rows: np.ndarray, r: np.ndarray) -> np.ndarray:
-    order = np.argsort(rows, kind="stable")
-    return order[np.searchsorted(rows[order], r)]
