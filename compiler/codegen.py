@@ -13,6 +13,7 @@ Unknown node types raise instead of emitting something wrong.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ttsc.dsl import ast
@@ -37,20 +38,16 @@ class _Sym:
 @dataclass
 class Generated:
     source: str
-    line_map: dict[int, int]  # generated line (1-based) -> .tts line
 
 
 class _Emitter:
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.map: list[int] = []
         self.level = 0
-        self.src_line = 0
         self.counters: dict[str, int] = {}
 
     def write(self, code: str) -> None:
         self.lines.append("    " * self.level + code if code else "")
-        self.map.append(self.src_line)
 
     def tmp(self, hint: str) -> str:
         n = self.counters.get(hint, 0) + 1
@@ -102,15 +99,12 @@ class CodeGenerator:
         o.write(f'    """Run `{self.c.name}` on every episode of the batch environment `env` at once."""')
         for h in self.hoisted:
             body.lines.insert(3, "    " + h)
-            body.map.insert(3, 0)
         o.lines += body.lines
-        o.map += body.map
         text = "\n".join(o.lines) + "\n"
-        return Generated(text, {i + 1: ln for i, ln in enumerate(o.map) if ln})
+        return Generated(text)
 
     def comment(self, node: ast.Node) -> None:
         line = node.span.line
-        self.out.src_line = line
         text = self.src_lines[line - 1].strip() if line - 1 < len(self.src_lines) else ""
         self.out.write(f"# {self.src_name}:{line}  {text}")
 
@@ -328,7 +322,7 @@ class CodeGenerator:
         if sym.kind in ("var", "let"):
             return f"{sym.py}[{rows}]", E
         if sym.kind == "signal":
-            return (f"{sym.py}({rows})", sym.shape) if sym.shape != U else (f"{sym.py}({rows})", U)
+            return f"{sym.py}({rows})", sym.shape
         if sym.kind == "set":
             tmp = self.out.tmp(name)
             self.out.write(f"{tmp} = st.builtin_set({name!r}, {rows})")
@@ -468,6 +462,26 @@ def _halts(s, breaks: bool = True) -> bool:
     if isinstance(s, ast.Repeat):  # a `break` inside ends only that loop
         return any(_halts(x, breaks=False) for x in s.body)
     return False
+
+
+_RULE_COMMENT = re.compile(r"^\s*# \S+:(\d+)  ")
+
+
+def line_map(python: str) -> dict[int, int]:
+    """Generated line -> .tts line, read back from the `# file:LINE  rule` comment heading each block.
+
+    Reading the comments (rather than keeping a map beside the text) serves modules
+    loaded from the disk cache exactly as freshly generated ones.
+    """
+    out: dict[int, int] = {}
+    current = 0
+    for i, text in enumerate(python.split("\n"), start=1):
+        m = _RULE_COMMENT.match(text)
+        if m:
+            current = int(m.group(1))
+        if current:
+            out[i] = current
+    return out
 
 
 def generate(checked: CheckedProgram) -> Generated:

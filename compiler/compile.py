@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import linecache
 import os
-import re
 import sys
 import traceback
 import types
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ttsc import __version__
-from ttsc.compiler.codegen import generate
+from ttsc.compiler.codegen import generate, line_map as codegen_line_map
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 
@@ -78,26 +77,10 @@ def compile_program(checked: CheckedProgram, use_disk_cache: bool = True) -> Com
         python = generate(checked).source
         if use_disk_cache:
             _write_disk(key, python)
-    line_map = _line_map(python)
+    line_map = codegen_line_map(python)
     policy = _load(checked, python, line_map, key)
     _memory[key] = policy
     return policy
-
-
-_RULE = re.compile(r"^\s*# \S+:(\d+)  ")
-
-
-def _line_map(python: str) -> dict[int, int]:
-    """Recover generated line -> .tts line from the `# file:LINE  rule` comment heading each block."""
-    out: dict[int, int] = {}
-    current = 0
-    for i, line in enumerate(python.split("\n"), start=1):
-        m = _RULE.match(line)
-        if m:
-            current = int(m.group(1))
-        if current:
-            out[i] = current
-    return out
 
 
 def _load(checked: CheckedProgram, python: str, line_map: dict[int, int], key: str) -> CompiledPolicy:
