@@ -298,8 +298,10 @@ class _Checker:
         if s.bind is not None:
             self.declare(scope, Symbol(s.bind, "bound", T.SET, s), self.name_span(s.bind, s.span, s.count.span.end))
 
-    stmt_Open = lambda self, s, scope, top: self._open_like(s, scope)  # noqa: E731
-    stmt_Read = lambda self, s, scope, top: self._open_like(s, scope)  # noqa: E731
+    def stmt_Open(self, s: ast.Open, scope, top) -> None:
+        self._open_like(s, scope)
+
+    stmt_Read = stmt_Open  # `read` takes the same operands
 
     def stmt_Advance(self, s: ast.Advance, scope, top) -> None:
         self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to advance")
