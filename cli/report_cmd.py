@@ -36,8 +36,8 @@ def _existing(path: Path) -> str | None:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="write report.md and report.html (self-contained) into this directory")
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True, help="run seeds 0..N-1")
-@click.option("--engine", type=click.Choice(("auto",) + ENGINES), default="auto", show_default=True,
-              help="auto: the compiled engine when installed, else the interpreter")
+@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+              help="compiled: vectorized numpy policy; interpret: the reference interpreter (same numbers, slower)")
 @click.option("--only", multiple=True, metavar="TERM[,TERM...]",
               help="keep cells whose model, benchmark, method or label is one of the terms (repeat to narrow)")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
@@ -55,7 +55,6 @@ def command(stores, paper, reference, out, seeds, engine, only, jobs, quiet) -> 
         raise TtscError(f"--paper is required ({DEFAULT_PAPER} does not exist here)")
     cells = table1.select(table1.load_cells(paper), only)
     code = table1.load_code_reference(reference) if reference else {}
-    engine = table1.default_engine() if engine == "auto" else engine
     notes: list[str] = []
     if not code:
         notes.append("No published-code reference given: a cell where the paper differs from its code counts "

@@ -8,7 +8,6 @@ written as CSV, JSON and figures.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
@@ -26,10 +25,6 @@ from ttsc.runtime.params import Value, bind_params, parse_value
 MAX_VALUES = 10_000  # per --sweep: a typo like 0:1:1e-9 should fail, not run for a week
 
 
-def default_engine() -> str:
-    return "compiled" if importlib.util.find_spec("ttsc.compiler.engine") is not None else "interpret"
-
-
 @click.command("sweep")
 @click.argument("strategies", nargs=-1, required=True)
 @click.option("--env", "envs", multiple=True, type=click.Path(exists=True),
@@ -43,8 +38,8 @@ def default_engine() -> str:
               help="fix a parameter for every strategy that has it, or for one as STRATEGY.NAME=VALUE "
                    "(repeatable)")
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True, help="run seeds 0..N-1")
-@click.option("--engine", type=click.Choice(ENGINES), default=None,
-              help="default: compiled when available, else interpret")
+@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
+              help="compiled: vectorized numpy policy; interpret: the reference interpreter (same numbers, slower)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="ttsc-sweep-out", show_default=True,
               help="folder for frontier.csv, frontier.json and the figures")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
@@ -76,7 +71,6 @@ def command(strategies, envs, sweeps, sets, seeds, engine, out_dir, fmt, resampl
     _require_owner(programs, list(fixed), "--set")
     plans = [(c, settings(c, axes, fixed)) for c in programs]
     stores = load_envs(envs)
-    engine = engine or default_engine()
 
     points = []
     with progress_bar(quiet) as progress:

@@ -201,15 +201,6 @@ def select(cells: Sequence[Cell], only: Iterable[str] = ()) -> list[Cell]:
 
 # ---- running
 
-def default_engine() -> str:
-    """The compiled engine when it is installed; otherwise the reference interpreter."""
-    try:
-        import ttsc.compiler.engine  # noqa: F401
-    except ImportError:
-        return "interpret"
-    return "compiled"
-
-
 def store_path(stores_dir: str | os.PathLike[str], cell: Cell) -> Path:
     return Path(stores_dir) / cell.model / f"{cell.dataset}.json"
 

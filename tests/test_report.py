@@ -148,7 +148,6 @@ def test_a_few_cells_with_the_interpreter(shared) -> None:
 
 
 def test_every_sc_asc_esc_cell_with_the_compiled_engine(shared) -> None:
-    pytest.importorskip("ttsc.compiler.engine")
     results = _reproduce(shared, ["sc,asc,esc"], engine="compiled")
     s = table1.summarize(results)
     assert len(results) == 36 and s.ok, [rep.mismatch_text(r) for r in s.mismatches]

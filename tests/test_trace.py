@@ -172,20 +172,12 @@ def test_formatting_helpers() -> None:
 
 # ---- the trace agrees with the engines
 
-def _engines() -> list[str]:
-    try:
-        import ttsc.compiler.engine  # noqa: F401
-    except ImportError:
-        return ["interpret"]
-    return ["interpret", "compiled"]
-
-
 def _strategy(name: str):
     src = read_source(ROOT / "strategies" / f"{name}.tts")
     return check(parse_source(src), src)
 
 
-@pytest.mark.parametrize("engine", _engines())
+@pytest.mark.parametrize("engine", ["interpret", "compiled"])
 @pytest.mark.parametrize("name,params", [("sc", {"n": 16}), ("asc", {}), ("esc", {}),
                                          ("parallel_probe", {"num_chains": 16, "T": 5, "warm_up": 3,
                                                              "prune_patience": 2}),
