@@ -35,11 +35,8 @@ def plot_frontier(points: Sequence[Point], stem: str | Path, *, x: str = "tokens
     about which strategy wins; see :func:`ttsc.insight.stats.compare`);
     without them the panels zoom in on the curves.
     """
-    try:
-        import matplotlib
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - matplotlib is a dependency
-        raise TtscError("plotting needs matplotlib: pip install matplotlib") from None
+    import matplotlib  # imported here: it is slow to load and only figures need it
+    from matplotlib.figure import Figure
     if x not in AXES:
         raise TtscError(f"unknown x axis {x!r}; choose one of {', '.join(AXES)}")
     if not points:

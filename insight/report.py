@@ -289,16 +289,13 @@ def _html_cells(r: CellResult | None, search: bool) -> list[str]:
 # ---- figures
 
 def frontier_figures(results: Sequence[CellResult], dpi: int = 110) -> tuple[list[Figure], str | None]:
-    """Accuracy-vs-tokens plots, one figure per model, drawn by ``ttsc.insight.plot`` when it is available.
+    """Accuracy-vs-tokens plots, one figure per model, drawn by ``ttsc.insight.plot``.
 
     Returns the figures and, when there are none, a note saying why (the report states it).
     CMC's two settings share one curve, so the figure shows how β trades tokens for accuracy.
     """
-    try:
-        from ttsc.insight.frontier import Point, frontier
-        from ttsc.insight.plot import plot_frontier
-    except ImportError as e:
-        return [], f"No frontier plots: the plotting module is not available ({e})."
+    from ttsc.insight.frontier import Point, frontier
+    from ttsc.insight.plot import plot_frontier  # matplotlib loads only when a report draws
     import tempfile
     from pathlib import Path
 
