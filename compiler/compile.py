@@ -17,11 +17,11 @@ import sys
 import traceback
 import types
 from dataclasses import dataclass
-from pathlib import Path
 
 from ttsc import __version__
 from ttsc.compiler.codegen import generate, line_map as codegen_line_map
 from ttsc.dsl.checker import CheckedProgram
+from ttsc.cache import cache_dir
 from ttsc.errors import TtscError
 
 # Bump when generated code changes meaning, so stale disk caches are never used.
@@ -93,14 +93,9 @@ def _load(checked: CheckedProgram, python: str, line_map: dict[int, int], key: s
     return CompiledPolicy(checked.name, checked.source.name, python, line_map, module, key)
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("TTSC_CACHE_DIR")
-    return Path(base) if base else Path.home() / ".cache" / "ttsc"
-
-
 def _read_disk(key: str) -> str | None:
     try:
-        return (_cache_dir() / f"{key}.py").read_text(encoding="utf-8")
+        return (cache_dir() / f"{key}.py").read_text(encoding="utf-8")
     except OSError:
         return None
 
@@ -108,7 +103,7 @@ def _read_disk(key: str) -> str | None:
 def _write_disk(key: str, python: str) -> None:
     """Best effort: a read-only or missing cache directory only costs a recompile."""
     try:
-        d = _cache_dir()
+        d = cache_dir()
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / f"{key}.{os.getpid()}.tmp"
         tmp.write_text(python, encoding="utf-8")

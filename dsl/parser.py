@@ -68,12 +68,13 @@ def _lark() -> Lark:
 
 def _grammar_cache_path() -> Path:
     import hashlib
-    import os
 
     import lark as lark_module
 
+    from ttsc.cache import cache_dir
+
     key = hashlib.sha256(f"{lark_module.__version__}\0{grammar_text()}".encode()).hexdigest()[:16]
-    base = Path(os.environ.get("TTSC_CACHE_DIR") or Path.home() / ".cache" / "ttsc")
+    base = cache_dir()
     base.mkdir(parents=True, exist_ok=True)
     return base / f"tts-grammar-{key}.lark-cache"
 
