@@ -1,4 +1,4 @@
-"""The compiled engine: run a compiled policy on every (seed, question) of a store at once."""
+"""The batched engine: run a compiled numpy policy on every (seed, question) of a store in lock-step."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def tables_for(store: Store) -> ReplayTables:
     return t
 
 
-def run_compiled(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int]) -> Outcome:
+def run_batched(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int]) -> Outcome:
     start = time.perf_counter()
     policy = compile_program(checked)
     seeds = tuple(int(s) for s in seeds)

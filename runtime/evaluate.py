@@ -20,7 +20,10 @@ from ttsc.runtime.episode import ReplayEpisode
 from ttsc.runtime.interpreter import Interpreter
 from ttsc.runtime.store import Store
 
-ENGINES = ("compiled", "interpret")
+# compiled: the native kernel (numba) over the replay store, every episode in one call;
+# batched: the numpy policy in lock-step over the batched environment protocol (what live environments use);
+# interpret: the reference interpreter, one episode at a time.
+ENGINES = ("compiled", "batched", "interpret")
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,11 @@ def run(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int
     if engine == "interpret":
         return run_interpreted(checked, params, store, seeds)
     if engine == "compiled":
-        from ttsc.compiler.engine import run_compiled
+        from ttsc.compiler.native_engine import run_native
 
-        return run_compiled(checked, params, store, seeds)
+        return run_native(checked, params, store, seeds)
+    if engine == "batched":
+        from ttsc.compiler.engine import run_batched
+
+        return run_batched(checked, params, store, seeds)
     raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

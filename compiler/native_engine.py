@@ -1,0 +1,197 @@
+"""The native engine: compile a program to a numba kernel and run every episode of a replay store.
+
+Kernels are cached by a hash of the program and of the code that produces and
+supports them. The generated module is written to ``cache_dir()/native`` and
+imported from there, so numba can keep the machine code beside it
+(``__pycache__``) and a later process loads it instead of compiling again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import time
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ttsc import __version__
+from ttsc.cache import cache_dir
+from ttsc.compiler import native as native_codegen
+from ttsc.compiler import native_rt
+from ttsc.compiler.native import NativeProgram, generate_native
+from ttsc.dsl.checker import CheckedProgram
+from ttsc.errors import TtscError
+from ttsc.runtime.evaluate import Outcome
+from ttsc.runtime.interpreter import Interpreter, _Frame
+from ttsc.runtime.store import Store
+from ttsc.runtime.tables import ReplayTables, shuffle_orders
+
+
+@dataclass(frozen=True)
+class NativePolicy:
+    name: str
+    checked: CheckedProgram  # the program it was generated from: its constants point into this AST
+    program: NativeProgram
+    module: types.ModuleType
+    digest: str
+
+    def constants(self, params: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Every parameter-fixed value, computed by the interpreter (Python's arithmetic, ops.py)."""
+        interp = Interpreter(self.checked, params)
+        values: list = []
+        ki = np.zeros(max(self.program.n_int_constants, 1), dtype=np.int64)
+        kf = np.zeros(max(self.program.n_float_constants, 1), dtype=np.float64)
+        for k in self.program.constants:
+            env = {name: params[ref] if kind == "param" else values[ref] for name, (kind, ref) in k.names.items()}
+            v = interp.eval(k.node, _Frame(env))
+            values.append(v)
+            if k.store == "KF":
+                kf[k.index] = float(v)
+            else:
+                ki[k.index] = -1 if v is None else int(v)
+        return ki, kf
+
+
+def _code_digest() -> str:
+    h = hashlib.sha256()
+    for mod in (native_codegen, native_rt):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()
+
+
+_CODE = _code_digest()
+_memory: dict[str, NativePolicy] = {}
+
+
+def digest_of(checked: CheckedProgram) -> str:
+    h = hashlib.sha256()
+    for part in (__version__, _CODE, checked.source.name, checked.source.text):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def compile_native(checked: CheckedProgram) -> NativePolicy:
+    key = digest_of(checked)
+    hit = _memory.get(key)
+    if hit is not None:
+        return hit
+    program = generate_native(checked)
+    module = _load(checked.name, key, program.source)
+    policy = NativePolicy(checked.name, checked, program, module, key)
+    _memory[key] = policy
+    return policy
+
+
+def _load(name: str, key: str, python: str) -> types.ModuleType:
+    """Import the module from a file (numba caches machine code only for functions defined in files)."""
+    folder = cache_dir() / "native"
+    path = folder / f"ttsc_native_{name}_{key}.py"
+    try:
+        if not path.exists() or path.read_text(encoding="utf-8") != python:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f"{path.name}.{os.getpid()}.tmp"
+            tmp.write_text(python, encoding="utf-8")
+            tmp.replace(path)
+    except OSError as exc:
+        raise TtscError(f"cannot write the native kernel to {folder}: {exc.strerror or exc}; "
+                        "set TTSC_CACHE_DIR to a writable folder") from None
+    mod_name = f"ttsc_native_{name}_{key}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---- per-store data, built once and reused by every run on the store --------
+
+@dataclass(frozen=True, eq=False)
+class _StoreData:
+    tables: ReplayTables
+    n_branches: np.ndarray  # [Q] int64
+    perm_of: np.ndarray     # [Q] int64: which permutation family a question uses (one per branch count)
+    widths: tuple[int, ...]  # the branch count of each family
+    n_answers: int
+    answers: np.ndarray     # [Q, n_answers + 1] object: id -> text, and None in the last column (id -1)
+    gold: np.ndarray        # [Q] int64
+
+
+_stores: dict[int, tuple[Store, _StoreData]] = {}
+_beta = np.full((0, 0), np.nan)
+
+
+def _store_data(store: Store) -> _StoreData:
+    hit = _stores.get(id(store))
+    if hit is not None and hit[0] is store:
+        return hit[1]
+    from ttsc.compiler.engine import tables_for
+
+    t = tables_for(store)
+    widths = tuple(int(n) for n in np.unique(t.n_branches))
+    perm_of = np.array([widths.index(int(n)) for n in t.n_branches], dtype=np.int64)
+    n_answers = max((len(v) for v in t.vocab), default=0)
+    answers = np.full((len(t.vocab), n_answers + 1), None, dtype=object)
+    for q, v in enumerate(t.vocab):
+        answers[q, :len(v)] = v
+    data = _StoreData(t, t.n_branches.astype(np.int64), perm_of, widths, n_answers, answers,
+                      t.gold_ids.astype(np.int64))
+    if len(_stores) >= 16:
+        _stores.pop(next(iter(_stores)))
+    _stores[id(store)] = (store, data)
+    return data
+
+
+def _perms(widths: tuple[int, ...], seeds: tuple[int, ...]) -> np.ndarray:
+    width = max(widths, default=0)
+    out = np.zeros((len(widths), len(seeds), width), dtype=np.int64)
+    for g, n in enumerate(widths):
+        out[g, :, :n] = shuffle_orders(n, seeds)
+    return out
+
+
+def _beta_table(size: int) -> np.ndarray:
+    """The shared beta_confidence table, NaN where not computed yet; the kernel fills it in exactly."""
+    global _beta
+    if _beta.shape[0] < size:
+        grown = np.full((size, size), np.nan)
+        grown[:_beta.shape[0], :_beta.shape[1]] = _beta
+        _beta = grown
+    return _beta
+
+
+def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int]) -> Outcome:
+    start = time.perf_counter()
+    policy = compile_native(checked)
+    seeds = tuple(int(s) for s in seeds)
+    d = _store_data(store)
+    t = d.tables
+    ki, kf = policy.constants(params)
+    nq = len(d.n_branches)
+    out = np.zeros((7, len(seeds) * nq), dtype=np.int64)
+    if out.shape[1]:
+        policy.module.run(ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq,
+                          d.n_branches, _perms(d.widths, seeds), d.perm_of, d.n_answers,
+                          _beta_table(max(130, int(d.n_branches.max()) + 2)), out)
+    shape = (len(seeds), nq)
+    answer = out[0]
+    question = np.tile(np.arange(nq), len(seeds))
+    gold = d.gold[question]
+    return Outcome(
+        seeds=seeds,
+        answers=d.answers[question, answer].reshape(shape),
+        correct=((answer >= 0) & (answer == gold)).reshape(shape),
+        tokens=out[1].reshape(shape),
+        sequential=out[2].reshape(shape),
+        rounds=out[3].reshape(shape),
+        opened=out[4].reshape(shape),
+        pruned=out[5].reshape(shape),
+        stop_line=out[6].reshape(shape),
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,469 @@
+"""Run-time support for native kernels: one replay episode's state and actions, jitted with numba.
+
+A native kernel (``compiler/native.py``) is plain scalar Python that numba
+compiles to machine code; it runs every episode of a store one after another
+inside one call. This file is the scalar half of that: reveals and token
+charging exactly as ``runtime/episode.py`` does them, vote counting, and the
+arithmetic whose meaning ``runtime/ops.py`` fixes. The rare operations that
+need Python's exact arithmetic (``round(x, d)``, ``beta_confidence`` beyond
+the precomputed table) call back into ``ops`` instead of approximating.
+
+Episode state lives in small arrays so helpers can change it in place:
+
+* ``BR[field, slot]`` — per-branch int64 fields (rows below), one column per
+  branch in opening order;
+* ``ACC`` — per-episode int64 counters (slots below);
+* ``COMP`` — slots of finished branches, in finishing order (``completed``);
+* ``VOTE[0, a + 1]`` — how many of them answered ``a``; ``VOTE[1, a + 1]`` — where in
+  ``COMP`` the first of them is. `completed` only grows and a finished branch's
+  answer never changes, so its vote statistics are kept up to date as branches
+  finish (``ACC[MAJORITY]``, ``ACC[TOP1]``, ``ACC[TOP2]``) instead of recounted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, objmode
+
+from ttsc.runtime import ops
+
+# BR rows
+LAST, STATUS, DEPTH, TOKENS, REVEALED, SOURCE = 0, 1, 2, 3, 4, 5
+N_FIELDS = 6
+# STATUS codes (0: slot not opened)
+ACTIVE, FINISHED, PRUNED = 1, 2, 4
+# ACC slots
+TOTAL, SEQUENTIAL, ROUNDS, OPENED, N_COMPLETED, CURSOR, N_ACTIVE, N_PRUNED, MAJORITY, TOP1, TOP2 = range(11)
+N_ACC = 11
+
+INT_EDGE = ops._INT_EDGE
+
+
+# ---- the replay environment, one episode -----------------------------------
+# env = (probe_ids [B, I] int32, n_probes [B] int32, total_tokens [B] int64, final_ids [B] int32,
+#        order [n_branches] int64, delta)  — one question's rows of the store tables and the seed's order
+
+@njit(cache=True, _nrt=False)
+def start_episode(ACC):
+    ACC[:] = 0
+    ACC[MAJORITY] = -1
+
+
+@njit(cache=True, _nrt=False)
+def end_episode(BR, COMP, ACC, VOTE):
+    """Clear the completed-vote counts this episode touched (the next episode starts from zero)."""
+    for k in range(ACC[N_COMPLETED]):
+        VOTE[0, BR[LAST, COMP[k]] + 1] = 0
+
+
+@njit(cache=True, _nrt=False)
+def _complete(BR, COMP, ACC, VOTE, slot):
+    """A branch finished: append it to `completed` and update that set's vote statistics.
+
+    The majority is the most frequent answer, ties going to the answer whose first
+    occurrence in `completed` is earliest (ops.majority); top2 is the second-largest count.
+    """
+    BR[STATUS, slot] = FINISHED
+    ACC[N_ACTIVE] -= 1
+    pos = ACC[N_COMPLETED]
+    COMP[pos] = slot
+    ACC[N_COMPLETED] = pos + 1
+    a = BR[LAST, slot]
+    c = VOTE[0, a + 1] + 1
+    VOTE[0, a + 1] = c
+    if c == 1:
+        VOTE[1, a + 1] = pos
+    maj, top1 = ACC[MAJORITY], ACC[TOP1]
+    if a == maj:
+        ACC[TOP1] = c
+    elif c > top1:
+        ACC[TOP2] = top1
+        ACC[TOP1] = c
+        ACC[MAJORITY] = a
+    elif c == top1:
+        ACC[TOP2] = c
+        if VOTE[1, a + 1] < VOTE[1, maj + 1]:
+            ACC[MAJORITY] = a
+    elif c > ACC[TOP2]:
+        ACC[TOP2] = c
+
+
+@njit(cache=True, _nrt=False)
+def _reveal(env, BR, COMP, ACC, VOTE, slot, steps):
+    """Reveal up to ``steps`` intervals of an opened branch; returns their cost (semantics.md §3)."""
+    probe_ids, n_probes, total_tokens, final_ids, order, delta = env
+    b = BR[SOURCE, slot]
+    p = n_probes[b]
+    cost = 0
+    for _ in range(steps):
+        j = BR[REVEALED, slot]
+        BR[DEPTH, slot] += 1
+        if j < p:
+            BR[LAST, slot] = probe_ids[b, j]
+            BR[REVEALED, slot] = j + 1
+            cost += delta
+        else:
+            BR[LAST, slot] = final_ids[b]
+            rest = total_tokens[b] - delta * p
+            cost += rest if rest > 0 else 0
+            _complete(BR, COMP, ACC, VOTE, slot)
+            break
+    BR[TOKENS, slot] += cost
+    ACC[TOTAL] += cost
+    return cost
+
+
+@njit(cache=True, _nrt=False)
+def take(env, BR, COMP, ACC, VOTE, whole):
+    """open (``whole`` False) or read one new branch; returns its slot, or -1 when none is left."""
+    order = env[4]
+    if ACC[CURSOR] >= order.shape[0]:
+        return -1
+    slot = ACC[OPENED]
+    b = order[ACC[CURSOR]]
+    ACC[CURSOR] += 1
+    ACC[OPENED] += 1
+    ACC[N_ACTIVE] += 1
+    BR[SOURCE, slot] = b
+    BR[STATUS, slot] = ACTIVE
+    BR[DEPTH, slot] = 0
+    BR[TOKENS, slot] = 0
+    BR[REVEALED, slot] = 0
+    if whole:
+        n_probes, total_tokens, final_ids = env[1], env[2], env[3]
+        BR[REVEALED, slot] = n_probes[b]
+        BR[DEPTH, slot] = 1
+        BR[LAST, slot] = final_ids[b]
+        BR[TOKENS, slot] = total_tokens[b]
+        ACC[TOTAL] += total_tokens[b]
+        _complete(BR, COMP, ACC, VOTE, slot)
+    else:
+        _reveal(env, BR, COMP, ACC, VOTE, slot, 1)
+    return slot
+
+
+@njit(cache=True, _nrt=False)
+def advance(env, BR, COMP, ACC, VOTE, slot, steps):
+    """Advance an active branch by ``steps`` intervals (it stops at its end); returns the cost."""
+    return _reveal(env, BR, COMP, ACC, VOTE, slot, steps)
+
+
+@njit(cache=True, _nrt=False)
+def end_round(ACC, moved, longest):
+    """A round that moved any branch costs its longest single-branch generation in sequential tokens."""
+    if moved > 0:
+        ACC[SEQUENTIAL] += longest
+        ACC[ROUNDS] += 1
+
+
+@njit(cache=True, _nrt=False)
+def prune(BR, ACC, members, n):
+    for j in range(n):
+        s = members[j]
+        if BR[STATUS, s] == ACTIVE:
+            BR[STATUS, s] = PRUNED
+            ACC[N_ACTIVE] -= 1
+            ACC[N_PRUNED] += 1
+
+
+# ---- built-in branch sets: fill ``out`` with slots, return how many -------
+
+@njit(cache=True, _nrt=False)
+def set_branches(BR, ACC, out):
+    n = ACC[OPENED]
+    for s in range(n):
+        out[s] = s
+    return n
+
+
+@njit(cache=True, _nrt=False)
+def set_live(BR, ACC, out):
+    n = 0
+    for s in range(ACC[OPENED]):
+        if BR[STATUS, s] != PRUNED:
+            out[n] = s
+            n += 1
+    return n
+
+
+@njit(cache=True, _nrt=False)
+def set_active(BR, ACC, out):
+    n = 0
+    for s in range(ACC[OPENED]):
+        if BR[STATUS, s] == ACTIVE:
+            out[n] = s
+            n += 1
+    return n
+
+
+@njit(cache=True, _nrt=False)
+def _ahead(a, b, descending):
+    """Must key ``b`` go strictly before key ``a``? (Equal keys never move: the sort is stable.)"""
+    return b > a if descending else b < a
+
+
+@njit(cache=True, _nrt=False)
+def sort_members(members, n, keys, descending, out, spare, spare_keys):
+    """Stable sort of ``members[:n]`` by ``keys[:n]`` into ``out``; equal keys keep set order either way.
+
+    ``keys`` is reordered alongside; ``spare`` and ``spare_keys`` are scratch of
+    the same sizes. Insertion sort on runs of 16 (fast on the nearly sorted
+    orders rounds produce), then merges; nothing is allocated.
+    """
+    for j in range(n):
+        out[j] = members[j]
+    run = 16
+    for lo in range(0, n, run):
+        hi = min(lo + run, n)
+        for i in range(lo + 1, hi):
+            m, k = out[i], keys[i]
+            j = i - 1
+            while j >= lo and _ahead(keys[j], k, descending):
+                out[j + 1] = out[j]
+                keys[j + 1] = keys[j]
+                j -= 1
+            out[j + 1] = m
+            keys[j + 1] = k
+    src, src_k, dst, dst_k = out, keys, spare, spare_keys
+    in_spare = False
+    width = run
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid, hi = min(lo + width, n), min(lo + 2 * width, n)
+            i, j = lo, mid
+            for t in range(lo, hi):
+                if j < hi and (i >= mid or _ahead(src_k[i], src_k[j], descending)):
+                    dst[t], dst_k[t] = src[j], src_k[j]
+                    j += 1
+                else:
+                    dst[t], dst_k[t] = src[i], src_k[i]
+                    i += 1
+        src, src_k, dst, dst_k = dst, dst_k, src, src_k
+        in_spare = not in_spare
+        width *= 2
+    if in_spare:
+        for j in range(n):
+            out[j] = src[j]
+    return n
+
+
+# ---- votes -------------------------------------------------------------------
+
+@njit(cache=True, _nrt=False)
+def votes(members, n, last, counts):
+    """(majority, top1, top2) of the members' answers; ties go to the answer first in set order.
+
+    ``counts`` is a zeroed scratch array indexed by answer id + 1 and is left zeroed.
+    """
+    for j in range(n):
+        counts[last[members[j]] + 1] += 1
+    best, top1, top2 = -1, 0, 0
+    for j in range(n):
+        a = last[members[j]]
+        c = counts[a + 1]
+        if c > 0:  # the answer's first occurrence: rank its count once, then clear it
+            if c > top1:
+                best, top2, top1 = a, top1, c
+            elif c > top2:
+                top2 = c
+            counts[a + 1] = 0
+    return best, top1, top2
+
+
+@njit(cache=True, _nrt=False)
+def votes_of_status(BR, ACC, counts, which):
+    """votes() of `branches` (which 0), `active` (1) or `live` (2), read straight off the slots."""
+    best, top1, top2 = -1, 0, 0
+    n = ACC[OPENED]
+    for s in range(n):
+        st = BR[STATUS, s]
+        if which == 0 or (which == 1 and st == ACTIVE) or (which == 2 and st != PRUNED):
+            counts[BR[LAST, s] + 1] += 1
+    for s in range(n):
+        st = BR[STATUS, s]
+        if which == 0 or (which == 1 and st == ACTIVE) or (which == 2 and st != PRUNED):
+            a = BR[LAST, s]
+            c = counts[a + 1]
+            if c > 0:
+                if c > top1:
+                    best, top2, top1 = a, top1, c
+                elif c > top2:
+                    top2 = c
+                counts[a + 1] = 0
+    return best, top1, top2
+
+
+@njit(cache=True, _nrt=False)
+def votes_for(members, n, last, answer):
+    c = 0
+    for j in range(n):
+        if last[members[j]] == answer:
+            c += 1
+    return c
+
+
+def _py_beta(top1, top2):
+    return ops.beta_confidence(int(top1), int(top2))
+
+
+@njit(cache=True, _nrt=False)
+def beta_confidence(top1, top2, table):
+    """ops.beta_confidence, exact: from Python the first time a pair of counts appears, then from ``table``."""
+    if top1 <= 0:
+        return 0.0
+    if top2 < 0:
+        top2 = 0
+    if top1 < table.shape[0] and top2 < table.shape[1]:
+        v = table[top1, top2]
+        if v == v:  # not NaN: filled in before
+            return v
+    return _beta_from_python(top1, top2, table)
+
+
+@njit(cache=True)
+def _beta_from_python(top1, top2, table):
+    # kept out of beta_confidence: a function with an objmode block is costly to call even when it skips it
+    with objmode(out="float64"):
+        out = _py_beta(top1, top2)
+    if top1 < table.shape[0] and top2 < table.shape[1]:
+        table[top1, top2] = out
+    return out
+
+
+# ---- arithmetic with the language's meaning (ops.py) --------------------------
+
+@njit(cache=True, _nrt=False)
+def div(a, b):
+    if b == 0:
+        return 0.0
+    return a / b
+
+
+@njit(cache=True, _nrt=False)
+def floordiv_int(a, b):
+    if b == 0:
+        return 0
+    if b == -1:  # INT_MIN // -1 wraps instead of trapping
+        return -a
+    return a // b
+
+
+@njit(cache=True, _nrt=False)
+def mod_int(a, b):
+    if b == 0 or b == -1:
+        return 0
+    return a % b
+
+
+@njit(cache=True, _nrt=False)
+def floordiv_float(a, b):
+    if b == 0:
+        return 0.0
+    return float(a) // float(b)
+
+
+@njit(cache=True, _nrt=False)
+def mod_float(a, b):
+    if b == 0:
+        return 0.0
+    return float(a) % float(b)
+
+
+@njit(cache=True, _nrt=False)
+def to_int(x):
+    """ops.to_int: non-finite -> 0, otherwise clamped into int64."""
+    if not math.isfinite(x):
+        return 0
+    if x > INT_EDGE:
+        x = INT_EDGE
+    elif x < -INT_EDGE:
+        x = -INT_EDGE
+    return int(x)
+
+
+@njit(cache=True, _nrt=False)
+def round_int(x):
+    """round(x) of a float: half to even (np.rint), as an int."""
+    return to_int(np.rint(x))
+
+
+def _py_round(x, d):
+    return ops.round_(float(x), int(d))
+
+
+@njit(cache=True, _nrt=False)
+def round_digits(x, d):
+    """round(x, d) needs Python's correctly rounded decimal rounding: ask Python."""
+    if not math.isfinite(x):
+        return x
+    return _round_from_python(x, d)
+
+
+@njit(cache=True)
+def _round_from_python(x, d):
+    with objmode(out="float64"):
+        out = _py_round(x, d)
+    return out
+
+
+@njit(cache=True, _nrt=False)
+def floor(x):
+    return to_int(math.floor(x)) if math.isfinite(x) else 0
+
+
+@njit(cache=True, _nrt=False)
+def ceil(x):
+    return to_int(math.ceil(x)) if math.isfinite(x) else 0
+
+
+@njit(cache=True, _nrt=False)
+def min2(a, b):
+    """Python's min(a, b): the first argument unless the second is smaller."""
+    return b if b < a else a
+
+
+@njit(cache=True, _nrt=False)
+def max2(a, b):
+    return b if b > a else a
+
+
+# ---- windows: WB[w] is a ring buffer, WM[w] = (start, size, capacity) ----------
+
+@njit(cache=True, _nrt=False)
+def push(WB, WM, w, value):
+    start, size, cap = WM[w, 0], WM[w, 1], WM[w, 2]
+    if size < cap:
+        WB[w, (start + size) % cap] = value
+        WM[w, 1] = size + 1
+    else:
+        WB[w, start] = value
+        WM[w, 0] = (start + 1) % cap
+
+
+@njit(cache=True, _nrt=False)
+def window_size(WM, w):
+    return WM[w, 1]
+
+
+@njit(cache=True, _nrt=False)
+def window_oldest(WB, WM, w):
+    return WB[w, WM[w, 0]] if WM[w, 1] > 0 else 0.0
+
+
+@njit(cache=True, _nrt=False)
+def window_newest(WB, WM, w):
+    size = WM[w, 1]
+    return WB[w, (WM[w, 0] + size - 1) % WM[w, 2]] if size > 0 else 0.0
+
+
+@njit(cache=True, _nrt=False)
+def window_mean(WB, WM, w):
+    start, size, cap = WM[w, 0], WM[w, 1], WM[w, 2]
+    if size == 0:
+        return 0.0
+    total = 0.0
+    for k in range(size):  # oldest first, one addition at a time, as the interpreter sums
+        total += WB[w, (start + k) % cap]
+    return total / size
