@@ -1,20 +1,23 @@
-"""Benchmark: compiled engine vs reference interpreter vs a plain scalar implementation.
+"""Benchmark: the engines against each other and against a plain scalar implementation.
 
-    python -m benchmarks.bench [--shared ../shared] [--interpret-seeds 10] [--out bench.json]
+    python -m benchmarks.bench [--shared ../shared] [--interpret-seeds 10] [--batched] [--out bench.json]
 
-1. Runs the public reference grid (every row of autotts_reference.json: 5
-   strategies, 30 settings, 12 stores, 100 seeds) with the compiled engine,
-   checks every number against the reference, and records seconds, peak
-   memory (peak RSS of this process, measured before anything else runs) and
-   episodes per second.
-2. Times the reference interpreter on the same grid with the first
+1. Compiles every strategy's native kernel (or loads it from the cache) and
+   times that apart: it happens once per program per machine.
+2. Runs the public reference grid (every row of autotts_reference.json: 5
+   strategies, 30 settings, 12 stores, 100 seeds) with the compiled (native)
+   engine, checks every number against the reference, and records seconds,
+   peak memory (peak RSS of this process) and episodes per second. With
+   ``--batched``, the numpy lock-step engine too.
+3. Times the reference interpreter on the same grid with the first
    ``--interpret-seeds`` seeds and scales to 100 seeds (episodes are
-   independent, so time is linear in seeds; ``--interpret-seeds 100`` measures
-   it whole, which takes about an hour on 2 cores).
-3. Runs CMC β=0.5, Parallel-Probe (64 chains) and ASC (64, 0.95) on all 12
+   independent, so time is linear in seeds).
+4. Runs CMC β=0.5, Parallel-Probe (64 chains) and ASC (64, 0.95) on all 12
    stores × 100 seeds with the plain one-episode-at-a-time implementation in
-   benchmarks/baseline.py and with the compiled engine, in the same process.
-4. Times compiling cmc.tts (parse + check + generate + load, no cache).
+   benchmarks/baseline.py and with the compiled engine on all cores and on
+   one thread, in the same process.
+5. Times compiling cmc.tts to Python (parse, check, generate, load, no cache)
+   and, separately, numba's machine-code compile of its kernel (empty cache).
 All figures are ratios measured in one run on one machine.
 """
 
@@ -22,15 +25,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
+import numba
+
 from benchmarks import baseline
-from ttsc.compiler.codegen import generate
 from ttsc.compiler.compile import compile_program
+from ttsc.compiler.native import generate_native
 from ttsc.dsl.checker import check
 from ttsc.dsl.parser import parse_source, read_source
 from ttsc.runtime.evaluate import run
@@ -52,12 +60,53 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _grid(rows, programs, stores, engine: str, seeds: int):
+    seconds, episodes = defaultdict(float), defaultdict(int)
+    exact = mismatches = 0
+    for r in rows:
+        c = programs[r["method"]]
+        out = run(c, bind_params(c, r["params"]), stores[f"{r['model']}/{r['dataset']}"], range(seeds),
+                  engine=engine)
+        seconds[r["method"]] += out.seconds
+        episodes[r["method"]] += out.correct.size
+        if seeds == 100:
+            if (out.accuracy, out.avg_tokens) == (r["accuracy"], r["avg_tokens"]):
+                exact += 1
+            else:
+                mismatches += 1
+                print(f"MISMATCH ({engine}) {r}: {out.accuracy} {out.avg_tokens}", file=sys.stderr)
+    return seconds, episodes, exact, mismatches
+
+
+_COLD_COMPILE = """
+import time, sys
+from ttsc.dsl.checker import check
+from ttsc.dsl.parser import parse_source, read_source
+from ttsc.runtime.evaluate import run
+from ttsc.runtime.params import bind_params
+from ttsc.runtime.store import load_store
+src = read_source(sys.argv[1]); c = check(parse_source(src), src); store = load_store(sys.argv[2])
+t = time.perf_counter(); run(c, bind_params(c), store, range(100), engine="compiled")
+print(time.perf_counter() - t)
+"""
+
+
+def _cold_kernel_seconds(tts: Path, store: Path) -> float:
+    """numba compiling cmc's kernel (multi-core driver) from nothing, in a fresh process and cache."""
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, TTSC_CACHE_DIR=d)
+        out = subprocess.run([sys.executable, "-c", _COLD_COMPILE, str(tts), str(store)], env=env,
+                             capture_output=True, text=True, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--interpret-seeds", type=int, default=10)
     ap.add_argument("--skip-interpreter", action="store_true")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--batched", action="store_true", help="also time the numpy lock-step engine on the grid")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
 
@@ -68,91 +117,104 @@ def main(argv: list[str] | None = None) -> dict:
         if key not in stores:
             stores[key] = load_store(args.shared / "replay" / "autotts" / f"{key}.json", name=key)
     programs = {m: _program(m) for m in sorted({r["method"] for r in rows})}
+    threads = numba.get_num_threads()
+
+    # 1. kernels: compiled (or loaded from the cache) once per program, both drivers
+    first = next(iter(stores.values()))
+    kernels = {}
+    for m, c in programs.items():
+        t0 = time.perf_counter()
+        run(c, bind_params(c), first, range(100), engine="compiled")
+        run(c, bind_params(c), first, range(1), engine="compiled")
+        kernels[m] = time.perf_counter() - t0
+    print(f"kernels ready (compiled or loaded from the cache): {sum(kernels.values()):.1f} s", flush=True)
+
+    # 2. compiled engine on the whole grid
     rss_before = _peak_rss_mb()
-
-    # 1. compiled engine on the whole grid
-    compiled = defaultdict(float)
-    episodes = defaultdict(int)
-    exact = mismatches = 0
-    for r in rows:
-        c = programs[r["method"]]
-        out = run(c, bind_params(c, r["params"]), stores[f"{r['model']}/{r['dataset']}"], range(100),
-                  engine="compiled")
-        compiled[r["method"]] += out.seconds
-        episodes[r["method"]] += out.correct.size
-        if out.accuracy == r["accuracy"] and out.avg_tokens == r["avg_tokens"]:
-            exact += 1
-        elif abs(out.accuracy - r["accuracy"]) >= 1e-6 or abs(out.avg_tokens - r["avg_tokens"]) > 1e-9 * r["avg_tokens"]:
-            mismatches += 1
-            print(f"MISMATCH {r}: {out.accuracy} {out.avg_tokens}", file=sys.stderr)
+    compiled, episodes, exact, mismatches = _grid(rows, programs, stores, "compiled", 100)
     peak_rss = _peak_rss_mb()
-    print(f"compiled grid: {sum(compiled.values()):.1f} s, {exact}/{len(rows)} rows bit-exact, "
-          f"{mismatches} mismatches, peak RSS {peak_rss:.0f} MB (before the grid: {rss_before:.0f} MB)", flush=True)
+    print(f"compiled grid: {sum(compiled.values()):.1f} s on {threads} threads, {exact}/{len(rows)} rows "
+          f"bit-exact, {mismatches} mismatches, peak RSS {peak_rss:.0f} MB (before: {rss_before:.0f} MB)",
+          flush=True)
+    batched = {}
+    if args.batched:
+        batched, _, b_exact, _ = _grid(rows, programs, stores, "batched", 100)
+        print(f"batched grid: {sum(batched.values()):.1f} s, {b_exact}/{len(rows)} rows bit-exact", flush=True)
 
-    # 2. interpreter on the same grid, sampled seeds, scaled to 100
+    # 3. interpreter on the same grid, sampled seeds, scaled to 100
     interp = defaultdict(float)
     k = args.interpret_seeds
     if not args.skip_interpreter:
-        for r in rows:
-            c = programs[r["method"]]
-            out = run(c, bind_params(c, r["params"]), stores[f"{r['model']}/{r['dataset']}"], range(k),
-                      engine="interpret")
-            interp[r["method"]] += out.seconds * 100 / k
+        sampled, _, _, _ = _grid(rows, programs, stores, "interpret", k)
+        for m, s in sampled.items():
+            interp[m] = s * 100 / k
         print(f"interpreter grid (est. from {k} seeds): {sum(interp.values()):.1f} s", flush=True)
 
-    # 3. plain scalar implementation vs compiled on the headline settings
+    # 4. plain scalar implementation vs compiled on the headline settings
     plain = {}
     if not args.skip_baseline:
         for method, params in HEADLINE:
             c = programs[method]
+            bound = bind_params(c, params)
             t0 = time.perf_counter()
             for store in stores.values():
                 baseline.evaluate(method, params, store, range(100))
             t_plain = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            for store in stores.values():
-                run(c, bind_params(c, params), store, range(100), engine="compiled")
-            t_comp = time.perf_counter() - t0
-            plain[method] = (t_plain, t_comp)
-            print(f"{method} {params}: plain {t_plain:.1f} s, compiled {t_comp:.2f} s, "
-                  f"ratio {t_plain / t_comp:.1f}x", flush=True)
+            t_threads = []
+            for n in (threads, 1):
+                numba.set_num_threads(n)
+                run(c, bound, first, range(100), engine="compiled")  # this driver's kernel is ready
+                t0 = time.perf_counter()
+                for store in stores.values():
+                    run(c, bound, store, range(100), engine="compiled")
+                t_threads.append(time.perf_counter() - t0)
+            numba.set_num_threads(threads)
+            plain[method] = (t_plain, *t_threads)
+            print(f"{method} {params}: plain {t_plain:.2f} s, compiled {t_threads[0]:.3f} s "
+                  f"({t_plain / t_threads[0]:.1f}x), on one thread {t_threads[1]:.3f} s "
+                  f"({t_plain / t_threads[1]:.1f}x)", flush=True)
 
-    # 4. compile time of cmc.tts
+    # 5. compile time of cmc.tts: to Python (both backends), and numba's machine code from nothing
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
         src = read_source(ROOT / "strategies" / "cmc.tts")
         c = check(parse_source(src), src)
-        generate(c)
+        generate_native(c)
         compile_program(c, use_disk_cache=False)
         times.append(time.perf_counter() - t0)
     compile_ms = min(times) * 1000
+    cold = _cold_kernel_seconds(ROOT / "strategies" / "cmc.tts", next(iter(
+        (args.shared / "replay" / "autotts").glob("*/*.json"))))
 
     report = {
-        "grid_rows": len(rows), "bit_exact_rows": exact, "mismatches": mismatches,
+        "grid_rows": len(rows), "bit_exact_rows": exact, "mismatches": mismatches, "threads": threads,
         "peak_rss_mb": round(peak_rss, 1), "compile_cmc_ms": round(compile_ms, 2),
+        "cmc_kernel_cold_s": round(cold, 2), "kernels_ready_s": {m: round(v, 2) for m, v in kernels.items()},
         "interpret_seeds": k,
         "per_strategy": {
             m: {"compiled_s": round(compiled[m], 3),
+                "batched_s": round(batched[m], 2) if batched else None,
                 "interpreter_s_est": round(interp[m], 2) if interp else None,
                 "ratio": round(interp[m] / compiled[m], 1) if interp else None,
                 "episodes_per_s_compiled": round(episodes[m] / compiled[m])}
             for m in sorted(compiled)},
-        "plain_vs_compiled": {m: {"plain_s": round(a, 2), "compiled_s": round(b, 3), "ratio": round(a / b, 1)}
-                              for m, (a, b) in plain.items()},
+        "plain_vs_compiled": {m: {"plain_s": round(a, 2), "compiled_s": round(b, 3), "ratio": round(a / b, 1),
+                                  "compiled_one_thread_s": round(c1, 3), "ratio_one_thread": round(a / c1, 1)}
+                              for m, (a, b, c1) in plain.items()},
     }
     if interp:
         report["grid_ratio"] = round(sum(interp.values()) / sum(compiled.values()), 1)
     print()
-    print(f"{'strategy':<16}{'compiled s':>12}{'interp s (est)':>16}{'ratio':>8}{'episodes/s':>12}")
+    print(f"{'strategy':<16}{'compiled s':>12}{'batched s':>11}{'interp s (est)':>16}{'ratio':>9}{'episodes/s':>12}")
     for m, d in report["per_strategy"].items():
-        print(f"{m:<16}{d['compiled_s']:>12.2f}{(d['interpreter_s_est'] or 0):>16.1f}"
-              f"{(d['ratio'] or 0):>8.1f}{d['episodes_per_s_compiled']:>12}")
+        print(f"{m:<16}{d['compiled_s']:>12.3f}{(d['batched_s'] or 0):>11.1f}{(d['interpreter_s_est'] or 0):>16.1f}"
+              f"{(d['ratio'] or 0):>9.1f}{d['episodes_per_s_compiled']:>12}")
     if interp:
-        print(f"{'whole grid':<16}{sum(compiled.values()):>12.2f}{sum(interp.values()):>16.1f}"
-              f"{report['grid_ratio']:>8.1f}")
-    print(f"peak RSS {peak_rss:.0f} MB; compile cmc.tts {compile_ms:.1f} ms; "
-          f"{exact}/{len(rows)} grid rows bit-exact")
+        print(f"{'whole grid':<16}{sum(compiled.values()):>12.3f}{sum(batched.values()):>11.1f}"
+              f"{sum(interp.values()):>16.1f}{report['grid_ratio']:>9.1f}")
+    print(f"peak RSS {peak_rss:.0f} MB; compile cmc.tts to Python {compile_ms:.1f} ms; numba compiling its kernel "
+          f"from nothing {cold:.1f} s (once per machine); {exact}/{len(rows)} grid rows bit-exact")
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
     return report

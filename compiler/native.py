@@ -90,7 +90,7 @@ class NativeGenerator:
         self.fields = set(FIELDS) | set(checked.branch_vars)
         self.globals: Scope = Scope()
         # Values computed ahead of the current statement and still valid: key -> (code, what they read).
-        # A statement that changes something (see _CHANGES) drops the entries that read it.
+        # A statement that changes something (see _changes) drops the entries that read it.
         self.known: dict[str, tuple[str, frozenset[str]]] = {}
         self.changed: set[str] = set()  # what the statements emitted so far in this block changed
         self.hoist_out = self.out
@@ -116,7 +116,7 @@ class NativeGenerator:
             "# recompile with `ttsc compile --target native`. Comments `# file:LINE` point at the rule each block",
             "# implements. numba compiles `run` to machine code; without numba it is plain (slow) Python.",
             "import numpy as np",
-            "from numba import njit",
+            "from numba import njit, prange",
             "",
             "from ttsc.compiler import native_rt as rt",
             "",
@@ -134,39 +134,50 @@ class NativeGenerator:
             "def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA):",
             f'    """One episode of `{self.c.name}`: returns (answer id, line of the `stop` that ended it, or 0)."""',
         ]
-        tail = [
+        tail = self.driver("run", parallel=True) + self.driver("run_serial", parallel=False)
+        text = "\n".join(head + body + tail) + "\n"
+        return NativeProgram(text, self.constants, self.n_ki, self.n_kf)
+
+    def driver(self, name: str, parallel: bool) -> list[str]:
+        nw = max(len(self.windows), 1)
+        doc = ("Episodes are independent: `chunks` blocks of them run on all cores, each with its own scratch\n"
+               "    state, and each result lands in its own column.") if parallel else \
+            "The same, one block after another on this thread (`chunks` is ignored)."
+        return [
             "",
             "",
-            "@njit(cache=True)",
-            "def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of, n_answers,",
-            "        BETA, out):",
-            '    """Every (seed, question) episode: row s * Q + q of `out` gets answer, tokens, sequential tokens,',
-            '    rounds, opened, pruned, stop line."""',
+            f"@njit(cache=True{', parallel=True' if parallel else ''})",
+            f"def {name}(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of,",
+            "        n_answers, BETA, out, chunks):",
+            '    """Every (seed, question) episode: column s * Q + q of `out` gets answer, tokens, sequential tokens,',
+            f'    rounds, opened, pruned, stop line. {doc}"""',
             "    Q = n_branches.shape[0]",
+            "    E = perms.shape[1] * Q",
             "    B = perms.shape[2]",
-            "    BR = np.zeros((rt.N_FIELDS, B), dtype=np.int64)",
-            f"    BI = np.zeros(({max(self.n_bi, 1)}, B), dtype=np.int64)",
-            f"    BF = np.zeros(({max(self.n_bf, 1)}, B), dtype=np.float64)",
-            "    COMP = np.zeros(B, dtype=np.int64)",
-            "    ACC = np.zeros(rt.N_ACC, dtype=np.int64)",
-            f"    WB = np.zeros(({max(len(self.windows), 1)}, max(1{''.join(', ' + w for w in self.windows)})), "
-            "dtype=np.float64)",
-            f"    WM = np.zeros(({max(len(self.windows), 1)}, 3), dtype=np.int64)",
-            f"    SB = np.zeros(({max(self.n_sets, 1)}, B), dtype=np.int64)",
-            f"    XI = np.zeros(({max(self.n_xi, 1)}, B), dtype=np.int64)",
-            f"    XF = np.zeros(({max(self.n_xf, 1)}, B), dtype=np.float64)",
-            "    IOTA = np.arange(B)",
-            "    CNT = np.zeros(n_answers + 1, dtype=np.int64)",
-            "    VOTE = np.zeros((2, n_answers + 1), dtype=np.int64)",
-            "    for s in range(perms.shape[1]):",
-            "        for q in range(Q):",
+            f"    if {'chunks < 1' if parallel else 'True'}:",
+            "        chunks = 1",
+            f"    for chunk in {'prange' if parallel else 'range'}(chunks):",
+            "        BR = np.zeros((rt.N_FIELDS, B), dtype=np.int64)",
+            f"        BI = np.zeros(({max(self.n_bi, 1)}, B), dtype=np.int64)",
+            f"        BF = np.zeros(({max(self.n_bf, 1)}, B), dtype=np.float64)",
+            "        COMP = np.zeros(B, dtype=np.int64)",
+            "        ACC = np.zeros(rt.N_ACC, dtype=np.int64)",
+            f"        WB = np.zeros(({nw}, max(1{''.join(', ' + w for w in self.windows)})), dtype=np.float64)",
+            f"        WM = np.zeros(({nw}, 3), dtype=np.int64)",
+            f"        SB = np.zeros(({max(self.n_sets, 1)}, B), dtype=np.int64)",
+            f"        XI = np.zeros(({max(self.n_xi, 1)}, B), dtype=np.int64)",
+            f"        XF = np.zeros(({max(self.n_xf, 1)}, B), dtype=np.float64)",
+            "        IOTA = np.arange(B)",
+            "        CNT = np.zeros(n_answers + 1, dtype=np.int64)",
+            "        VOTE = np.zeros((2, n_answers + 1), dtype=np.int64)",
+            "        for e in range(chunk * E // chunks, (chunk + 1) * E // chunks):",
+            "            s, q = e // Q, e % Q",
             "            env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],",
             "                   perms[perm_of[q], s, :n_branches[q]], delta[q])",
             "            rt.start_episode(ACC)",
             "            answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF,",
             "                                   BETA)",
             "            rt.end_episode(BR, COMP, ACC, VOTE)",
-            "            e = s * Q + q",
             "            out[0, e] = answer",
             "            out[1, e] = ACC[rt.TOTAL]",
             "            out[2, e] = ACC[rt.SEQUENTIAL]",
@@ -175,8 +186,6 @@ class NativeGenerator:
             "            out[5, e] = ACC[rt.N_PRUNED]",
             "            out[6, e] = line",
         ]
-        text = "\n".join(head + body + tail) + "\n"
-        return NativeProgram(text, self.constants, self.n_ki, self.n_kf)
 
     def comment(self, node: ast.Node) -> None:
         line = node.span.line
@@ -390,21 +399,31 @@ class NativeGenerator:
 
     def s_Advance(self, s: ast.Advance, scope):
         o = self.out
-        buf, n = self.set_expr(s.set, scope, None)
-        steps_of = None
-        if s.by is not None:  # operands first: every member's count before any branch moves
+        moved, longest = self.tmp("moved"), self.tmp("longest")
+        if s.by is None or _reads_one_branch(s.by):
+            # each count reads only its own branch (and values fixed before the loop), so reading it
+            # just before moving that branch equals reading every count first
+            o.write(f"{moved} = 0")
+            o.write(f"{longest} = 0")
+            slot, levels = self.member_loop(s.set, scope)
+            steps = "1"
+            if s.by is not None:
+                steps = self.tmp("steps")
+                o.write(f"{steps} = {self.expr(s.by, scope, slot)}")
+        else:  # operands first: every member's count before any branch moves
+            buf, n = self.set_expr(s.set, scope, None)
             steps_of = self.per_member(buf, n, s.by, scope, T.INT)
-        moved, longest, j, slot = self.tmp("moved"), self.tmp("longest"), self.tmp("j"), self.tmp("b")
-        o.write(f"{moved} = 0")
-        o.write(f"{longest} = 0")
-        o.write(f"for {j} in range({n}):")
-        o.level += 1
-        o.write(f"{slot} = {buf}[{j}]")
-        steps = f"{steps_of}[{j}]" if steps_of else "1"
+            o.write(f"{moved} = 0")
+            o.write(f"{longest} = 0")
+            j, slot = self.tmp("j"), self.tmp("b")
+            o.write(f"for {j} in range({n}):")
+            o.level += 1
+            o.write(f"{slot} = {buf}[{j}]")
+            levels, steps = 1, f"{steps_of}[{j}]"
         o.write(f"if BR[{STATUS}, {slot}] == {ACTIVE} and {steps} > 0:")
         o.write(f"    {longest} = max({longest}, rt.advance(env, BR, COMP, ACC, VOTE, {slot}, {steps}))")
         o.write(f"    {moved} += 1")
-        o.level -= 1
+        o.level -= levels
         o.write(f"rt.end_round(ACC, {moved}, {longest})")
 
     def s_Prune(self, s: ast.Prune, scope):
@@ -413,6 +432,19 @@ class NativeGenerator:
 
     def s_Update(self, s: ast.Update, scope):
         o = self.out
+        if all(_reads_one_branch(st.value) for st in s.setters):
+            # each value reads only its own branch: compute a member's values, then write them
+            slot, levels = self.member_loop(s.set, scope)
+            values = []
+            for st in s.setters:
+                v = self.tmp(f"new_{st.field}")
+                o.write(f"{v} = {self.typed(self.expr(st.value, scope, slot), self.branch_rows[st.field][2])}")
+                values.append((st.field, v))
+            for name, v in values:
+                matrix, row, _ = self.branch_rows[name]
+                o.write(f"{matrix}[{row}, {slot}] = {v}")
+            o.level -= levels
+            return
         buf, n = self.set_expr(s.set, scope, None)
         rows = []
         for st in s.setters:  # every value first, then the writes
@@ -425,6 +457,30 @@ class NativeGenerator:
             matrix, row, _ = self.branch_rows[name]
             o.write(f"{matrix}[{row}, {buf}[{j}]] = {values}[{j}]")
         o.level -= 1
+
+    def member_loop(self, e, scope: Scope) -> tuple[str, int]:
+        """Open a loop over the members of set ``e`` in order; returns (member slot variable, levels opened).
+
+        A built-in set other than `completed` is walked straight off the slots (opening order)
+        instead of being listed first.
+        """
+        o = self.out
+        b = self.tmp("b")
+        if isinstance(e, ast.Name) and e.id in ("active", "live", "branches") and scope.lookup(e.id).kind == "set":
+            o.write(f"for {b} in range(ACC[{OPENED}]):")
+            o.level += 1
+            if e.id == "branches":
+                return b, 1
+            o.write(f"if BR[{STATUS}, {b}] {'==' if e.id == 'active' else '!='} "
+                    f"{ACTIVE if e.id == 'active' else PRUNED}:")
+            o.level += 1
+            return b, 2
+        buf, n = self.set_expr(e, scope, None)
+        j = self.tmp("j")
+        o.write(f"for {j} in range({n}):")
+        o.level += 1
+        o.write(f"{b} = {buf}[{j}]")
+        return b, 1
 
     def per_member(self, buf: str, n: str, e, scope: Scope, type_: T) -> str:
         """Evaluate branch-scoped ``e`` for every member into a scratch row; returns the row's name."""
@@ -483,17 +539,14 @@ class NativeGenerator:
                 return f"{buf}|{n}"
             return tuple(self.hoisted(f"set {e.id}", frozenset({"branches"}), listing).split("|"))
         if isinstance(e, ast.Where):
-            src, src_n = self.set_expr(e.set, scope, slot)
-            buf, n, j, b = self.new_set(), self.tmp("n_selected"), self.tmp("j"), self.tmp("b")
+            buf, n = self.new_set(), self.tmp("n_selected")
             o.write(f"{n} = 0")
-            o.write(f"for {j} in range({src_n}):")
-            o.level += 1
-            o.write(f"{b} = {src}[{j}]")
+            b, levels = self.member_loop(e.set, scope)
             cond = self.expr(e.cond, scope, b)
             o.write(f"if {cond}:")
             o.write(f"    {buf}[{n}] = {b}")
             o.write(f"    {n} += 1")
-            o.level -= 1
+            o.level -= levels
             return buf, n
         if isinstance(e, ast.Sorted):
             src, src_n = self.set_expr(e.set, scope, slot)
@@ -706,6 +759,25 @@ class NativeGenerator:
         if f == "confidence":
             return f"rt.beta_confidence({v}[1], {v}[2], BETA)"
         return f"({n} > 0 and {v}[1] == {n})"  # unanimous
+
+
+def _reads_one_branch(e) -> bool:
+    """Does ``e`` read no branch set? Then per member it reads only that member (and signals,
+    which are computed before the statement), so members may be evaluated one after another."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (ast.Where, ast.Sorted, ast.Take)):
+            return False
+        if isinstance(x, ast.Call) and x.func in _SET_FUNCS:
+            return False
+        for name in type(x).model_fields:
+            v = getattr(x, name)
+            if isinstance(v, ast.Node):
+                stack.append(v)
+            elif isinstance(v, tuple):
+                stack.extend(i for i in v if isinstance(i, ast.Node))
+    return True
 
 
 def _changes(s) -> set[str]:

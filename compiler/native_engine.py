@@ -166,6 +166,23 @@ def _beta_table(size: int) -> np.ndarray:
     return _beta
 
 
+PARALLEL_FROM = 1024  # episodes; below this one thread is quicker than starting the others
+
+
+def _driver(module: types.ModuleType, episodes: int):
+    """The kernel's driver for a run of this size, and how many blocks to cut the episodes into.
+
+    Each driver is compiled the first time it is used, so small runs (tests, tiny stores)
+    never pay for compiling the multi-core one.
+    """
+    import numba
+
+    threads = numba.get_num_threads()
+    if threads > 1 and episodes >= PARALLEL_FROM:
+        return module.run, 4 * threads  # a few blocks per thread even out unequal episode lengths
+    return module.run_serial, 1
+
+
 def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int]) -> Outcome:
     start = time.perf_counter()
     policy = compile_native(checked)
@@ -176,9 +193,10 @@ def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Seque
     nq = len(d.n_branches)
     out = np.zeros((7, len(seeds) * nq), dtype=np.int64)
     if out.shape[1]:
-        policy.module.run(ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq,
+        driver, chunks = _driver(policy.module, out.shape[1])
+        driver(ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq,
                           d.n_branches, _perms(d.widths, seeds), d.perm_of, d.n_answers,
-                          _beta_table(max(130, int(d.n_branches.max()) + 2)), out)
+                          _beta_table(max(130, int(d.n_branches.max()) + 2)), out, chunks)
     shape = (len(seeds), nq)
     answer = out[0]
     question = np.tile(np.arange(nq), len(seeds))

@@ -12,6 +12,7 @@ numbers are what ttsc must give.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -257,7 +258,8 @@ def reproduce(cells: Sequence[Cell], stores_dir: str | os.PathLike[str], *, seed
         for job in jobs_in:
             done(job[0], _measure_job(job))
         return results
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # spawn, not fork: a forked child cannot start OpenMP threads its parent already used (native kernels)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for job, m in zip(jobs_in, pool.map(_measure_job, jobs_in)):
             done(job[0], m)
     return results

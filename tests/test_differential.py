@@ -1,4 +1,4 @@
-"""The compiled engine agrees exactly with the reference interpreter.
+"""Both compiled engines (native kernels and batched numpy policies) agree exactly with the interpreter.
 
 Per episode, not just on average: the same answer, tokens, sequential tokens,
 rounds, branches opened and pruned, and stopping line — on the five reference
@@ -32,26 +32,26 @@ def _program(text: str, name: str = "<gen>"):
     return check(parse_source(src), src)
 
 
-def assert_same(a, b, context: str = "") -> None:
+def assert_same(a, b, context: str = "", engine: str = "compiled") -> None:
     for f in FIELDS:
         x, y = getattr(a, f), getattr(b, f)
         if not np.array_equal(x, y):
             bad = np.argwhere(x != y)[0]
             raise AssertionError(f"{context}: `{f}` differs at seed/question {tuple(bad)}: "
-                                 f"interpreter {x[tuple(bad)]!r}, compiled {y[tuple(bad)]!r}")
+                                 f"interpreter {x[tuple(bad)]!r}, {engine} {y[tuple(bad)]!r}")
 
 
-def _both(checked, params, store, seeds):
-    return (run(checked, params, store, seeds, engine="interpret"),
-            run(checked, params, store, seeds, engine="compiled"))
+def assert_engines_agree(checked, params, store, seeds, context: str = "") -> None:
+    reference = run(checked, params, store, seeds, engine="interpret")
+    for engine in ("compiled", "batched"):
+        assert_same(reference, run(checked, params, store, seeds, engine=engine), context, engine)
 
 
 @pytest.mark.parametrize("name", ["sc", "asc", "esc", "parallel_probe", "cmc"])
 def test_reference_strategies_agree_on_the_bundled_store(name):
     checked = _program((ROOT / "strategies" / f"{name}.tts").read_text(), f"{name}.tts")
     store = load_store(default_store_path())
-    a, b = _both(checked, bind_params(checked), store, range(6))
-    assert_same(a, b, name)
+    assert_engines_agree(checked, bind_params(checked), store, range(6), name)
 
 
 @pytest.mark.parametrize("name,params", [
@@ -63,8 +63,7 @@ def test_reference_strategies_agree_on_the_bundled_store(name):
 def test_reference_strategies_agree_on_a_real_store(shared, name, params):
     checked = _program((ROOT / "strategies" / f"{name}.tts").read_text(), f"{name}.tts")
     store = load_store(shared / "replay" / "autotts" / "Qwen3-1.7B" / "hmmt25.json")
-    a, b = _both(checked, bind_params(checked, params), store, range(3))
-    assert_same(a, b, f"{name} {params}")
+    assert_engines_agree(checked, bind_params(checked, params), store, range(3), f"{name} {params}")
 
 
 @settings(max_examples=200, deadline=None, derandomize=True,
@@ -75,6 +74,5 @@ def test_generated_programs_agree(text, store):
     try:
         params = bind_params(checked)
     except TtscError:
-        return  # a limit refused these parameters; both engines refuse alike (bind_params is shared)
-    a, b = _both(checked, params, store, range(3))
-    assert_same(a, b, "\n" + text)
+        return  # a limit refused these parameters; every engine refuses alike (bind_params is shared)
+    assert_engines_agree(checked, params, store, range(3), "\n" + text)

@@ -1,7 +1,8 @@
 """Fidelity: strategies written in .tts reproduce the published evaluator exactly.
 
 * Every row of ../shared/reference/autotts_reference.json (5 strategies, 30
-  settings, 12 stores, 100 seeds) through the compiled engine: bit-exact.
+  settings, 12 stores, 100 seeds) through the compiled (native) engine:
+  bit-exact; every 15th row through the batched numpy engine too.
 * A sample of rows through the reference interpreter (it is slow: the whole
   grid takes about an hour; `python -m benchmarks.bench --interpret-seeds 100`
   runs it all).
@@ -67,6 +68,14 @@ def test_compiled_reproduces_reference_row(shared, row):
     assert (out.accuracy, out.avg_tokens) == (row["accuracy"], row["avg_tokens"])
 
 
+@pytest.mark.parametrize("row", ROWS[::15], ids=_row_id)
+def test_batched_reproduces_reference_row(shared, row):
+    checked = _program(row["method"])
+    out = run(checked, bind_params(checked, row["params"]), _store(shared, f"{row['model']}/{row['dataset']}"),
+              range(100), engine="batched")
+    assert (out.accuracy, out.avg_tokens) == (row["accuracy"], row["avg_tokens"])
+
+
 def _interpreter_sample() -> list[dict]:
     wanted = [
         ("Qwen3-0.6B", "aime24", "sc", None), ("Qwen3-0.6B", "aime24", "asc", None),
@@ -128,10 +137,11 @@ def _synthetic(data: dict, name: str) -> Store:
         return load_store(p, name=name)
 
 
+@pytest.mark.parametrize("engine", ["compiled", "batched"])
 @pytest.mark.parametrize("method,params", UNSEEN, ids=[f"{m}-{p}" for m, p in UNSEEN])
-def test_unseen_settings_match_the_plain_implementation(shared, method, params):
+def test_unseen_settings_match_the_plain_implementation(shared, method, params, engine):
     checked = _program(method)
     for store in _unseen_stores(shared):
-        out = run(checked, bind_params(checked, params), store, range(20), engine="compiled")
+        out = run(checked, bind_params(checked, params), store, range(20), engine=engine)
         acc, tok = baseline.evaluate(method, params, store, range(20))
         assert (out.accuracy, out.avg_tokens) == (acc, tok), store.name
