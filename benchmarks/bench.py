@@ -14,8 +14,8 @@
    independent, so time is linear in seeds).
 4. Runs CMC β=0.5, Parallel-Probe (64 chains) and ASC (64, 0.95) on all 12
    stores × 100 seeds with the plain one-episode-at-a-time implementation in
-   benchmarks/baseline.py and with the compiled engine on all cores and on
-   one thread, in the same process.
+   benchmarks/baseline.py and with the compiled engine on all threads and on
+   one (``TTSC_THREADS=1``), in the same process.
 5. Times compiling cmc.tts to Python (parse, check, generate, load, no cache)
    and, separately, numba's machine-code compile of its kernel (empty cache).
 All figures are ratios measured in one run on one machine.
@@ -34,9 +34,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numba
-
 from benchmarks import baseline
+from ttsc.compiler import native_engine
 from ttsc.compiler.compile import compile_program
 from ttsc.compiler.native import generate_native
 from ttsc.dsl.checker import check
@@ -92,7 +91,7 @@ print(time.perf_counter() - t)
 
 
 def _cold_kernel_seconds(tts: Path, store: Path) -> float:
-    """numba compiling cmc's kernel (multi-core driver) from nothing, in a fresh process and cache."""
+    """numba compiling cmc's kernel from nothing (and running it once), in a fresh process and cache."""
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, TTSC_CACHE_DIR=d)
         out = subprocess.run([sys.executable, "-c", _COLD_COMPILE, str(tts), str(store)], env=env,
@@ -117,14 +116,13 @@ def main(argv: list[str] | None = None) -> dict:
         if key not in stores:
             stores[key] = load_store(args.shared / "replay" / "autotts" / f"{key}.json", name=key)
     programs = {m: _program(m) for m in sorted({r["method"] for r in rows})}
-    threads = numba.get_num_threads()
+    threads = native_engine.threads()
 
-    # 1. kernels: compiled (or loaded from the cache) once per program, both drivers
+    # 1. kernels: compiled (or loaded from the cache) once per program
     first = next(iter(stores.values()))
     kernels = {}
     for m, c in programs.items():
         t0 = time.perf_counter()
-        run(c, bind_params(c), first, range(100), engine="compiled")
         run(c, bind_params(c), first, range(1), engine="compiled")
         kernels[m] = time.perf_counter() - t0
     print(f"kernels ready (compiled or loaded from the cache): {sum(kernels.values()):.1f} s", flush=True)
@@ -162,13 +160,12 @@ def main(argv: list[str] | None = None) -> dict:
             t_plain = time.perf_counter() - t0
             t_threads = []
             for n in (threads, 1):
-                numba.set_num_threads(n)
-                run(c, bound, first, range(100), engine="compiled")  # this driver's kernel is ready
+                os.environ["TTSC_THREADS"] = str(n)
                 t0 = time.perf_counter()
                 for store in stores.values():
                     run(c, bound, store, range(100), engine="compiled")
                 t_threads.append(time.perf_counter() - t0)
-            numba.set_num_threads(threads)
+            os.environ.pop("TTSC_THREADS", None)
             plain[method] = (t_plain, *t_threads)
             print(f"{method} {params}: plain {t_plain:.2f} s, compiled {t_threads[0]:.3f} s "
                   f"({t_plain / t_threads[0]:.1f}x), on one thread {t_threads[1]:.3f} s "

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import types
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -166,21 +167,42 @@ def _beta_table(size: int) -> np.ndarray:
     return _beta
 
 
-PARALLEL_FROM = 1024  # episodes; below this one thread is quicker than starting the others
+PARALLEL_FROM = 1024  # episodes; below this one thread is quicker than handing out work
 
 
-def _driver(module: types.ModuleType, episodes: int):
-    """The kernel's driver for a run of this size, and how many blocks to cut the episodes into.
+def threads() -> int:
+    """Threads for large runs: ``$TTSC_THREADS``, else the CPUs this process may use."""
+    env = os.environ.get("TTSC_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise TtscError(f"TTSC_THREADS must be a whole number, not `{env}`") from None
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
-    Each driver is compiled the first time it is used, so small runs (tests, tiny stores)
-    never pay for compiling the multi-core one.
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+if hasattr(os, "register_at_fork"):  # a forked child inherits the pools but not their threads
+    os.register_at_fork(after_in_child=_pools.clear)
+
+
+def _run_episodes(kernel, args: tuple, episodes: int) -> None:
+    """Run the kernel over every episode: in blocks on several threads (it releases the GIL) for large runs.
+
+    Each block writes only its own columns and episodes are independent, so the
+    result is the same for any number of threads.
     """
-    import numba
-
-    threads = numba.get_num_threads()
-    if threads > 1 and episodes >= PARALLEL_FROM:
-        return module.run, 4 * threads  # a few blocks per thread even out unequal episode lengths
-    return module.run_serial, 1
+    n = threads()
+    if n == 1 or episodes < PARALLEL_FROM:
+        kernel(*args, 0, episodes)
+        return
+    pool = _pools.get(n)
+    if pool is None:
+        pool = _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ttsc-kernel")
+    blocks = 4 * n  # a few blocks per thread even out episodes of unequal length
+    bounds = [episodes * i // blocks for i in range(blocks + 1)]
+    for f in [pool.submit(kernel, *args, a, b) for a, b in zip(bounds, bounds[1:]) if b > a]:
+        f.result()
 
 
 def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int]) -> Outcome:
@@ -193,10 +215,10 @@ def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Seque
     nq = len(d.n_branches)
     out = np.zeros((7, len(seeds) * nq), dtype=np.int64)
     if out.shape[1]:
-        driver, chunks = _driver(policy.module, out.shape[1])
-        driver(ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq,
-                          d.n_branches, _perms(d.widths, seeds), d.perm_of, d.n_answers,
-                          _beta_table(max(130, int(d.n_branches.max()) + 2)), out, chunks)
+        args = (ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq, d.n_branches,
+                _perms(d.widths, seeds), d.perm_of, d.n_answers, _beta_table(max(130, int(d.n_branches.max()) + 2)),
+                out)
+        _run_episodes(policy.module.run, args, out.shape[1])
     shape = (len(seeds), nq)
     answer = out[0]
     question = np.tile(np.arange(nq), len(seeds))

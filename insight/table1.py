@@ -258,7 +258,7 @@ def reproduce(cells: Sequence[Cell], stores_dir: str | os.PathLike[str], *, seed
         for job in jobs_in:
             done(job[0], _measure_job(job))
         return results
-    # spawn, not fork: a forked child cannot start OpenMP threads its parent already used (native kernels)
+    # spawn, not fork: a fresh interpreter per worker shares no threads or locks with this process
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for job, m in zip(jobs_in, pool.map(_measure_job, jobs_in)):
             done(job[0], m)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import numba
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -75,8 +74,9 @@ def test_parameter_fixed_values_are_computed_by_the_interpreter():
     assert (store, kf[i]) == ("KF", 0.6)
 
 
-def test_both_drivers_agree_on_a_real_store(shared, monkeypatch):
-    """The multi-core driver (large runs) and the one-thread driver give the same episodes."""
+def test_threaded_and_one_thread_runs_agree_on_a_real_store(shared, monkeypatch):
+    """Large runs are cut into blocks run on several threads; the episodes are the same as on one."""
+    monkeypatch.setenv("TTSC_THREADS", "3")
     store = load_store(shared / "replay" / "autotts" / "Qwen3-4B" / "aime25.json")
     for name, params in [("cmc", {"beta": 0.6}), ("parallel_probe", {"num_chains": 16, "T": 8, "warm_up": 4,
                                                                      "prune_patience": 3})]:
@@ -87,25 +87,29 @@ def test_both_drivers_agree_on_a_real_store(shared, monkeypatch):
         parallel = run(checked, bound, store, seeds, engine="compiled")
         monkeypatch.setattr(native_engine, "PARALLEL_FROM", 10 ** 9)
         serial = run(checked, bound, store, seeds, engine="compiled")
-        monkeypatch.undo()
-        assert_same(serial, parallel, name, "multi-core driver")
+        monkeypatch.setattr(native_engine, "PARALLEL_FROM", 1024)
+        assert_same(serial, parallel, name, "threaded run")
         assert_same(run(checked, bound, store, seeds, engine="batched"), parallel, name, "compiled")
 
 
-def test_results_do_not_depend_on_the_thread_count(shared):
+def test_results_do_not_depend_on_the_thread_count(shared, monkeypatch):
     store = load_store(shared / "replay" / "autotts" / "Qwen3-0.6B" / "hmmt25.json")
     checked = _checked("cmc")
     bound = bind_params(checked, {"beta": 0.8})
-    threads = numba.get_num_threads()
     runs = []
-    try:
-        for n in sorted({1, threads}):
-            numba.set_num_threads(n)
-            runs.append(run(checked, bound, store, range(50), engine="compiled"))
-    finally:
-        numba.set_num_threads(threads)
+    for n in (1, 2, 5):
+        monkeypatch.setenv("TTSC_THREADS", str(n))
+        runs.append(run(checked, bound, store, range(50), engine="compiled"))
     for other in runs[1:]:
         assert_same(runs[0], other, "threads")
+
+
+def test_thread_count_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("TTSC_THREADS", "many")
+    with pytest.raises(TtscError, match="TTSC_THREADS"):
+        native_engine.threads()
+    monkeypatch.setenv("TTSC_THREADS", "0")
+    assert native_engine.threads() == 1
 
 
 def test_python_fallbacks_round_digits_and_large_beta_confidence():
@@ -171,6 +175,7 @@ def test_compile_cli_writes_the_native_kernel(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert "@njit(cache=True, _nrt=False)" in text and "def episode(" in text and "def run(" in text
+    assert "nogil=True" in text
 
 
 def test_outcome_fields_are_complete_and_typed(shared):
