@@ -10,7 +10,7 @@ import click
 
 from ttsc.cli.loading import load_envs, load_program, parse_sets, parse_sweeps, progress_bar, resolve_strategy
 from ttsc.insight.trace import write_episode_summaries
-from ttsc.runtime.evaluate import ENGINES, run
+from ttsc.runtime.evaluate import ENGINE_HELP, ENGINES, run
 from ttsc.errors import TtscError
 from ttsc.runtime.params import bind_params
 
@@ -28,7 +28,7 @@ COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequentia
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True,
               help="run seeds 0..N-1")
 @click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
-              help="compiled: vectorized numpy policy; interpret: the reference interpreter (same numbers, slower)")
+              help=ENGINE_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--traces", type=click.Path(file_okay=False), default=None,

@@ -12,7 +12,7 @@ from ttsc.cli.loading import progress_bar
 from ttsc.errors import TtscError
 from ttsc.insight import report as rep
 from ttsc.insight import table1
-from ttsc.runtime.evaluate import ENGINES
+from ttsc.runtime.evaluate import ENGINE_HELP, ENGINES
 
 # Where the shared data sits beside a checkout (relative to the working directory).
 SHARED = Path("../shared")
@@ -37,7 +37,7 @@ def _existing(path: Path) -> str | None:
               help="write report.md and report.html (self-contained) into this directory")
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True, help="run seeds 0..N-1")
 @click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
-              help="compiled: vectorized numpy policy; interpret: the reference interpreter (same numbers, slower)")
+              help=ENGINE_HELP)
 @click.option("--only", multiple=True, metavar="TERM[,TERM...]",
               help="keep cells whose model, benchmark, method or label is one of the terms (repeat to narrow)")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,

@@ -19,7 +19,7 @@ from ttsc.cli.loading import load_envs, load_program, progress_bar, resolve_stra
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.insight import frontier as fr
-from ttsc.runtime.evaluate import ENGINES, run
+from ttsc.runtime.evaluate import ENGINE_HELP, ENGINES, run
 from ttsc.runtime.params import Value, bind_params, parse_value
 
 MAX_VALUES = 10_000  # per --sweep: a typo like 0:1:1e-9 should fail, not run for a week
@@ -39,7 +39,7 @@ MAX_VALUES = 10_000  # per --sweep: a typo like 0:1:1e-9 should fail, not run fo
                    "(repeatable)")
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True, help="run seeds 0..N-1")
 @click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,
-              help="compiled: vectorized numpy policy; interpret: the reference interpreter (same numbers, slower)")
+              help=ENGINE_HELP)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="ttsc-sweep-out", show_default=True,
               help="folder for frontier.csv, frontier.json and the figures")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,

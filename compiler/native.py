@@ -132,7 +132,7 @@ class NativeGenerator:
             "",
             "",
             "@njit(cache=True, _nrt=False)  # no reference counting: nothing is allocated per episode",
-            "def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA):",
+            "def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF, BETA):",
             f'    """One episode of `{self.c.name}`: returns (answer id, line of the `stop` that ended it, or 0)."""',
         ]
         tail = self.driver()
@@ -163,6 +163,7 @@ class NativeGenerator:
             f"    XI = np.zeros(({max(self.n_xi, 1)}, B), dtype=np.int64)",
             f"    XF = np.zeros(({max(self.n_xf, 1)}, B), dtype=np.float64)",
             "    IOTA = np.arange(B)",
+            "    ANS = np.zeros(B, dtype=np.int64)",
             "    CNT = np.zeros(n_answers + 1, dtype=np.int64)",
             "    VOTE = np.zeros((2, n_answers + 1), dtype=np.int64)",
             "    for e in range(first, stop):",
@@ -170,7 +171,8 @@ class NativeGenerator:
             "        env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],",
             "               perms[perm_of[q], s, :n_branches[q]], delta[q])",
             "        rt.start_episode(ACC)",
-            "        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA)",
+            "        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,",
+            "                               BETA)",
             "        rt.end_episode(BR, COMP, ACC, VOTE)",
             "        out[0, e] = answer",
             "        out[1, e] = ACC[rt.TOTAL]",
@@ -731,7 +733,7 @@ class NativeGenerator:
                     out.write(f"{n} = ACC[{N_COMPLETED}]")
                 else:
                     which = {"branches": 0, "active": 1, "live": 2}[arg.id]
-                    out.write(f"{v} = rt.votes_of_status(BR, ACC, CNT, {which})")
+                    out.write(f"{v} = rt.votes_of_status(BR, ACC, CNT, {which}, ANS)")
                     out.write(f"{n} = " + {"branches": f"ACC[{OPENED}]", "active": f"ACC[{N_ACTIVE}]",
                                             "live": f"(ACC[{OPENED}] - ACC[{N_PRUNED}])"}[arg.id])
                 return f"{v}|{n}"

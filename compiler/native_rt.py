@@ -273,25 +273,36 @@ def votes(members, n, last, counts):
 
 
 @njit(cache=True, _nrt=False)
-def votes_of_status(BR, ACC, counts, which):
-    """votes() of `branches` (which 0), `active` (1) or `live` (2), read straight off the slots."""
-    best, top1, top2 = -1, 0, 0
-    n = ACC[OPENED]
-    for s in range(n):
+def votes_of_status(BR, ACC, counts, which, answers):
+    """votes() of `branches` (which 0), `active` (1) or `live` (2), read straight off the slots.
+
+    One pass gathers the members' answers (in opening order) into ``answers`` and counts
+    them; the ranking pass then reads that short contiguous list.
+    """
+    k = 0
+    for s in range(ACC[OPENED]):
         st = BR[STATUS, s]
-        if which == 0 or (which == 1 and st == ACTIVE) or (which == 2 and st != PRUNED):
-            counts[BR[LAST, s] + 1] += 1
-    for s in range(n):
-        st = BR[STATUS, s]
-        if which == 0 or (which == 1 and st == ACTIVE) or (which == 2 and st != PRUNED):
+        if which == 0 or (st == ACTIVE if which == 1 else st != PRUNED):
             a = BR[LAST, s]
-            c = counts[a + 1]
-            if c > 0:
-                if c > top1:
-                    best, top2, top1 = a, top1, c
-                elif c > top2:
-                    top2 = c
-                counts[a + 1] = 0
+            answers[k] = a
+            counts[a + 1] += 1
+            k += 1
+    return _rank(answers, k, counts)
+
+
+@njit(cache=True, _nrt=False)
+def _rank(answers, n, counts):
+    """(majority, top1, top2) from per-answer counts; ``answers[:n]`` in set order. Clears the counts."""
+    best, top1, top2 = -1, 0, 0
+    for j in range(n):
+        a = answers[j]
+        c = counts[a + 1]
+        if c > 0:  # the answer's first occurrence: rank its count once, then clear it
+            if c > top1:
+                best, top2, top1 = a, top1, c
+            elif c > top2:
+                top2 = c
+            counts[a + 1] = 0
     return best, top1, top2
 
 

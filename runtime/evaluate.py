@@ -24,6 +24,8 @@ from ttsc.runtime.store import Store
 # batched: the numpy policy in lock-step over the batched environment protocol (what live environments use);
 # interpret: the reference interpreter, one episode at a time.
 ENGINES = ("compiled", "batched", "interpret")
+ENGINE_HELP = ("compiled: native kernels on all CPUs; batched: the numpy lock-step policy (the environment "
+               "protocol); interpret: the reference interpreter. Same numbers from each.")
 
 
 @dataclass(frozen=True)

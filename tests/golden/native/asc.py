@@ -15,7 +15,7 @@ SOURCE = 'strategies/asc.tts'
 
 
 @njit(cache=True, _nrt=False)  # no reference counting: nothing is allocated per episode
-def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA):
+def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF, BETA):
     """One episode of `asc`: returns (answer id, line of the `stop` that ended it, or 0)."""
     # strategies/asc.tts:8  repeat max_samples {
     for i_1 in range(KI[0]):
@@ -62,6 +62,7 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
     XI = np.zeros((1, B), dtype=np.int64)
     XF = np.zeros((1, B), dtype=np.float64)
     IOTA = np.arange(B)
+    ANS = np.zeros(B, dtype=np.int64)
     CNT = np.zeros(n_answers + 1, dtype=np.int64)
     VOTE = np.zeros((2, n_answers + 1), dtype=np.int64)
     for e in range(first, stop):
@@ -69,7 +70,8 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
         env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],
                perms[perm_of[q], s, :n_branches[q]], delta[q])
         rt.start_episode(ACC)
-        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA)
+        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,
+                               BETA)
         rt.end_episode(BR, COMP, ACC, VOTE)
         out[0, e] = answer
         out[1, e] = ACC[rt.TOTAL]

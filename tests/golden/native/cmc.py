@@ -31,7 +31,7 @@ SOURCE = 'strategies/cmc.tts'
 
 
 @njit(cache=True, _nrt=False)  # no reference counting: nothing is allocated per episode
-def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA):
+def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF, BETA):
     """One episode of `cmc`: returns (answer id, line of the `stop` that ended it, or 0)."""
     # strategies/cmc.tts:10  let b = clamp(beta, 0.0, 1.0)
     # strategies/cmc.tts:11  let n_init = max(2, round(2 + 6 * b))
@@ -152,7 +152,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI,
     votes_completed_40 = (ACC[8], ACC[9], ACC[10])
     n_completed_41 = ACC[4]
     sig_winner_42 = votes_completed_40[0]
-    votes_live_43 = rt.votes_of_status(BR, ACC, CNT, 2)
+    votes_live_43 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
     n_live_44 = (ACC[3] - ACC[7])
     return (sig_winner_42 if (ACC[4] > 0) else votes_live_43[0]), 59
     return -1, 0
@@ -177,6 +177,7 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
     XI = np.zeros((4, B), dtype=np.int64)
     XF = np.zeros((1, B), dtype=np.float64)
     IOTA = np.arange(B)
+    ANS = np.zeros(B, dtype=np.int64)
     CNT = np.zeros(n_answers + 1, dtype=np.int64)
     VOTE = np.zeros((2, n_answers + 1), dtype=np.int64)
     for e in range(first, stop):
@@ -184,7 +185,8 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
         env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],
                perms[perm_of[q], s, :n_branches[q]], delta[q])
         rt.start_episode(ACC)
-        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA)
+        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,
+                               BETA)
         rt.end_episode(BR, COMP, ACC, VOTE)
         out[0, e] = answer
         out[1, e] = ACC[rt.TOTAL]

@@ -17,7 +17,7 @@ SOURCE = 'strategies/parallel_probe.tts'
 
 
 @njit(cache=True, _nrt=False)  # no reference counting: nothing is allocated per episode
-def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA):
+def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF, BETA):
     """One episode of `parallel_probe`: returns (answer id, line of the `stop` that ended it, or 0)."""
     # strategies/parallel_probe.tts:12  var stable: int = 0      # rounds in a row the leader stayed the same
     v_stable = 0
@@ -57,7 +57,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI,
         # strategies/parallel_probe.tts:26  if r >= warm_up and count(live) > 1 {
         if ((i_r_5 >= KI[3]) and ((ACC[3] - ACC[7]) > 1)):
             # strategies/parallel_probe.tts:27  update active set off = if last == leader then 0 else off + 1
-            votes_live_11 = rt.votes_of_status(BR, ACC, CNT, 2)
+            votes_live_11 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
             n_live_12 = (ACC[3] - ACC[7])
             sig_leader_13 = votes_live_11[0]
             for b_9 in range(ACC[3]):
@@ -77,7 +77,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI,
                 # strategies/parallel_probe.tts:30  stop prev
                 return v_prev, 30
         # strategies/parallel_probe.tts:33  stable = if leader == prev then stable + 1 else 0
-        votes_live_16 = rt.votes_of_status(BR, ACC, CNT, 2)
+        votes_live_16 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
         n_live_17 = (ACC[3] - ACC[7])
         sig_leader_18 = votes_live_16[0]
         v_stable = ((v_stable + 1) if (sig_leader_18 == v_prev) else 0)
@@ -115,6 +115,7 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
     XI = np.zeros((1, B), dtype=np.int64)
     XF = np.zeros((1, B), dtype=np.float64)
     IOTA = np.arange(B)
+    ANS = np.zeros(B, dtype=np.int64)
     CNT = np.zeros(n_answers + 1, dtype=np.int64)
     VOTE = np.zeros((2, n_answers + 1), dtype=np.int64)
     for e in range(first, stop):
@@ -122,7 +123,8 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
         env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],
                perms[perm_of[q], s, :n_branches[q]], delta[q])
         rt.start_episode(ACC)
-        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, KI, KF, BETA)
+        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,
+                               BETA)
         rt.end_episode(BR, COMP, ACC, VOTE)
         out[0, e] = answer
         out[1, e] = ACC[rt.TOTAL]
