@@ -743,7 +743,7 @@ class NativeGenerator:
             if f == "count":
                 return n
             v = self.tmp("votes")
-            self.out.write(f"{v} = rt.votes({buf}, {n}, BR[{LAST}], CNT)")
+            self.out.write(f"{v} = rt.votes({buf}, {n}, BR[{LAST}], CNT, ANS)")
         if f == "count":
             return n
         if f == "majority":

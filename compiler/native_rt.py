@@ -252,24 +252,17 @@ def sort_members(members, n, keys, descending, out, spare, spare_keys):
 # ---- votes -------------------------------------------------------------------
 
 @njit(cache=True, _nrt=False)
-def votes(members, n, last, counts):
+def votes(members, n, last, counts, answers):
     """(majority, top1, top2) of the members' answers; ties go to the answer first in set order.
 
-    ``counts`` is a zeroed scratch array indexed by answer id + 1 and is left zeroed.
+    ``counts`` is a zeroed scratch array indexed by answer id + 1 and is left zeroed;
+    ``answers`` is scratch for the members' answers in set order.
     """
     for j in range(n):
-        counts[last[members[j]] + 1] += 1
-    best, top1, top2 = -1, 0, 0
-    for j in range(n):
         a = last[members[j]]
-        c = counts[a + 1]
-        if c > 0:  # the answer's first occurrence: rank its count once, then clear it
-            if c > top1:
-                best, top2, top1 = a, top1, c
-            elif c > top2:
-                top2 = c
-            counts[a + 1] = 0
-    return best, top1, top2
+        answers[j] = a
+        counts[a + 1] += 1
+    return _rank(answers, n, counts)
 
 
 @njit(cache=True, _nrt=False)

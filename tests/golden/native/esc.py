@@ -33,10 +33,10 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
             got_3 += 1
         rt.end_round(ACC, got_3, longest_4)
         # strategies/esc.tts:10  if unanimous(window) {
-        votes_6 = rt.votes(SB[0], got_3, BR[0], CNT)
+        votes_6 = rt.votes(SB[0], got_3, BR[0], CNT, ANS)
         if (got_3 > 0 and votes_6[1] == got_3):
             # strategies/esc.tts:11  stop majority(window)
-            votes_7 = rt.votes(SB[0], got_3, BR[0], CNT)
+            votes_7 = rt.votes(SB[0], got_3, BR[0], CNT, ANS)
             return votes_7[0], 11
     # strategies/esc.tts:14  stop majority(completed)
     votes_completed_8 = (ACC[8], ACC[9], ACC[10])
