@@ -120,12 +120,14 @@ class _StoreData:
     perm_of: np.ndarray     # [Q] int64: which permutation family a question uses (one per branch count)
     widths: tuple[int, ...]  # the branch count of each family
     n_answers: int
-    answers: np.ndarray     # [Q, n_answers + 1] object: id -> text, and None in the last column (id -1)
+    texts: np.ndarray       # object: every question's answers back to back, then None (for id -1)
+    offsets: np.ndarray     # [Q] int64: where question q's answers start in ``texts``
     gold: np.ndarray        # [Q] int64
 
 
 _stores: dict[int, tuple[Store, _StoreData]] = {}
 _beta = np.full((0, 0), np.nan)
+BETA_TABLE_MAX = 1024  # 8 MB; counts beyond it (stores with more branches) are computed by Python each time
 
 
 def _store_data(store: Store) -> _StoreData:
@@ -138,11 +140,12 @@ def _store_data(store: Store) -> _StoreData:
     widths = tuple(int(n) for n in np.unique(t.n_branches))
     perm_of = np.array([widths.index(int(n)) for n in t.n_branches], dtype=np.int64)
     n_answers = max((len(v) for v in t.vocab), default=0)
-    answers = np.full((len(t.vocab), n_answers + 1), None, dtype=object)
-    for q, v in enumerate(t.vocab):
-        answers[q, :len(v)] = v
-    data = _StoreData(t, t.n_branches.astype(np.int64), perm_of, widths, n_answers, answers,
-                      t.gold_ids.astype(np.int64))
+    sizes = np.array([len(v) for v in t.vocab], dtype=np.int64)
+    texts = np.empty(int(sizes.sum()) + 1, dtype=object)
+    texts[:-1] = [a for v in t.vocab for a in v]
+    texts[-1] = None
+    data = _StoreData(t, t.n_branches.astype(np.int64), perm_of, widths, n_answers, texts,
+                      np.cumsum(sizes) - sizes, t.gold_ids.astype(np.int64))
     if len(_stores) >= 16:
         _stores.pop(next(iter(_stores)))
     _stores[id(store)] = (store, data)
@@ -215,9 +218,9 @@ def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Seque
     nq = len(d.n_branches)
     out = np.zeros((7, len(seeds) * nq), dtype=np.int64)
     if out.shape[1]:
+        beta = _beta_table(min(BETA_TABLE_MAX, max(130, int(d.n_branches.max()) + 2)))
         args = (ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq, d.n_branches,
-                _perms(d.widths, seeds), d.perm_of, d.n_answers, _beta_table(max(130, int(d.n_branches.max()) + 2)),
-                out)
+                _perms(d.widths, seeds), d.perm_of, d.n_answers, beta, out)
         _run_episodes(policy.module.run, args, out.shape[1])
     shape = (len(seeds), nq)
     answer = out[0]
@@ -225,7 +228,7 @@ def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Seque
     gold = d.gold[question]
     return Outcome(
         seeds=seeds,
-        answers=d.answers[question, answer].reshape(shape),
+        answers=d.texts[np.where(answer >= 0, d.offsets[question] + answer, len(d.texts) - 1)].reshape(shape),
         correct=((answer >= 0) & (answer == gold)).reshape(shape),
         tokens=out[1].reshape(shape),
         sequential=out[2].reshape(shape),
