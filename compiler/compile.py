@@ -59,9 +59,10 @@ class CompiledPolicy:
 _memory: dict[str, CompiledPolicy] = {}
 
 
-def digest_of(checked: CheckedProgram) -> str:
+def digest_of(checked: CheckedProgram, generator: str = CODEGEN_VERSION) -> str:
+    """Cache key of ``checked``'s compiled form; ``generator`` names the version of the code that made it."""
     h = hashlib.sha256()
-    for part in (__version__, CODEGEN_VERSION, checked.source.name, checked.source.text):
+    for part in (__version__, generator, checked.source.name, checked.source.text):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
     return h.hexdigest()[:20]

@@ -21,10 +21,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ttsc import __version__
 from ttsc.cache import cache_dir
 from ttsc.compiler import native as native_codegen
 from ttsc.compiler import native_rt
+from ttsc.compiler.compile import digest_of
 from ttsc.compiler.native import NativeProgram, generate_native
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
@@ -60,6 +60,7 @@ class NativePolicy:
 
 
 def _code_digest() -> str:
+    """The native backend's version: its own source, so an edited generator or runtime never reuses a kernel."""
     h = hashlib.sha256()
     for mod in (native_codegen, native_rt):
         h.update(Path(mod.__file__).read_bytes())
@@ -70,16 +71,8 @@ _CODE = _code_digest()
 _memory: dict[str, NativePolicy] = {}
 
 
-def digest_of(checked: CheckedProgram) -> str:
-    h = hashlib.sha256()
-    for part in (__version__, _CODE, checked.source.name, checked.source.text):
-        h.update(part.encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()[:20]
-
-
 def compile_native(checked: CheckedProgram) -> NativePolicy:
-    key = digest_of(checked)
+    key = digest_of(checked, generator=_CODE)
     hit = _memory.get(key)
     if hit is not None:
         return hit

@@ -171,14 +171,6 @@ def prune(BR, ACC, members, n):
 # ---- built-in branch sets: fill ``out`` with slots, return how many -------
 
 @njit(cache=True, _nrt=False)
-def set_branches(BR, ACC, out):
-    n = ACC[OPENED]
-    for s in range(n):
-        out[s] = s
-    return n
-
-
-@njit(cache=True, _nrt=False)
 def set_live(BR, ACC, out):
     n = 0
     for s in range(ACC[OPENED]):
