@@ -718,26 +718,23 @@ class NativeGenerator:
         f = e.func
         arg = e.args[0]
         builtin = isinstance(arg, ast.Name) and arg.id in SETS and scope.lookup(arg.id).kind == "set"
-        if f == "count" and builtin:  # kept up to date as branches open, finish and are pruned
-            return {"completed": f"ACC[{N_COMPLETED}]", "branches": f"ACC[{OPENED}]",
-                    "active": f"ACC[{N_ACTIVE}]", "live": f"(ACC[{OPENED}] - ACC[{N_PRUNED}])"}[arg.id]
+        if f == "count" and builtin:
+            return _builtin_count(arg.id)
         if f == "votes":
             buf, n = self.set_expr(arg, scope, slot)
             answer = self.expr(e.args[1], scope, slot)
             return f"rt.votes_for({buf}, {n}, BR[{LAST}], {answer})"
         if builtin:  # tallied from the slots (or kept up to date, for `completed`), ahead of the statement
             def tally(out: _Out) -> str:
-                v, n = self.tmp(f"votes_{arg.id}"), self.tmp(f"n_{arg.id}")
+                v = self.tmp(f"votes_{arg.id}")
                 if arg.id == "completed":
                     out.write(f"{v} = (ACC[{MAJORITY}], ACC[{TOP1}], ACC[{TOP2}])")
-                    out.write(f"{n} = ACC[{N_COMPLETED}]")
                 else:
                     which = {"branches": 0, "active": 1, "live": 2}[arg.id]
                     out.write(f"{v} = rt.votes_of_status(BR, ACC, CNT, {which}, ANS)")
-                    out.write(f"{n} = " + {"branches": f"ACC[{OPENED}]", "active": f"ACC[{N_ACTIVE}]",
-                                            "live": f"(ACC[{OPENED}] - ACC[{N_PRUNED}])"}[arg.id])
-                return f"{v}|{n}"
-            v, n = self.hoisted(f"votes {arg.id}", frozenset({"branches"}), tally).split("|")
+                return v
+            # the tally is used only while the branches are as they were, so the count is read in place
+            v, n = self.hoisted(f"votes {arg.id}", frozenset({"branches"}), tally), _builtin_count(arg.id)
         else:
             buf, n = self.set_expr(arg, scope, slot)
             if f == "count":
@@ -755,6 +752,12 @@ class NativeGenerator:
         if f == "confidence":
             return f"rt.beta_confidence({v}[1], {v}[2], BETA)"
         return f"({n} > 0 and {v}[1] == {n})"  # unanimous
+
+
+def _builtin_count(name: str) -> str:
+    """count() of a built-in set: kept up to date as branches open, finish and are pruned."""
+    return {"completed": f"ACC[{N_COMPLETED}]", "branches": f"ACC[{OPENED}]", "active": f"ACC[{N_ACTIVE}]",
+            "live": f"(ACC[{OPENED}] - ACC[{N_PRUNED}])"}[name]
 
 
 def _reads_one_branch(e) -> bool:

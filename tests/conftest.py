@@ -35,6 +35,15 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
 
 
+def check_golden(path: Path, text: str, update: bool, what: str) -> None:
+    """Compare ``text`` with the golden file ``path``, or (under ``--update-goldens``) rewrite it."""
+    if update:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"missing golden {path}; run pytest --update-goldens"
+    assert text == path.read_text(encoding="utf-8"), f"{what} changed; review it and run pytest --update-goldens"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory):
     """Compiled modules and the parser tables go to a temporary folder, not the user's ~/.cache."""

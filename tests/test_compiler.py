@@ -6,13 +6,11 @@ import linecache
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, check_golden
 from ttsc.cli.main import cli
 from ttsc.compiler import compile as compile_mod
 from ttsc.compiler.codegen import generate
@@ -37,14 +35,8 @@ def _checked(name: str):
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_generated_code_matches_golden(name, update_goldens):
-    python = generate(_checked(name)).source
-    path = GOLDEN / f"{name}.py"
-    if update_goldens:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(python, encoding="utf-8")
-    assert path.is_file(), f"missing golden {path}; run pytest --update-goldens"
-    assert python == path.read_text(encoding="utf-8"), f"generated code for {name} changed; " \
-                                                      "review it and run pytest --update-goldens"
+    check_golden(GOLDEN / f"{name}.py", generate(_checked(name)).source, update_goldens,
+                 f"generated code for {name}")
 
 
 @pytest.mark.parametrize("name", STRATEGIES)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, check_golden
+from tests.test_compiler import STRATEGIES, _checked, _statements
 from tests.test_differential import FIELDS, assert_engines_agree, assert_same
 from ttsc.cli.main import cli
 from ttsc.compiler import native_engine
@@ -22,12 +23,6 @@ from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import default_store_path, load_store
 
 GOLDEN = ROOT / "tests" / "golden" / "native"
-STRATEGIES = ["sc", "asc", "esc", "parallel_probe", "cmc"]
-
-
-def _checked(name: str):
-    src = Source(f"strategies/{name}.tts", (ROOT / "strategies" / f"{name}.tts").read_text(encoding="utf-8"))
-    return check(parse_source(src), src)
 
 
 def _program(text: str, name: str = "<test>"):
@@ -37,20 +32,12 @@ def _program(text: str, name: str = "<test>"):
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_native_kernel_matches_golden(name, update_goldens):
-    python = generate_native(_checked(name)).source
-    path = GOLDEN / f"{name}.py"
-    if update_goldens:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(python, encoding="utf-8")
-    assert path.is_file(), f"missing golden {path}; run pytest --update-goldens"
-    assert python == path.read_text(encoding="utf-8"), f"native kernel for {name} changed; " \
-                                                      "review it and run pytest --update-goldens"
+    check_golden(GOLDEN / f"{name}.py", generate_native(_checked(name)).source, update_goldens,
+                 f"native kernel for {name}")
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_native_kernel_is_deterministic_and_points_at_rules(name):
-    from tests.test_compiler import _statements
-
     a, b = generate_native(_checked(name)), generate_native(_checked(name))
     assert a.source == b.source
     checked = _checked(name)

@@ -32,14 +32,12 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
         rt.end_round(ACC, got_3, longest_4)
         # strategies/asc.tts:10  if count(completed) >= 2 and confidence(completed) > threshold {
         votes_completed_6 = (ACC[8], ACC[9], ACC[10])
-        n_completed_7 = ACC[4]
         if ((ACC[4] >= 2) and (rt.beta_confidence(votes_completed_6[1], votes_completed_6[2], BETA) > KF[0])):
             # strategies/asc.tts:11  stop majority(completed)
             return votes_completed_6[0], 11
     # strategies/asc.tts:14  stop majority(completed)
-    votes_completed_8 = (ACC[8], ACC[9], ACC[10])
-    n_completed_9 = ACC[4]
-    return votes_completed_8[0], 14
+    votes_completed_7 = (ACC[8], ACC[9], ACC[10])
+    return votes_completed_7[0], 14
     return -1, 0
 
 

@@ -74,87 +74,82 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
         l_warm_6 = (i_step_5 >= KI[2])
         # strategies/cmc.tts:37  ema = (1 - ema_alpha) * ema + ema_alpha * conf
         votes_completed_7 = (ACC[8], ACC[9], ACC[10])
-        n_completed_8 = ACC[4]
-        sig_conf_9 = rt.beta_confidence(votes_completed_7[1], votes_completed_7[2], BETA)
-        v_ema = float(((KF[6] * v_ema) + (KF[2] * sig_conf_9)))
+        sig_conf_8 = rt.beta_confidence(votes_completed_7[1], votes_completed_7[2], BETA)
+        v_ema = float(((KF[6] * v_ema) + (KF[2] * sig_conf_8)))
         # strategies/cmc.tts:38  if warm and winner != none {
-        sig_winner_10 = votes_completed_7[0]
-        if (l_warm_6 and (sig_winner_10 != -1)):
+        sig_winner_9 = votes_completed_7[0]
+        if (l_warm_6 and (sig_winner_9 != -1)):
             # strategies/cmc.tts:39  update active set disagree = if last != winner then disagree + 1 else 0
-            for b_11 in range(ACC[3]):
-                if BR[1, b_11] == 1:
-                    new_disagree_12 = ((BI[0, b_11] + 1) if (BR[0, b_11] != sig_winner_10) else 0)
-                    BI[0, b_11] = new_disagree_12
+            for b_10 in range(ACC[3]):
+                if BR[1, b_10] == 1:
+                    new_disagree_11 = ((BI[0, b_10] + 1) if (BR[0, b_10] != sig_winner_9) else 0)
+                    BI[0, b_10] = new_disagree_11
             # strategies/cmc.tts:40  prune active where disagree >= abandon_patience sorted by disagree desc
-            n_selected_13 = 0
-            for b_14 in range(ACC[3]):
-                if BR[1, b_14] == 1:
-                    if (BI[0, b_14] >= KI[3]):
-                        SB[0][n_selected_13] = b_14
-                        n_selected_13 += 1
-            for j_15 in range(n_selected_13):
-                b_16 = SB[0][j_15]
-                XI[0][j_15] = BI[0, b_16]
-            n_ordered_17 = rt.sort_members(SB[0], n_selected_13, XI[0], True, SB[1], SB[2], XI[1])
-            n_first_18 = min(n_ordered_17, max(0, rt.max2(0, (ACC[6] - 2))))
-            rt.prune(BR, ACC, SB[1], n_first_18)
+            n_selected_12 = 0
+            for b_13 in range(ACC[3]):
+                if BR[1, b_13] == 1:
+                    if (BI[0, b_13] >= KI[3]):
+                        SB[0][n_selected_12] = b_13
+                        n_selected_12 += 1
+            for j_14 in range(n_selected_12):
+                b_15 = SB[0][j_14]
+                XI[0][j_14] = BI[0, b_15]
+            n_ordered_16 = rt.sort_members(SB[0], n_selected_12, XI[0], True, SB[1], SB[2], XI[1])
+            n_first_17 = min(n_ordered_16, max(0, rt.max2(0, (ACC[6] - 2))))
+            rt.prune(BR, ACC, SB[1], n_first_17)
         # strategies/cmc.tts:43  advance active sorted by depth desc
-        n_active_22 = rt.set_active(BR, ACC, SB[3])
-        votes_completed_28 = (ACC[8], ACC[9], ACC[10])
-        n_completed_29 = ACC[4]
-        sig_winner_30 = votes_completed_28[0]
-        moved_19 = 0
-        longest_20 = 0
-        for j_23 in range(n_active_22):
-            b_24 = SB[3][j_23]
-            XI[2][j_23] = BR[2, b_24]
-        n_ordered_25 = rt.sort_members(SB[3], n_active_22, XI[2], True, SB[4], SB[5], XI[3])
-        for j_26 in range(n_ordered_25):
-            b_21 = SB[4][j_26]
-            steps_27 = (KI[5] if ((l_warm_6 and (sig_winner_30 != -1)) and (BR[0, b_21] == sig_winner_30)) else 1)
-            if BR[1, b_21] == 1 and steps_27 > 0:
-                longest_20 = max(longest_20, rt.advance(env, BR, COMP, ACC, VOTE, b_21, steps_27))
-                moved_19 += 1
-        rt.end_round(ACC, moved_19, longest_20)
+        n_active_21 = rt.set_active(BR, ACC, SB[3])
+        votes_completed_27 = (ACC[8], ACC[9], ACC[10])
+        sig_winner_28 = votes_completed_27[0]
+        moved_18 = 0
+        longest_19 = 0
+        for j_22 in range(n_active_21):
+            b_23 = SB[3][j_22]
+            XI[2][j_22] = BR[2, b_23]
+        n_ordered_24 = rt.sort_members(SB[3], n_active_21, XI[2], True, SB[4], SB[5], XI[3])
+        for j_25 in range(n_ordered_24):
+            b_20 = SB[4][j_25]
+            steps_26 = (KI[5] if ((l_warm_6 and (sig_winner_28 != -1)) and (BR[0, b_20] == sig_winner_28)) else 1)
+            if BR[1, b_20] == 1 and steps_26 > 0:
+                longest_19 = max(longest_19, rt.advance(env, BR, COMP, ACC, VOTE, b_20, steps_26))
+                moved_18 += 1
+        rt.end_round(ACC, moved_18, longest_19)
         # strategies/cmc.tts:45  ema = (1 - ema_alpha) * ema + ema_alpha * conf
-        votes_completed_31 = (ACC[8], ACC[9], ACC[10])
-        n_completed_32 = ACC[4]
-        sig_conf_33 = rt.beta_confidence(votes_completed_31[1], votes_completed_31[2], BETA)
-        v_ema = float(((KF[7] * v_ema) + (KF[2] * sig_conf_33)))
+        votes_completed_29 = (ACC[8], ACC[9], ACC[10])
+        sig_conf_30 = rt.beta_confidence(votes_completed_29[1], votes_completed_29[2], BETA)
+        v_ema = float(((KF[7] * v_ema) + (KF[2] * sig_conf_30)))
         # strategies/cmc.tts:46  push ema to hist
         rt.push(WB, WM, 0, float(v_ema))
         # strategies/cmc.tts:47  let delta = if size(hist) >= 2 then newest(hist) - oldest(hist) else 0.0
-        l_delta_34 = float((rt.window_newest(WB, WM, 0) - rt.window_oldest(WB, WM, 0)) if (rt.window_size(WM, 0) >= 2) else 0.0)
+        l_delta_31 = float((rt.window_newest(WB, WM, 0) - rt.window_oldest(WB, WM, 0)) if (rt.window_size(WM, 0) >= 2) else 0.0)
         # strategies/cmc.tts:48  if warm and count(completed) >= min_complete and ema >= conf_thresh and delta >= -delta_slack {
-        if (((l_warm_6 and (ACC[4] >= KI[7])) and (v_ema >= KF[3])) and (l_delta_34 >= KF[8])):
+        if (((l_warm_6 and (ACC[4] >= KI[7])) and (v_ema >= KF[3])) and (l_delta_31 >= KF[8])):
             # strategies/cmc.tts:49  stop winner
-            sig_winner_35 = votes_completed_31[0]
-            return sig_winner_35, 49
+            sig_winner_32 = votes_completed_29[0]
+            return sig_winner_32, 49
         # strategies/cmc.tts:51  if count(active) == 0 {
         if (ACC[6] == 0):
             # strategies/cmc.tts:52  break
             break
         # strategies/cmc.tts:54  if count(branches) < max_branch_use and delta <= trend_thresh and step >= max(1, warm_up // 2)
-        if ((((ACC[3] < KI[1]) and (l_delta_34 <= KF[5])) and (i_step_5 >= KI[8])) and (v_ema < KF[3])):
+        if ((((ACC[3] < KI[1]) and (l_delta_31 <= KF[5])) and (i_step_5 >= KI[8])) and (v_ema < KF[3])):
             # strategies/cmc.tts:56  open min(widen_burst, max_branch_use - count(branches))
-            want_36 = rt.min2(KI[6], (KI[1] - ACC[3]))
-            got_37 = 0
-            longest_38 = 0
-            while got_37 < want_36:
-                slot_39 = rt.take(env, BR, COMP, ACC, VOTE, False)
-                if slot_39 < 0:
+            want_33 = rt.min2(KI[6], (KI[1] - ACC[3]))
+            got_34 = 0
+            longest_35 = 0
+            while got_34 < want_33:
+                slot_36 = rt.take(env, BR, COMP, ACC, VOTE, False)
+                if slot_36 < 0:
                     break
-                BI[0, slot_39] = 0
-                longest_38 = max(longest_38, BR[3, slot_39])
-                got_37 += 1
-            rt.end_round(ACC, got_37, longest_38)
+                BI[0, slot_36] = 0
+                longest_35 = max(longest_35, BR[3, slot_36])
+                got_34 += 1
+            rt.end_round(ACC, got_34, longest_35)
     # strategies/cmc.tts:59  stop if count(completed) > 0 then winner else majority(live)
-    votes_completed_40 = (ACC[8], ACC[9], ACC[10])
-    n_completed_41 = ACC[4]
-    sig_winner_42 = votes_completed_40[0]
-    votes_live_43 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
-    n_live_44 = (ACC[3] - ACC[7])
-    return (sig_winner_42 if (ACC[4] > 0) else votes_live_43[0]), 59
+    votes_completed_37 = (ACC[8], ACC[9], ACC[10])
+    sig_winner_38 = votes_completed_37[0]
+    votes_live_39 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
+    return (sig_winner_38 if (ACC[4] > 0) else votes_live_39[0]), 59
     return -1, 0
 
 

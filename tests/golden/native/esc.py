@@ -40,7 +40,6 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
             return votes_7[0], 11
     # strategies/esc.tts:14  stop majority(completed)
     votes_completed_8 = (ACC[8], ACC[9], ACC[10])
-    n_completed_9 = ACC[4]
     return votes_completed_8[0], 14
     return -1, 0
 

@@ -58,39 +58,37 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
         if ((i_r_5 >= KI[3]) and ((ACC[3] - ACC[7]) > 1)):
             # strategies/parallel_probe.tts:27  update active set off = if last == leader then 0 else off + 1
             votes_live_11 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
-            n_live_12 = (ACC[3] - ACC[7])
-            sig_leader_13 = votes_live_11[0]
+            sig_leader_12 = votes_live_11[0]
             for b_9 in range(ACC[3]):
                 if BR[1, b_9] == 1:
-                    new_off_10 = (0 if (BR[0, b_9] == sig_leader_13) else (BI[0, b_9] + 1))
+                    new_off_10 = (0 if (BR[0, b_9] == sig_leader_12) else (BI[0, b_9] + 1))
                     BI[0, b_9] = new_off_10
             # strategies/parallel_probe.tts:28  prune active where off >= prune_patience
-            n_selected_14 = 0
-            for b_15 in range(ACC[3]):
-                if BR[1, b_15] == 1:
-                    if (BI[0, b_15] >= KI[2]):
-                        SB[0][n_selected_14] = b_15
-                        n_selected_14 += 1
-            rt.prune(BR, ACC, SB[0], n_selected_14)
+            n_selected_13 = 0
+            for b_14 in range(ACC[3]):
+                if BR[1, b_14] == 1:
+                    if (BI[0, b_14] >= KI[2]):
+                        SB[0][n_selected_13] = b_14
+                        n_selected_13 += 1
+            rt.prune(BR, ACC, SB[0], n_selected_13)
             # strategies/parallel_probe.tts:29  if count(live) == 0 {
             if ((ACC[3] - ACC[7]) == 0):
                 # strategies/parallel_probe.tts:30  stop prev
                 return v_prev, 30
         # strategies/parallel_probe.tts:33  stable = if leader == prev then stable + 1 else 0
-        votes_live_16 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
-        n_live_17 = (ACC[3] - ACC[7])
-        sig_leader_18 = votes_live_16[0]
-        v_stable = ((v_stable + 1) if (sig_leader_18 == v_prev) else 0)
+        votes_live_15 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
+        sig_leader_16 = votes_live_15[0]
+        v_stable = ((v_stable + 1) if (sig_leader_16 == v_prev) else 0)
         # strategies/parallel_probe.tts:34  if stable >= T {
         if (v_stable >= KI[1]):
             # strategies/parallel_probe.tts:35  stop leader
-            return sig_leader_18, 35
+            return sig_leader_16, 35
         # strategies/parallel_probe.tts:37  prev = leader
-        v_prev = sig_leader_18
+        v_prev = sig_leader_16
         # strategies/parallel_probe.tts:38  if count(active) == 0 {
         if (ACC[6] == 0):
             # strategies/parallel_probe.tts:39  stop leader
-            return sig_leader_18, 39
+            return sig_leader_16, 39
     # strategies/parallel_probe.tts:42  stop prev
     return v_prev, 42
     return -1, 0

@@ -29,7 +29,6 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
     rt.end_round(ACC, got_2, longest_3)
     # strategies/sc.tts:7  stop majority(completed)
     votes_completed_5 = (ACC[8], ACC[9], ACC[10])
-    n_completed_6 = ACC[4]
     return votes_completed_5[0], 7
     return -1, 0
 
