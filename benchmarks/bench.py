@@ -40,7 +40,7 @@ from ttsc.compiler.compile import compile_program
 from ttsc.compiler.native import generate_native
 from ttsc.dsl.checker import check
 from ttsc.dsl.parser import parse_source, read_source
-from ttsc.runtime.evaluate import run
+from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
 
@@ -81,7 +81,7 @@ _COLD_COMPILE = """
 import time, sys
 from ttsc.dsl.checker import check
 from ttsc.dsl.parser import parse_source, read_source
-from ttsc.runtime.evaluate import run
+from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
 src = read_source(sys.argv[1]); c = check(parse_source(src), src); store = load_store(sys.argv[2])

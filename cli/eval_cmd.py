@@ -10,7 +10,7 @@ import click
 
 from ttsc.cli.loading import load_envs, load_program, parse_sets, parse_sweeps, progress_bar, resolve_strategy
 from ttsc.insight.trace import write_episode_summaries
-from ttsc.runtime.evaluate import ENGINE_HELP, ENGINES, run
+from ttsc.compiler.engines import ENGINE_HELP, ENGINES, run
 from ttsc.errors import TtscError
 from ttsc.runtime.params import bind_params
 

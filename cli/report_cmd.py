@@ -12,7 +12,7 @@ from ttsc.cli.loading import progress_bar
 from ttsc.errors import TtscError
 from ttsc.insight import report as rep
 from ttsc.insight import table1
-from ttsc.runtime.evaluate import ENGINE_HELP, ENGINES
+from ttsc.compiler.engines import ENGINE_HELP, ENGINES
 
 # Where the shared data sits beside a checkout (relative to the working directory).
 SHARED = Path("../shared")

@@ -19,7 +19,7 @@ from ttsc.cli.loading import load_envs, load_program, progress_bar, resolve_stra
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.insight import frontier as fr
-from ttsc.runtime.evaluate import ENGINE_HELP, ENGINES, run
+from ttsc.compiler.engines import ENGINE_HELP, ENGINES, run
 from ttsc.runtime.params import Value, bind_params, parse_value
 
 MAX_VALUES = 10_000  # per --sweep: a typo like 0:1:1e-9 should fail, not run for a week

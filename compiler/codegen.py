@@ -88,7 +88,7 @@ class CodeGenerator:
         o.write("import numpy as np")
         o.write("")
         o.write("from ttsc.compiler import rt")
-        o.write("from ttsc.runtime import ops")
+        o.write("from ttsc.dsl import ops")
         o.write("")
         o.write(f"STRATEGY = {self.c.name!r}")
         o.write(f"SOURCE = {self.src_name!r}")

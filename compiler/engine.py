@@ -11,7 +11,7 @@ from ttsc.compiler import rt
 from ttsc.compiler.compile import compile_program
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.runtime.batch import ReplayBatch
-from ttsc.runtime.evaluate import Outcome
+from ttsc.runtime.outcome import Outcome
 from ttsc.runtime.store import Store
 from ttsc.runtime.tables import ReplayTables
 

@@ -28,8 +28,8 @@ from ttsc.compiler.compile import digest_of
 from ttsc.compiler.native import NativeProgram, generate_native
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
-from ttsc.runtime.evaluate import Outcome
-from ttsc.runtime.interpreter import Interpreter, _Frame
+from ttsc.runtime.outcome import Outcome
+from ttsc.compiler.interpret import Interpreter, _Frame
 from ttsc.runtime.store import Store
 from ttsc.runtime.tables import ReplayTables, shuffle_orders
 

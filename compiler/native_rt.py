@@ -4,7 +4,7 @@ A native kernel (``compiler/native.py``) is plain scalar Python that numba
 compiles to machine code; it runs every episode of a store one after another
 inside one call. This file is the scalar half of that: reveals and token
 charging exactly as ``runtime/episode.py`` does them, vote counting, and the
-arithmetic whose meaning ``runtime/ops.py`` fixes. The rare operations that
+arithmetic whose meaning ``dsl/ops.py`` fixes. The rare operations that
 need Python's exact arithmetic (``round(x, d)``, ``beta_confidence`` beyond
 the precomputed table) call back into ``ops`` instead of approximating.
 
@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit, objmode
 
-from ttsc.runtime import ops
+from ttsc.dsl import ops
 
 # BR rows
 LAST, STATUS, DEPTH, TOKENS, REVEALED, SOURCE = 0, 1, 2, 3, 4, 5

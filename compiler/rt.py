@@ -1,8 +1,8 @@
 """Run-time support for compiled policies: batched state, branch sets, votes, actions.
 
 Generated modules call into this file; it holds no strategy logic. Every
-function here is the array form of a scalar rule in ``runtime/interpreter.py``
-and ``runtime/ops.py``, and the differential tests hold the two to exact
+function here is the array form of a scalar rule in ``compiler/interpret.py``
+and ``dsl/ops.py``, and the differential tests hold the two to exact
 agreement.
 
 Conventions. Episodes are *rows*. Long-lived values (state, ``let`` values,
@@ -22,7 +22,7 @@ import numpy as np
 
 from ttsc.dsl.builtins import MAX_REPEAT, MAX_WINDOW
 from ttsc.errors import TtscError
-from ttsc.runtime import ops
+from ttsc.dsl import ops
 from ttsc.runtime.batch import BatchEnvironment
 
 STATUS_ACTIVE, STATUS_FINISHED, STATUS_PRUNED = 1, 2, 4  # 0: slot not opened

@@ -19,7 +19,7 @@ import numpy as np
 
 from ttsc.errors import TtscError
 from ttsc.insight import stats
-from ttsc.runtime.evaluate import Outcome
+from ttsc.runtime.outcome import Outcome
 
 AVERAGE = "average"  # the env name of the averaged-over-stores rows
 

@@ -10,7 +10,7 @@ then classifies each knob as constant, non-decreasing, non-increasing or
 non-monotone, and for a non-monotone knob reports where its direction flips.
 
 Knob expressions are evaluated with Python arithmetic and the runtime's own
-operations (:mod:`ttsc.runtime.ops`), exactly as the engines bind them; other
+operations (:mod:`ttsc.dsl.ops`), exactly as the engines bind them; other
 parameters keep their defaults unless overridden.
 """
 
@@ -25,7 +25,7 @@ from ttsc.dsl import ast
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.diagnostics import Diagnostic
 from ttsc.errors import TtscError
-from ttsc.runtime import ops
+from ttsc.dsl import ops
 from ttsc.runtime.params import Value, bind_params
 
 PARAM = "beta"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ttsc.errors import TtscError
-from ttsc.runtime.evaluate import Outcome
+from ttsc.runtime.outcome import Outcome
 
 RESAMPLES = 2000
 LEVEL = 0.95

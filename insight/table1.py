@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ttsc.dsl.checker import CheckedProgram, check
 from ttsc.dsl.parser import parse_source, read_source
 from ttsc.errors import TtscError
-from ttsc.runtime.evaluate import run
+from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import Store, load_store
 

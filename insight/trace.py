@@ -21,7 +21,7 @@ from ttsc.dsl import ast
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.runtime.episode import ReplayEpisode
-from ttsc.runtime.interpreter import Interpreter, TraceEvent
+from ttsc.compiler.interpret import Interpreter, TraceEvent
 from ttsc.runtime.store import Question
 
 

@@ -16,7 +16,7 @@ from ttsc.errors import TtscError
 
 
 def check_bounds(checked: CheckedProgram, params: dict) -> None:
-    from ttsc.runtime.interpreter import Interpreter, _Frame  # the one evaluator of constant expressions
+    from ttsc.compiler.interpret import Interpreter, _Frame  # the one evaluator of constant expressions
 
     interp = Interpreter(checked, params)
     where = checked.source.name

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from ttsc.cli.loading import load_program
 from ttsc.cli.main import cli
-from ttsc.runtime.evaluate import run
+from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import default_store_path, load_store
 from ttsc.runtime.synth import dumps_store, generate_store

@@ -16,7 +16,7 @@ from ttsc.dsl import builtins, parser
 from ttsc.dsl.checker import check
 from ttsc.dsl.diagnostics import DiagnosticError, Source
 from ttsc.runtime.episode import ReplayEpisode, shuffled_order
-from ttsc.runtime.interpreter import Interpreter
+from ttsc.compiler.interpret import Interpreter
 from ttsc.runtime.store import Branch, Question
 
 ROOT = Path(__file__).resolve().parents[1]

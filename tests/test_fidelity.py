@@ -22,7 +22,7 @@ from benchmarks import baseline
 from tests.conftest import ROOT, SHARED
 from ttsc.dsl.checker import check
 from ttsc.dsl.parser import parse_source, read_source
-from ttsc.runtime.evaluate import run
+from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import Store, load_store
 from ttsc.runtime.synth import generate_store

@@ -19,7 +19,7 @@ from ttsc.dsl.diagnostics import DiagnosticError, Source
 from ttsc.dsl.formatter import WIDTH, Comments, format_program, format_source, strip_spans
 from ttsc.dsl.parser import parse
 from ttsc.runtime.episode import ReplayEpisode
-from ttsc.runtime.interpreter import Interpreter
+from ttsc.compiler.interpret import Interpreter
 from ttsc.runtime.params import bind_params
 
 STRATEGIES = sorted((Path(__file__).resolve().parents[1] / "strategies").glob("*.tts"))

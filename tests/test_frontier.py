@@ -11,7 +11,7 @@ import pytest
 
 from ttsc.errors import TtscError
 from ttsc.insight.frontier import AVERAGE, COLUMNS, Point, frontier, pareto_mask, point, write_csv, write_json
-from ttsc.runtime.evaluate import Outcome
+from ttsc.runtime.outcome import Outcome
 
 
 def test_pareto_mask_keeps_the_undominated_points() -> None:

@@ -18,7 +18,7 @@ from ttsc.dsl.checker import check
 from ttsc.dsl.diagnostics import Source
 from ttsc.dsl.parser import parse_source
 from ttsc.errors import TtscError
-from ttsc.runtime.evaluate import run
+from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import default_store_path, load_store
 

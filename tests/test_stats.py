@@ -10,7 +10,7 @@ import pytest
 from ttsc.errors import TtscError
 from ttsc.insight.stats import (accuracy_interval, bootstrap, compare, percentile_interval, per_question,
                                 sign_test, tokens_interval)
-from ttsc.runtime.evaluate import Outcome
+from ttsc.runtime.outcome import Outcome
 
 
 def outcome(correct, tokens=None, sequential=None) -> Outcome:

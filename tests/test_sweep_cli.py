@@ -13,7 +13,7 @@ from ttsc.cli.loading import load_program
 from ttsc.cli.main import cli
 from ttsc.cli.sweep_cmd import parse_spec, resolve_strategy, settings
 from ttsc.errors import TtscError
-from ttsc.runtime.evaluate import run
+from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
 from ttsc.runtime.synth import dumps_store, generate_store

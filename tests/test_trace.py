@@ -14,7 +14,7 @@ from ttsc.dsl.parser import parse_source, read_source
 from ttsc.dsl.diagnostics import Source
 from ttsc.insight import render_trace
 from ttsc.insight.trace import EPISODE_FIELDS, Trace, episode_file_name, read_jsonl, record, write_jsonl
-from ttsc.runtime.evaluate import run
+from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import Branch, Question, Store, default_store_path, load_store
 

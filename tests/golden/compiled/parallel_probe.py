@@ -3,7 +3,7 @@
 import numpy as np
 
 from ttsc.compiler import rt
-from ttsc.runtime import ops
+from ttsc.dsl import ops
 
 STRATEGY = 'parallel_probe'
 SOURCE = 'strategies/parallel_probe.tts'

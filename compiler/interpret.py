@@ -21,7 +21,7 @@ from ttsc.dsl import ast
 from ttsc.dsl.builtins import FIELDS, MAX_REPEAT
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
-from ttsc.runtime import ops
+from ttsc.dsl import ops
 
 
 class Reveal(Protocol):

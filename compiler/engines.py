@@ -1,23 +1,18 @@
-"""Scoring a strategy on a replay store over many seeds.
-
-Every engine produces an :class:`Outcome`: per-episode arrays shaped
-``[seeds, questions]``. Scores are derived from it exactly as the published
-evaluator accumulates them — per seed, the mean over questions; then the mean
-over seeds — so the floats match its output digit for digit. Statistics,
-traces and reports read the same arrays.
-"""
+"""The engines, behind one entry point: ``run(checked, params, store, seeds, engine)``."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from ttsc.compiler.engine import run_batched
+from ttsc.compiler.interpret import Interpreter
+from ttsc.compiler.native_engine import run_native
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.runtime.episode import ReplayEpisode
-from ttsc.runtime.interpreter import Interpreter
+from ttsc.runtime.outcome import Outcome, gold_match
 from ttsc.runtime.store import Store
 
 # compiled: the native kernel (numba) over the replay store, every episode in one call;
@@ -26,48 +21,6 @@ from ttsc.runtime.store import Store
 ENGINES = ("compiled", "batched", "interpret")
 ENGINE_HELP = ("compiled: native kernels on all CPUs; batched: the numpy lock-step policy (the environment "
                "protocol); interpret: the reference interpreter. Same numbers from each.")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What every episode did. All arrays are ``[len(seeds), len(questions)]``."""
-
-    seeds: tuple[int, ...]
-    answers: np.ndarray        # object: the answer string, or None
-    correct: np.ndarray        # bool
-    tokens: np.ndarray         # int64
-    sequential: np.ndarray     # int64: sum over rounds of the round's longest generation
-    rounds: np.ndarray         # int64: action rounds that moved at least one branch
-    opened: np.ndarray         # int64: branches opened (or read)
-    pruned: np.ndarray         # int64
-    stop_line: np.ndarray      # int64: source line of the `stop` that ended the episode; 0 = ran to the end
-    seconds: float
-
-    @property
-    def accuracy(self) -> float:
-        return _mean_of_means(self.correct) * 100
-
-    @property
-    def avg_tokens(self) -> float:
-        return _mean_of_means(self.tokens)
-
-    @property
-    def avg_sequential_tokens(self) -> float:
-        return _mean_of_means(self.sequential)
-
-
-def _mean_of_means(table: np.ndarray) -> float:
-    """Mean over seeds of the per-seed mean over questions.
-
-    numpy's mean of each row, then numpy's mean of those: the published
-    evaluator's order of float operations, so results agree to the last bit.
-    """
-    return float(np.mean([np.mean(row) for row in table]))
-
-
-def gold_match(answers: np.ndarray, store: Store) -> np.ndarray:
-    golds = [q.gold for q in store.questions]
-    return np.array([[a is not None and a == g for a, g in zip(row, golds)] for row in answers], dtype=bool)
 
 
 def run_interpreted(checked: CheckedProgram, params: dict, store: Store, seeds: Iterable[int]) -> Outcome:
@@ -98,11 +51,7 @@ def run(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int
     if engine == "interpret":
         return run_interpreted(checked, params, store, seeds)
     if engine == "compiled":
-        from ttsc.compiler.native_engine import run_native
-
         return run_native(checked, params, store, seeds)
     if engine == "batched":
-        from ttsc.compiler.engine import run_batched
-
         return run_batched(checked, params, store, seeds)
     raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
