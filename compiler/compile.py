@@ -1,7 +1,7 @@
 """Compile a checked program to a Python module, with caching and a line map.
 
 Compiling is deterministic, so modules are cached by a hash of the program
-source and the compiler version: in memory for this process, and on disk
+source and of ttsc's own code (``cache.code_digest``): in memory for this process, and on disk
 (``$TTSC_CACHE_DIR``, default ``~/.cache/ttsc``) for the next one. The
 generated source is registered in ``linecache`` under a unique name so
 tracebacks and ``inspect`` show it, and errors raised while it runs are mapped
@@ -18,15 +18,10 @@ import traceback
 import types
 from dataclasses import dataclass
 
-from ttsc import __version__
 from ttsc.compiler.codegen import generate, line_map as codegen_line_map
 from ttsc.dsl.checker import CheckedProgram
-from ttsc.cache import cache_dir
+from ttsc.cache import cache_dir, code_digest
 from ttsc.errors import TtscError
-
-# Bump when generated code changes meaning, so stale disk caches are never used.
-CODEGEN_VERSION = "1"
-
 
 @dataclass(frozen=True)
 class CompiledPolicy:
@@ -59,17 +54,17 @@ class CompiledPolicy:
 _memory: dict[str, CompiledPolicy] = {}
 
 
-def digest_of(checked: CheckedProgram, generator: str = CODEGEN_VERSION) -> str:
-    """Cache key of ``checked``'s compiled form; ``generator`` names the version of the code that made it."""
+def digest_of(checked: CheckedProgram, kind: str) -> str:
+    """Cache key of ``checked``'s compiled form of ``kind``: its source and the code that compiles and runs it."""
     h = hashlib.sha256()
-    for part in (__version__, generator, checked.source.name, checked.source.text):
+    for part in (kind, code_digest(), checked.source.name, checked.source.text):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
     return h.hexdigest()[:20]
 
 
 def compile_program(checked: CheckedProgram, use_disk_cache: bool = True) -> CompiledPolicy:
-    key = digest_of(checked)
+    key = digest_of(checked, "batched")
     hit = _memory.get(key)
     if hit is not None:
         return hit

@@ -8,7 +8,6 @@ imported from there, so numba can keep the machine code beside it
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import sys
@@ -16,14 +15,11 @@ import time
 import types
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ttsc.cache import cache_dir
-from ttsc.compiler import native as native_codegen
-from ttsc.compiler import native_rt
 from ttsc.compiler.compile import digest_of
 from ttsc.compiler.native import NativeProgram, generate_native
 from ttsc.dsl.checker import CheckedProgram
@@ -59,20 +55,11 @@ class NativePolicy:
         return ki, kf
 
 
-def _code_digest() -> str:
-    """The native backend's version: its own source, so an edited generator or runtime never reuses a kernel."""
-    h = hashlib.sha256()
-    for mod in (native_codegen, native_rt):
-        h.update(Path(mod.__file__).read_bytes())
-    return h.hexdigest()
-
-
-_CODE = _code_digest()
 _memory: dict[str, NativePolicy] = {}
 
 
 def compile_native(checked: CheckedProgram) -> NativePolicy:
-    key = digest_of(checked, generator=_CODE)
+    key = digest_of(checked, "native")
     hit = _memory.get(key)
     if hit is not None:
         return hit
