@@ -21,6 +21,12 @@ from ttsc.errors import StoreError
 
 Answer = str
 
+# Bounds that keep every episode's token sums inside 64-bit integers in every engine:
+# at most MAX_BRANCHES branches, each charging at most about 2 × MAX_TOKENS.
+MAX_TOKENS = 10**12         # total_tokens of one branch, and probe_freq × its number of probes
+MAX_PROBE_FREQ = 10**9      # Δ
+MAX_BRANCHES = 2**20        # per question
+
 
 @dataclass(frozen=True, slots=True)
 class Branch:
@@ -129,22 +135,35 @@ def _question(q: Any, where: str) -> Question:
         raise StoreError(f"{where}: key 'gold_answer' must be a string, got {_kind(gold)}")
     if not _is_int(freq) or freq <= 0:
         raise StoreError(f"{where}: key 'probe_freq' must be a positive integer, got {freq!r}")
+    if freq > MAX_PROBE_FREQ:
+        raise StoreError(f"{where}: key 'probe_freq' is {freq:,}; an interval holds at most {MAX_PROBE_FREQ:,} tokens")
     if not isinstance(raw_branches, list):
         raise StoreError(f"{where}: key 'each_branch' must be a list of branches, got {_kind(raw_branches)}")
     if not raw_branches:
         raise StoreError(f"{where}: key 'each_branch' holds no branches")
-    branches = tuple(_branch(b, f"{where}: key 'each_branch': branch {j}") for j, b in enumerate(raw_branches))
+    if len(raw_branches) > MAX_BRANCHES:
+        raise StoreError(f"{where}: key 'each_branch' holds {len(raw_branches):,} branches; "
+                         f"a question holds at most {MAX_BRANCHES:,}")
+    branches = tuple(_branch(b, freq, f"{where}: key 'each_branch': branch {j}") for j, b in enumerate(raw_branches))
     return Question(text=text, gold=gold, probe_freq=freq, branches=branches)
 
 
-def _branch(b: Any, where: str) -> Branch:
-    if not isinstance(b, list) or len(b) != 3:
+def _branch(b: Any, freq: int, where: str) -> Branch:
+    if not isinstance(b, list):
         raise StoreError(f"{where}: must be a list [probes, total_tokens, final_answer], got {_kind(b)}")
+    if len(b) != 3:
+        raise StoreError(f"{where}: must be a list of 3 items [probes, total_tokens, final_answer], "
+                         f"got a list of {len(b)}")
     probes, total, final = b
     if not isinstance(probes, list) or not all(type(a) is str for a in probes):
         raise StoreError(f"{where}: probes must be a list of strings, got {_describe_probes(probes)}")
     if not _is_int(total) or total < 0:
         raise StoreError(f"{where}: total_tokens must be a non-negative integer, got {total!r}")
+    if total > MAX_TOKENS:
+        raise StoreError(f"{where}: total_tokens is {total:,}; a branch holds at most {MAX_TOKENS:,} tokens")
+    if freq * len(probes) > MAX_TOKENS:
+        raise StoreError(f"{where}: {len(probes):,} probes every {freq:,} tokens span {freq * len(probes):,} "
+                         f"tokens; a branch holds at most {MAX_TOKENS:,}")
     if not isinstance(final, str):
         raise StoreError(f"{where}: final_answer must be a string, got {_kind(final)}")
     return Branch(tuple(probes), total, final)
