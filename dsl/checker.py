@@ -9,6 +9,7 @@ intervals) can be named at all.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import ast
@@ -243,6 +244,14 @@ class _Checker:
         t = self.expr(s.value, scope)
         sym = scope.lookup(s.name)
         target = self.name_span(s.name, s.span)
+        text = self.source.text
+        before = text[text.rfind("\n", 0, s.span.start) + 1: s.span.start]
+        if re.search(r"\bupdate\b.*\bset\b", before):
+            # `update S set a = 1 b = 2` parses as an update, then an assignment on the same line.
+            gap = len(text[:s.span.start].rstrip())
+            self.error("E0101", "expected `,` between the fields an `update` sets", self.source.span_at(gap),
+                       help=f"write `update … set …, {s.name} = …`")
+            return
         if sym is None:
             if s.name in self.fields:
                 self.error("E0206", f"`{s.name}` is a branch field; set it with `update SET set {s.name} = …`",

@@ -68,10 +68,12 @@ class Diagnostic:
     help: str | None = None
     severity: str = "error"
     notes: tuple[str, ...] = field(default=())
+    # Secondary places, rustc-style: drawn with `-` and their own label (e.g. the `{` never closed).
+    labels: tuple[tuple[Span, str], ...] = field(default=())
 
     def render(self, source: Source) -> str:
         line = self.span.line
-        gutter = " " * len(str(line))
+        gutter = " " * len(max([str(line)] + [str(s.line) for s, _ in self.labels], key=len))
         text = _printable(source.line_text(line))
         if self.span.end_line == line:
             width = max(1, self.span.end_col - self.span.col)
@@ -84,9 +86,15 @@ class Diagnostic:
             f"{self.severity}[{self.code}]: {self.message}",
             f"{gutter}--> {source.name}:{line}:{self.span.col}",
             f"{gutter} |",
-            f"{line} | {shown}",
-            f"{gutter} | {' ' * (col - 1)}{'^' * width}",
         ]
+        for span, label in sorted(self.labels, key=lambda lab: lab[0].start):
+            if span.line < line:
+                out += _marked(source, span, "-", label, gutter)
+                out += [f"{gutter} |"] if span.line < line - 1 else []
+        out += [f"{line:>{len(gutter)}} | {shown}", f"{gutter} | {' ' * (col - 1)}{'^' * width}"]
+        for span, label in sorted(self.labels, key=lambda lab: lab[0].start):
+            if span.line >= line:
+                out += [f"{gutter} |"] + _marked(source, span, "-", label, gutter)
         out += [f"{gutter} = note: {n}" for n in self.notes]
         if self.help:
             out.append(f"{gutter} = help: {self.help}")
@@ -105,7 +113,16 @@ class Diagnostic:
             "source_line": source.line_text(self.span.line),
             "help": self.help,
             "notes": list(self.notes),
+            "labels": [{"line": sp.line, "col": sp.col, "end_line": sp.end_line, "end_col": sp.end_col,
+                        "label": text} for sp, text in self.labels],
         }
+
+
+def _marked(source: Source, span: Span, mark: str, label: str, gutter: str) -> list[str]:
+    """A source line with ``mark`` under ``span`` and ``label`` after it."""
+    shown, col = _window(_printable(source.line_text(span.line)), span.col)
+    width = max(1, min(span.end_col - span.col if span.end_line == span.line else 1, len(shown) - col + 2))
+    return [f"{span.line:>{len(gutter)}} | {shown}", f"{gutter} | {' ' * (col - 1)}{mark * width} {label}"]
 
 
 def _printable(text: str) -> str:

@@ -32,6 +32,7 @@ _FAMILIES = (
 )
 _CLASSES = {"NAME": "a name", "INT": "an integer", "FLOAT": "a number", "COMPARE": "a comparison"}
 _STATEMENTS = ("let", "if", "repeat", "stop", "open", "read", "advance", "prune", "update", "push", "break")
+_DECLARATIONS = ("param", "var", "branch", "signal")
 # Words from other languages and what they are called here.
 _ALIASES = {"return": "stop", "while": "repeat", "for": "repeat", "loop": "repeat", "exit": "stop",
             "const": "let", "def": None, "import": None, "class": None}
@@ -99,8 +100,24 @@ def _unexpected_end(src: Source, expected: set[str], literals: dict[str, str]) -
         words = _tokens_before(code, end)
         if words and _starts_statement(words):
             return _not_a_statement(src, words[-1])
-    # Point just past the last token: that is where something is missing.
+    # Point just past the last token: that is where something is missing; and at the `{` left open.
+    unclosed = _unclosed_brace(code)
+    if unclosed is not None and "RBRACE" in expected:
+        return Diagnostic("E0103", "unexpected end of file: a `{` is never closed", src.span_at(end),
+                          help=f"add `}}` to close the block opened on line {src.span_at(unclosed).line}",
+                          labels=((src.span_at(unclosed), "this `{` is not closed"),))
     return Diagnostic("E0103", "unexpected end of file", src.span_at(end), help=hint)
+
+
+def _unclosed_brace(code: str) -> int | None:
+    """Offset of the innermost `{` that no `}` closes (comments already blanked)."""
+    stack: list[int] = []
+    for m in re.finditer(r"[{}]", code):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            stack.pop()
+    return stack[-1] if stack else None
 
 
 def _unexpected_token(src: Source, tok: Token, expected: set[str], literals: dict[str, str]) -> Diagnostic:
@@ -124,6 +141,8 @@ def _unexpected_token(src: Source, tok: Token, expected: set[str], literals: dic
         hint = "a program starts with `strategy NAME`"
     elif tok.type == "COMPARE" and "COMPARE" not in expected:
         hint = "comparisons do not chain: write `a < b and b < c`"
+    elif tok.type == "EQUAL" and "COMPARE" in expected:
+        hint = "`=` assigns; to compare, write `==`"
     elif words and words[-1].group() == "strategy" and "NAME" in expected:
         hint = "expected the strategy's name: `strategy NAME`"
     elif tok.type in _STMT_START | _DECL_START and _starts_line(src.text, start) and "NAME" in expected:
@@ -139,7 +158,7 @@ def _not_a_statement(src: Source, word: re.Match) -> Diagnostic:
     name = word.group()
     span = src.span_at(word.start(), len(name))
     alias = _ALIASES.get(name, "")
-    close = difflib.get_close_matches(name, _STATEMENTS, n=1)
+    close = difflib.get_close_matches(name, _STATEMENTS + _DECLARATIONS, n=1)
     if alias is None or _looks_like_python(src):
         hint = _PYTHON
     elif alias or close:

@@ -69,6 +69,17 @@ def expected_location(src: Source, start: int, end: int) -> tuple[int, int, int,
     return a.line, a.col, b.line, b.col
 
 
+def test_an_unclosed_brace_is_labelled_where_it_opens():
+    src, diags = diagnostics_of(H + "repeat 3 {\n  open 1\n  if true {\n    stop none\n}\n")
+    (d,) = diags
+    (span, label), = d.labels
+    assert (span.line, span.col) == (2, 10) and "not closed" in label
+    lines = d.render(src).splitlines()
+    assert "2 | repeat 3 {" in lines and "  |          - this `{` is not closed" in lines
+    assert d.to_json(src)["labels"] == [{"line": 2, "col": 10, "end_line": 2, "end_col": 11,
+                                         "label": "this `{` is not closed"}]
+
+
 def diagnostics_of(text: str, name: str = "case.tts") -> tuple[Source, list[Diagnostic]]:
     try:
         src = decode_source(text.encode("utf-8"), name)
@@ -113,7 +124,14 @@ CASES = [
     C("brackets", "E0102", H + "let x = ⟦[⟧1]\n", help="no lists"),
     C("dunder-call", "E0102", H + "stop __import__(⟦\"⟧os\")\n", help="not Python"),
     C("eof-after-stop", "E0103", H + "stop⟦⟧\n", help="expected an expression"),
-    C("eof-in-block", "E0103", H + "if true { stop none⟦⟧  # no closing brace\n", help="`}` or a statement"),
+    C("eof-in-block", "E0103", H + "if true { stop none⟦⟧  # no closing brace\n", help="add `}` to close the block"),
+    C("eof-nested-blocks", "E0103", H + "repeat 3 {\n  open 1\n  if true {\n    stop none\n}⟦⟧\n",
+      help="opened on line 2", message="never closed"),
+    C("update-missing-comma", "E0101", H + "branch a: int = 0\nbranch b: int = 0\nupdate live set a = 1⟦ ⟧b = 2\n",
+      help="set …, b = …", message="expected `,`"),
+    C("misspelt-param", "E0101", H + "⟦parm⟧ k: int = 3\n", help="did you mean `param`?"),
+    C("misspelt-signal", "E0101", H + "⟦sigal⟧ s = count(live)\n", help="did you mean `signal`?"),
+    C("single-equals-compare", "E0101", H + "if count(completed) ⟦=⟧ 2 { stop none }\n", help="write `==`"),
     C("eof-in-call", "E0103", H + "stop majority(completed⟦⟧", help="`)`"),
     C("huge-int", "E0104", H + "let x = ⟦" + "9" * 16 + "⟧\n", help="at most 15 digits"),
     C("huge-float", "E0104", H + "let x = ⟦1.0e400⟧\n"),
@@ -336,7 +354,7 @@ def test_to_json_fields() -> None:
     assert d.to_json(src) == {
         "severity": "error", "code": "E0201", "message": "unknown name `gold`", "file": "g.tts",
         "line": 2, "col": 6, "end_line": 2, "end_col": 10, "source_line": "stop gold",
-        "help": "gold answers are not visible to strategies", "notes": [],
+        "help": "gold answers are not visible to strategies", "notes": [], "labels": [],
     }
 
 
