@@ -32,10 +32,10 @@ def command(files: tuple[str, ...], fmt: str, beta_monotone: bool) -> None:
             else:
                 click.echo(err.render(), err=True)
         else:
-            if fmt == "text":
+            ok = _beta_monotone(checked, fmt, report) if beta_monotone else True
+            failed |= not ok
+            if fmt == "text" and ok:  # `ok:` only once every requested check has passed
                 click.echo(f"ok: {path}")
-            if beta_monotone:
-                failed |= not _beta_monotone(checked, fmt, report)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
     raise SystemExit(1 if failed else 0)
