@@ -23,8 +23,9 @@ COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequentia
               help="replay store file or directory of <model>/<benchmark>.json (repeatable); "
                    "default: the bundled synthetic store")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter (repeatable)")
-@click.option("--sweep", "sweeps", multiple=True, metavar="NAME=V1,V2,...",
-              help="evaluate each value; several --sweep give the cartesian product")
+@click.option("--sweep", "sweeps", multiple=True, metavar="NAME=SPEC",
+              help="evaluate each value: a list `2,4,8` or an inclusive range `start:stop:step` such as "
+                   "`0:1:0.1`; several --sweep give the cartesian product")
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True,
               help="run seeds 0..N-1")
 @click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -37,17 +38,47 @@ def _value(option: str, item: str, text: str) -> Value:
         raise TtscError(f"{option} {item}: {exc}") from None
 
 
+MAX_VALUES = 10_000  # per --sweep: a typo like 0:1:1e-9 should fail, not run for a week
+
+
 def parse_sweeps(items: tuple[str, ...]) -> list[dict[str, Value]]:
-    """The cartesian product of every ``--sweep NAME=V1,V2,...``, in the order given."""
+    """The cartesian product of every ``--sweep NAME=SPEC`` (see :func:`parse_spec`), in the order given."""
     axes: list[tuple[str, list[Value]]] = []
     for item in items:
         name, eq, values = item.partition("=")
         if not eq or not name.strip() or not values.strip():
-            raise TtscError(f"--sweep takes NAME=V1,V2,..., got `{item}`")
-        axes.append((name.strip(), [_value("--sweep", item, v) for v in values.split(",") if v.strip()]))
+            raise TtscError(f"--sweep takes NAME=V1,V2,... or NAME=START:STOP:STEP, got `{item}`")
+        axes.append((name.strip(), parse_spec(name.strip(), values)))
     if len({n for n, _ in axes}) != len(axes):
         raise TtscError("each parameter can be swept once")
     return [dict(zip([n for n, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
+
+
+def parse_spec(name: str, spec: str) -> list[Value]:
+    """``2,4,8`` → [2, 4, 8]; ``0:1:0.25`` → [0.0, 0.25, 0.5, 0.75, 1.0] (stop included when reached)."""
+    spec = spec.strip()
+    if ":" not in spec:
+        values = [_value("--sweep", f"{name}={spec}", v) for v in spec.split(",") if v.strip()]
+        if not values:
+            raise TtscError(f"--sweep {name}= has no values")
+        return values
+    parts = spec.split(":")
+    if len(parts) != 3 or not all(p.strip() for p in parts):
+        raise TtscError(f"--sweep {name}={spec}: a range is start:stop:step, e.g. 0:1:0.1")
+    start, stop, step = (_value("--sweep", f"{name}={spec}", p) for p in parts)
+    if any(isinstance(v, bool) for v in (start, stop, step)):
+        raise TtscError(f"--sweep {name}={spec}: a range needs numbers")
+    if step <= 0:
+        raise TtscError(f"--sweep {name}={spec}: the step must be positive")
+    if stop < start:
+        raise TtscError(f"--sweep {name}={spec}: stop is below start")
+    count = math.floor((stop - start) / step) + 1
+    if start + count * step <= stop + 1e-9:  # (stop - start) / step fell just short of a whole number
+        count += 1
+    if count > MAX_VALUES:
+        raise TtscError(f"--sweep {name}={spec} gives {count:,} values; at most {MAX_VALUES:,}")
+    ints = isinstance(start, int) and isinstance(step, int)
+    return [start + i * step if ints else round(start + i * step, 10) for i in range(count)]
 
 
 def load_envs(paths: tuple[str, ...]) -> list[Store]:

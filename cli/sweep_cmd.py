@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from pathlib import Path
 
 import click
 
-from ttsc.cli.loading import load_envs, load_program, progress_bar, resolve_strategy
+from ttsc.cli.loading import load_envs, load_program, parse_spec, progress_bar, resolve_strategy
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.insight import frontier as fr
 from ttsc.compiler.engines import ENGINE_HELP, ENGINES, run
 from ttsc.runtime.params import Value, bind_params, parse_value
 
-MAX_VALUES = 10_000  # per --sweep: a typo like 0:1:1e-9 should fail, not run for a week
 
 
 @click.command("sweep")
@@ -92,33 +90,6 @@ def command(strategies, envs, sweeps, sets, seeds, engine, out_dir, fmt, resampl
 
 
 # ---- sweep specifications
-
-
-def parse_spec(name: str, spec: str) -> list[Value]:
-    """``2,4,8`` → [2, 4, 8]; ``0:1:0.25`` → [0.0, 0.25, 0.5, 0.75, 1.0] (stop included when reached)."""
-    spec = spec.strip()
-    if ":" not in spec:
-        values = [parse_value(v) for v in spec.split(",") if v.strip()]
-        if not values:
-            raise TtscError(f"--sweep {name}= has no values")
-        return values
-    parts = spec.split(":")
-    if len(parts) != 3 or not all(p.strip() for p in parts):
-        raise TtscError(f"--sweep {name}={spec}: a range is start:stop:step, e.g. 0:1:0.1")
-    start, stop, step = (parse_value(p) for p in parts)
-    if any(isinstance(v, bool) for v in (start, stop, step)):
-        raise TtscError(f"--sweep {name}={spec}: a range needs numbers")
-    if step <= 0:
-        raise TtscError(f"--sweep {name}={spec}: the step must be positive")
-    if stop < start:
-        raise TtscError(f"--sweep {name}={spec}: stop is below start")
-    count = math.floor((stop - start) / step) + 1
-    if start + count * step <= stop + 1e-9:  # (stop - start) / step fell just short of a whole number
-        count += 1
-    if count > MAX_VALUES:
-        raise TtscError(f"--sweep {name}={spec} gives {count:,} values; at most {MAX_VALUES:,}")
-    ints = isinstance(start, int) and isinstance(step, int)
-    return [start + i * step if ints else round(start + i * step, 10) for i in range(count)]
 
 
 def settings(checked: CheckedProgram, axes: list[tuple[str, list[Value]]], fixed: dict[str, Value]) -> list[dict]:

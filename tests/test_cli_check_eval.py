@@ -168,6 +168,11 @@ def test_eval_sweep_with_set(tmp_path: Path) -> None:
     assert [r["params"] for r in rows] == [{"max_samples": 4, "window_size": 2}, {"max_samples": 6, "window_size": 2}]
 
 
+def test_eval_sweep_accepts_the_range_syntax_of_sweep() -> None:
+    rows = eval_json(STRATEGIES / "esc.tts", "--seeds", "1", "--sweep", "max_samples=4:10:3")
+    assert [r["params"]["max_samples"] for r in rows] == [4, 7, 10]
+
+
 def test_eval_csv() -> None:
     result = ttsc("eval", STRATEGIES / "sc.tts", "--seeds", "2", "--sweep", "n=1,3", "--format", "csv")
     assert result.exit_code == 0, result.output
@@ -291,6 +296,7 @@ BAD_SETS = {
     "no-name": (["--set", "=3"], ["--set takes NAME=VALUE"]),
     "not-finite": (["--set", "n=inf"], ["not a finite number"]),
     "sweep-no-values": (["--sweep", "n="], ["--sweep takes NAME=V1,V2"]),
+    "sweep-bad-range": (["--sweep", "n=1:2"], ["a range is start:stop:step"]),
     "sweep-bad-value": (["--sweep", "n=1,x"], ["--sweep n=1,x", "`x`"]),
     "sweep-out-of-range": (["--sweep", "n=1,0"], ["`n` = 0", "outside its range"]),
     "sweep-twice": (["--sweep", "n=1", "--sweep", "n=2"], ["swept once"]),
