@@ -523,10 +523,13 @@ class State:
 
     def update(self, rows: np.ndarray, s: Set, values: dict[str, object]) -> None:
         w = self.W
-        for name, value in values.items():  # every value was computed before this call
-            arr = self.user[name]
-            cur = arr[rows, :w]
-            arr[rows, :w] = np.where(s.mask, np.broadcast_to(value, cur.shape), cur)
+        # Every new column is built before any is written: a value may be a view of another field.
+        new = {}
+        for name, value in values.items():
+            cur = self.user[name][rows, :w]
+            new[name] = np.where(s.mask, np.broadcast_to(value, cur.shape), cur)
+        for name, column in new.items():
+            self.user[name][rows, :w] = column
 
     def stop(self, rows: np.ndarray, answer, line: int) -> None:
         self.answer[rows] = np.broadcast_to(np.asarray(answer, dtype=np.int64), rows.shape)

@@ -46,11 +46,7 @@ ENVIRONMENTS: dict[str, Callable[[Store, Sequence[int]], Runner]] = {
 
 # (case, engine) -> reason, for an engine known to disagree with the documented semantics.
 # Each entry is strict: it fails the suite once the engine is fixed, so it cannot go stale.
-XFAIL: dict[tuple[str, str], str] = {
-    ("update_vars", "batched"): "batched engine: `update S set hits = ..., mark = hits` is not simultaneous when "
-                                "every episode row takes part: State._rows (compiler/rt.py) returns a view of the "
-                                "field array, which st.update overwrites before `mark` is written",
-}
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[str]:
