@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 from ttsc.dsl import ast
@@ -141,28 +141,80 @@ def _query_tail(e: Any) -> str:
 
 @dataclass(frozen=True)
 class _Piece:
-    """An unbreakable run of text; a long statement may break between pieces."""
+    """An unbreakable run of text; a long statement may break between pieces.
+
+    A piece that holds one expression (``node``, printed at strength ``need``
+    between ``pre`` and ``post``) can be split further when it is too long for
+    any line by itself.
+    """
 
     text: str
     pos: int  # source offset of one of its own tokens, for placing comments
+    node: Any = None
+    need: int = QUERY
+    pre: str = ""
+    post: str = ""
+
+
+def _whole(e: Any, need: int, pre: str = "", post: str = "") -> _Piece:
+    return _Piece(pre + format_expr(e, need) + post, e.span.start, e, need, pre, post)
 
 
 def _pieces(e: Any, need: int = QUERY) -> list[_Piece]:
     """``e`` split where a long line may break: before each query operator, or each `and`/`or`."""
     text, level = _expr(e)
     if level < need:
-        return [_Piece(f"({text})", e.span.start)]
+        return [_whole(e, need)]
     if level == QUERY:
         return _pieces(e.set) + [_Piece(_query_tail(e), _query_operand(e).span.start)]
     if level in (OR, AND):
-        operands = []
-        while isinstance(e, ast.Binary) and _BINARY.get(e.op) == level:
-            operands.append(e.right)
-            e = e.left
-        first = _Piece(format_expr(e, level), e.span.start)
-        op = "or" if level == OR else "and"
-        return [first] + [_Piece(f"{op} {format_expr(x, level + 1)}", x.span.start) for x in reversed(operands)]
-    return [_Piece(text, e.span.start)]
+        return _chain(e, level)
+    return [_whole(e, need)]
+
+
+def _chain(e: Any, level: int) -> list[_Piece]:
+    """A left-associative chain of one strength, broken before each operator."""
+    operands = []
+    while isinstance(e, ast.Binary) and e.op not in _COMPARE and _BINARY.get(e.op) == level:
+        operands.append((e.op, e.right))
+        e = e.left
+    return [_whole(e, level)] + [_whole(x, level + 1, f"{op} ") for op, x in reversed(operands)]
+
+
+def _split(p: _Piece) -> list[_Piece]:
+    """Finer pieces for a piece too long for a line: inside calls, around operators, `then`/`else`."""
+    e, need = p.node, p.need
+    if e is None:
+        return [p]
+    text, level = _expr(e)
+    if level < need:
+        parts = _wrapped(_split(_whole(e, level)), "(", ")")
+    elif level == QUERY or level in (OR, AND):
+        parts = _pieces(e, need)
+    elif isinstance(e, ast.Binary) and e.op in _COMPARE:
+        parts = [_whole(e.left, SUM), _whole(e.right, SUM, f"{e.op} ")]
+    elif isinstance(e, ast.Binary):
+        parts = _chain(e, level)
+    elif isinstance(e, ast.Call) and e.args:
+        last = len(e.args) - 1
+        parts = [_whole(a, QUERY, f"{e.func}(" if k == 0 else "", ")" if k == last else ",")
+                 for k, a in enumerate(e.args)]
+    elif isinstance(e, ast.IfExp):
+        parts = [_whole(e.cond, QUERY, "if "), _whole(e.then, QUERY, "then "), _whole(e.orelse, IFEXP, "else ")]
+    else:
+        return [p]
+    if len(parts) == 1:
+        return [p]
+    parts = _wrapped(parts, p.pre, p.post)
+    return [replace(parts[0], pos=min(p.pos, parts[0].pos))] + parts[1:]  # keeps the statement's own offset
+
+
+def _wrapped(parts: list[_Piece], pre: str, post: str) -> list[_Piece]:
+    """``pre`` before the first piece and ``post`` after the last, kept when those are split again."""
+    first = parts[0]
+    parts = [replace(first, text=pre + first.text, pre=pre + first.pre)] + parts[1:]
+    last = parts[-1]
+    return parts[:-1] + [replace(last, text=last.text + post, post=last.post + post)]
 
 
 def _query_operand(e: Any) -> Any:
@@ -170,7 +222,17 @@ def _query_operand(e: Any) -> Any:
 
 
 def _prefixed(prefix: str, pieces: list[_Piece], pos: int) -> list[_Piece]:
-    return [_Piece(prefix + pieces[0].text, pos)] + pieces[1:]
+    first = pieces[0]
+    return [replace(first, text=prefix + first.text, pos=pos, pre=prefix + first.pre)] + pieces[1:]
+
+
+def _fitting(pieces: list[_Piece], room: int) -> list[_Piece]:
+    """Split every piece longer than ``room`` until it fits or cannot be split."""
+    out: list[_Piece] = []
+    for p in pieces:
+        finer = _split(p) if len(p.text) > room else [p]
+        out += [p] if len(finer) == 1 else _fitting(finer, room)
+    return out
 
 
 # ---- lines ------------------------------------------------------------------
@@ -213,6 +275,7 @@ class _Layout:
              closes: bool = False) -> None:
         """Lay ``pieces`` out from column ``col``, greedily filling lines up to WIDTH."""
         cont = col + (2 if opens else 1) * INDENT
+        pieces = _fitting(pieces, WIDTH - cont - len(suffix))
         rows: list[list[_Piece]] = [[pieces[0]]]
         width = col + len(pieces[0].text)
         for k, piece in enumerate(pieces[1:], start=1):

@@ -262,7 +262,7 @@ stop none
 
 
 def test_a_comment_between_wrapped_pieces_stays_on_its_line() -> None:
-    value = "clamp(count(branches) + count(live) + count(active) + count(completed), -1000, 1000000000)"
+    value = "clamp(count(branches) + count(live) + count(active) + count(completed), -1000, 1000)"
     src = f"strategy x\nvar w: window(2)\npush {value} / 10000   # why\n  to w\n"
     out = fmt(src)
     assert out.endswith(f"push {value} / 10000  # why\n    to w\n")
@@ -349,3 +349,20 @@ def test_tiny_stores_are_small_and_valid(store) -> None:
         for b in q.branches:
             assert len(b.probes) <= 6 and b.total_tokens >= 0
             assert set(b.probes) | {b.final_answer} <= set(ALPHABET)
+
+
+def test_long_calls_and_arithmetic_wrap_inside_the_width() -> None:
+    """A hand-wrapped call used to be joined into one 190-column line."""
+    call = ("clamp(round(12.0 * beta * beta + 3.0 * beta + 7.0), round(2.0 + beta),\n"
+            "      max(40, round(100.0 * beta)), )").replace(", )", ")")
+    sums = " + ".join(f"round({k}.0 * beta)" for k in range(1, 14))
+    src = (f"strategy x\nparam beta: float = 0.5\nlet a = {call}\nlet b = {sums}\n"
+           f"stop if a > b then majority(completed where depth > 2 and tokens > 1000 sorted by tokens desc "
+           f"take 3) else majority(live)\n")
+    out = format_source(Source("x.tts", src))
+    lines = out.splitlines()
+    assert all(len(line) <= WIDTH for line in lines), [line for line in lines if len(line) > WIDTH]
+    assert "let a = clamp(round(12.0 * beta * beta + 3.0 * beta + 7.0), round(2.0 + beta)," in lines
+    assert "    max(40, round(100.0 * beta)))" in lines
+    assert any(line.startswith("    then majority(") for line in lines)
+    assert format_source(Source("x.tts", out)) == out  # idempotent
