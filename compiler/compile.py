@@ -25,7 +25,7 @@ from ttsc.cache import cache_dir
 from ttsc.errors import TtscError
 
 # Bump when generated code changes meaning, so stale disk caches are never used.
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "2"
 
 
 @dataclass(frozen=True)

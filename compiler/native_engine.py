@@ -23,13 +23,15 @@ import numpy as np
 
 from ttsc.cache import cache_dir
 from ttsc.compiler import native as native_codegen
-from ttsc.compiler import native_rt
+from ttsc.compiler import emit, native_rt
+from ttsc.dsl import analysis, builtins
+from ttsc.dsl import evaluate as evaluate_module
 from ttsc.compiler.compile import digest_of
 from ttsc.compiler.native import NativeProgram, generate_native
 from ttsc.dsl.checker import CheckedProgram
+from ttsc.dsl.evaluate import evaluate
 from ttsc.errors import TtscError
 from ttsc.runtime.outcome import Outcome
-from ttsc.compiler.interpret import Interpreter, _Frame
 from ttsc.runtime.store import Store
 from ttsc.runtime.tables import ReplayTables, shuffle_orders
 
@@ -43,14 +45,13 @@ class NativePolicy:
     digest: str
 
     def constants(self, params: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Every parameter-fixed value, computed by the interpreter (Python's arithmetic, ops.py)."""
-        interp = Interpreter(self.checked, params)
+        """Every parameter-fixed value, computed by the one evaluator (Python's arithmetic, ops.py)."""
         values: list = []
         ki = np.zeros(max(self.program.n_int_constants, 1), dtype=np.int64)
         kf = np.zeros(max(self.program.n_float_constants, 1), dtype=np.float64)
         for k in self.program.constants:
             env = {name: params[ref] if kind == "param" else values[ref] for name, (kind, ref) in k.names.items()}
-            v = interp.eval(k.node, _Frame(env))
+            v = evaluate(k.node, env, self.checked.type_of)
             values.append(v)
             if k.store == "KF":
                 kf[k.index] = float(v)
@@ -62,7 +63,7 @@ class NativePolicy:
 def _code_digest() -> str:
     """The native backend's version: its own source, so an edited generator or runtime never reuses a kernel."""
     h = hashlib.sha256()
-    for mod in (native_codegen, native_rt):
+    for mod in (native_codegen, native_rt, builtins, analysis, evaluate_module, emit):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()
 
