@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SIGN = Func("sign", ("num",), "-1, 0 or 1: the sign of x", fixed(T.INT),
             interpret=lambda x: (x > 0) - (x < 0),
-            batched="np.sign({0}).astype(np.int64)",
+            batched="np.sign({0}).astype(np.int64)", batched_uniform="((({0}) > 0) - (({0}) < 0))",
             native="(1 if {0} > 0 else (-1 if {0} < 0 else 0))")
 
 PROGRAM = """strategy signs
