@@ -21,7 +21,7 @@ from ttsc.dsl import ast
 from ttsc.dsl.builtins import FIELDS, MAX_REPEAT
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
-from ttsc.dsl import ops
+from ttsc.dsl.evaluate import Evaluator
 
 
 class Reveal(Protocol):
@@ -103,10 +103,11 @@ class _Frame:
         return None, False
 
 
-class Interpreter:
+class Interpreter(Evaluator):
     """Runs a checked program on one episode at a time."""
 
     def __init__(self, checked: CheckedProgram, params: dict[str, Any]):
+        super().__init__(checked.type_of)
         self.checked = checked
         self.params = dict(params)
         self.signals = {i.name: i for i in checked.program.items if isinstance(i, ast.Signal)}
@@ -271,18 +272,7 @@ class Interpreter:
             self.on_event(TraceEvent(self.rounds, s.span.line, action, list(members), [b.last for b in bs],
                                      list(spent), [b.finished for b in bs], self.tokens))
 
-    # ---- expressions
-    def eval(self, e, frame: _Frame, branch: BranchState | None = None):
-        return getattr(self, "e_" + type(e).__name__)(e, frame, branch)
-
-    def e_Int(self, e, frame, branch):
-        return e.value
-
-    e_Float = e_Bool = e_Int
-
-    def e_NoneLit(self, e, frame, branch):
-        return None
-
+    # ---- expressions: the scalar semantics are the Evaluator's; episode state is read here
     def e_Name(self, e: ast.Name, frame, branch):
         name = e.id
         if branch is not None and name in self.fields:
@@ -311,47 +301,11 @@ class Interpreter:
             return tuple(self.completed)
         raise KeyError(name)  # pragma: no cover - the checker resolved every name
 
-    def e_Unary(self, e: ast.Unary, frame, branch):
-        v = self.eval(e.operand, frame, branch)
-        if e.op == "not":
-            return not v
-        return ops.wrap(-v) if isinstance(v, int) else -v
+    def answers_of(self, e, frame, branch):
+        return [self.branches[i].last for i in self.eval(e, frame, branch)]
 
-    def e_Binary(self, e: ast.Binary, frame, branch):
-        a = self.eval(e.left, frame, branch)
-        b = self.eval(e.right, frame, branch)
-        op = e.op
-        if op == "and":
-            return a and b
-        if op == "or":
-            return a or b
-        if op == "==":
-            return a == b
-        if op == "!=":
-            return a != b
-        if op == "<":
-            return a < b
-        if op == "<=":
-            return a <= b
-        if op == ">":
-            return a > b
-        if op == ">=":
-            return a >= b
-        if op in ("+", "-", "*"):
-            v = a + b if op == "+" else a - b if op == "-" else a * b
-            return ops.wrap(v) if isinstance(v, int) else v
-        if op == "/":
-            return ops.div(a, b)
-        if op == "//":
-            v = ops.floordiv(a, b)
-            return ops.wrap(v) if isinstance(v, int) else v
-        if op == "%":
-            return ops.mod(a, b)
-        raise ValueError(op)  # pragma: no cover
-
-    def e_IfExp(self, e: ast.IfExp, frame, branch):
-        v = self.eval(e.then, frame, branch) if self.eval(e.cond, frame, branch) else self.eval(e.orelse, frame, branch)
-        return float(v) if self.checked.type_of(e).value == "float" else v
+    def window_values(self, name: str):
+        return self.windows[name]
 
     def e_Where(self, e: ast.Where, frame, branch):
         return tuple(i for i in self.eval(e.set, frame, branch) if self.eval(e.cond, frame, self.branches[i]))
@@ -364,48 +318,6 @@ class Interpreter:
     def e_Take(self, e: ast.Take, frame, branch):
         members = self.eval(e.set, frame, branch)
         return members[: max(0, self.eval(e.count, frame))]  # counts are per episode, never per branch
-
-    def e_Call(self, e: ast.Call, frame, branch):
-        f = e.func
-        if f in ("size", "oldest", "newest", "mean"):
-            w = self.windows[e.args[0].id]
-            if f == "size":
-                return len(w)
-            if not w:
-                return 0.0
-            if f != "mean":
-                return w[0] if f == "oldest" else w[-1]
-            total = 0.0
-            for v in w:  # oldest first, one addition at a time (not fsum, not sum: both round differently)
-                total += v
-            return total / len(w)
-        args = [self.eval(a, frame, branch) for a in e.args]
-        if f in ("count", "majority", "top1", "top2", "confidence", "unanimous", "votes"):
-            answers = [self.branches[i].last for i in args[0]]
-            if f == "count":
-                return len(answers)
-            if f == "majority":
-                return ops.majority(answers)
-            if f == "unanimous":
-                return bool(answers) and all(a == answers[0] for a in answers)
-            if f == "votes":
-                return sum(1 for a in answers if a == args[1])
-            t1, t2 = ops.top_two(answers)
-            return t1 if f == "top1" else t2 if f == "top2" else ops.beta_confidence(t1, t2)
-        if f == "beta_confidence":
-            return ops.beta_confidence(*args)
-        if f == "round":
-            return ops.round_(*args)
-        if f in ("min", "max", "clamp", "abs"):
-            v = min(args) if f == "min" else max(args) if f == "max" else abs(args[0]) if f == "abs" else \
-                min(max(args[0], args[1]), args[2])
-            v = ops.wrap(v) if isinstance(v, int) else v
-            return float(v) if self.checked.type_of(e).value == "float" else v
-        if f == "floor":
-            return ops.floor(args[0])
-        if f == "ceil":
-            return ops.ceil(args[0])
-        raise ValueError(f)  # pragma: no cover
 
     @staticmethod
     def _as_type(v, type_name: str):

@@ -26,15 +26,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ttsc.dsl import ast
-from ttsc.dsl.builtins import FIELDS, SETS, T
+from ttsc.compiler.emit import Emitter
+from ttsc.dsl import analysis, ast
+from ttsc.dsl.builtins import FIELDS, FUNCS, SETS, T
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.scope import Scope
 from ttsc.compiler.native_rt import (ACTIVE, DEPTH, FINISHED, LAST, MAJORITY, N_ACTIVE, N_COMPLETED, N_PRUNED,
                                      OPENED, PRUNED, STATUS, TOKENS, TOP1, TOP2)
 
-_SET_FUNCS = ("count", "majority", "top1", "top2", "confidence", "unanimous", "votes")
-_WINDOW_FUNCS = ("size", "oldest", "newest", "mean")
 
 
 @dataclass
@@ -65,25 +64,14 @@ class NativeProgram:
     n_float_constants: int = 0
 
 
-class _Out:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.level = 0
-
-    def write(self, code: str) -> None:
-        self.lines.append("    " * self.level + code)
-
-
 class NativeGenerator:
     def __init__(self, checked: CheckedProgram):
         self.c = checked
         self.src_name = checked.source.name
-        self.src_lines = checked.source.text.split("\n")
-        self.out = _Out()
+        self.out = Emitter(source=(self.src_name, checked.source.text.split("\n")))
         self.constants: list[Constant] = []
         self.n_ki = self.n_kf = 0
         self.n_sets = self.n_xi = self.n_xf = 0
-        self.counter = 0
         self.branch_rows: dict[str, tuple[str, int, str]] = {}  # branch var -> (matrix, row, type)
         self.n_bi = self.n_bf = 0
         self.branch_init: list[tuple[str, str]] = []  # (branch var, code of its initial value)
@@ -91,16 +79,13 @@ class NativeGenerator:
         self.fields = set(FIELDS) | set(checked.branch_vars)
         self.globals: Scope = Scope()
         # Values computed ahead of the current statement and still valid: key -> (code, what they read).
-        # A statement that changes something (see _changes) drops the entries that read it.
+        # A statement that changes something (see analysis.writes) drops the entries that read it.
         self.known: dict[str, tuple[str, frozenset[str]]] = {}
         self.changed: set[str] = set()  # what the statements emitted so far in this block changed
-        self.hoist_out = self.out
-        self.hoist_at = 0
-        self.hoist_level = 0
+        self.ahead: Emitter | None = None  # code computed ahead of the current statement (see ``hoisted``)
 
     def tmp(self, hint: str) -> str:
-        self.counter += 1
-        return f"{hint}_{self.counter}"
+        return self.out.tmp(hint)
 
     # ---- driver
     def generate(self) -> NativeProgram:
@@ -184,35 +169,19 @@ class NativeGenerator:
         ]
 
     def comment(self, node: ast.Node) -> None:
-        line = node.span.line
-        text = self.src_lines[line - 1].strip() if line - 1 < len(self.src_lines) else ""
-        self.out.write(f"# {self.src_name}:{line}  {text}")
+        self.out.comment(node)
 
     def where(self, node: ast.Node) -> str:
-        line = node.span.line
-        text = self.src_lines[line - 1].strip() if line - 1 < len(self.src_lines) else ""
-        return f"{self.src_name}:{line}  {text}"
+        return self.out.where(node)
 
     # ---- constants
     def is_constant(self, e, scope: Scope, slot: str | None) -> bool:
-        if isinstance(e, (ast.Int, ast.Float, ast.Bool, ast.NoneLit)):
-            return True
-        if isinstance(e, ast.Name):
-            if slot is not None and e.id in self.fields:
+        def fixed(name: str) -> bool:
+            if slot is not None and name in self.fields:
                 return False
-            sym = scope.lookup(e.id)
+            sym = scope.lookup(name)
             return sym is not None and sym.kind == "const"
-        if isinstance(e, ast.Binary):
-            return self.is_constant(e.left, scope, slot) and self.is_constant(e.right, scope, slot)
-        if isinstance(e, ast.Unary):
-            return self.is_constant(e.operand, scope, slot)
-        if isinstance(e, ast.IfExp):
-            return all(self.is_constant(x, scope, slot) for x in (e.cond, e.then, e.orelse))
-        if isinstance(e, ast.Call):
-            if e.func in _SET_FUNCS or e.func in _WINDOW_FUNCS:
-                return False
-            return all(self.is_constant(a, scope, slot) for a in e.args)
-        return False
+        return analysis.is_constant(e, fixed)
 
     def constant(self, e, scope: Scope, param: str | None = None) -> _Sym:
         """Make ``e`` (or parameter ``param``) a run-time constant; returns the symbol that reads it."""
@@ -222,7 +191,7 @@ class NativeGenerator:
         else:
             t, node, at = self.c.type_of(e), e, e
             names = {}
-            for name in _free_names(e):
+            for name in analysis.free_names(e):
                 sym = scope.lookup(name)
                 if sym is not None and sym.kind == "const":
                     names[name] = ("const", sym.index)
@@ -288,13 +257,15 @@ class NativeGenerator:
         if method is None:
             raise NotImplementedError(f"no native code for statement {type(s).__name__}")
         self.comment(s)
-        saved = self.hoist_out, self.hoist_at, self.hoist_level
-        self.hoist_out, self.hoist_at, self.hoist_level = self.out, len(self.out.lines), self.out.level
+        outer, outer_ahead = self.out, self.ahead
+        self.ahead, self.out = outer.buffer(), outer.buffer()
         method(s, scope)
-        self.hoist_out, self.hoist_at, self.hoist_level = saved
-        self.change(_changes(s))
+        outer.extend(self.ahead)  # values hoisted ahead of the statement, then the statement
+        outer.extend(self.out)
+        self.out, self.ahead = outer, outer_ahead
+        self.change(analysis.writes(s))
 
-    def change(self, what: set[str]) -> None:
+    def change(self, what: frozenset[str] | set[str]) -> None:
         if what:
             self.changed |= what
             self.known = {k: v for k, v in self.known.items() if not v[1] & what}
@@ -396,7 +367,7 @@ class NativeGenerator:
     def s_Advance(self, s: ast.Advance, scope):
         o = self.out
         moved, longest = self.tmp("moved"), self.tmp("longest")
-        if s.by is None or _reads_one_branch(s.by):
+        if s.by is None or analysis.reads_one_branch(s.by):
             # each count reads only its own branch (and values fixed before the loop), so reading it
             # just before moving that branch equals reading every count first
             o.write(f"{moved} = 0")
@@ -428,7 +399,7 @@ class NativeGenerator:
 
     def s_Update(self, s: ast.Update, scope):
         o = self.out
-        if all(_reads_one_branch(st.value) for st in s.setters):
+        if all(analysis.reads_one_branch(st.value) for st in s.setters):
             # each value reads only its own branch: compute a member's values, then write them
             slot, levels = self.member_loop(s.set, scope)
             values = []
@@ -529,7 +500,7 @@ class NativeGenerator:
             if e.id == "branches":
                 o.write(f"{n} = ACC[{OPENED}]")
                 return "IOTA", n
-            def listing(out: _Out) -> str:
+            def listing(out: Emitter) -> str:
                 buf = self.new_set()
                 out.write(f"{n} = rt.set_{e.id}(BR, ACC, {buf})")
                 return f"{buf}|{n}"
@@ -564,7 +535,7 @@ class NativeGenerator:
         return tuple(self.hoisted_signal(name, sym).split("|"))
 
     def hoisted_signal(self, name: str, sym: _Sym) -> str:
-        def value(out: _Out) -> str:
+        def value(out: Emitter) -> str:
             if self.c.type_of(sym.node) is T.SET:
                 buf, n = self.set_expr(sym.node, self.globals, None)
                 return f"{buf}|{n}"
@@ -584,34 +555,17 @@ class NativeGenerator:
         hit = self.known.get(key)
         if hit is not None:
             return hit[0]
+        ahead = self.ahead if self.ahead is not None else self.out
         main = self.out
-        aside = _Out()
-        aside.level = self.hoist_level
-        self.out = aside
+        self.out = aside = ahead.buffer()
         code = produce(aside)
         self.out = main
-        # whatever this needed was hoisted first, at the same place: insert after it
-        self.hoist_out.lines[self.hoist_at:self.hoist_at] = aside.lines
-        self.hoist_at += len(aside.lines)
+        ahead.extend(aside)  # after whatever it needed, which was hoisted (into ``ahead``) while producing it
         self.known[key] = (code, reads)
         return code
 
     def reads(self, e) -> frozenset[str]:
-        """What an expression's value depends on: branch state, branch variables, `var`s, windows."""
-        out: set[str] = set()
-        for name in _free_names(e):
-            sym = self.globals.lookup(name)
-            if name in SETS or name in FIELDS:
-                out.add("branches")
-            elif name in self.c.branch_vars:
-                out.add("fields")
-            elif sym is not None and sym.kind == "local":
-                out.add(f"var {name}")
-            elif sym is not None and sym.kind == "window":
-                out.add(f"window {name}")
-            elif sym is not None and sym.kind == "signal":
-                out |= self.reads(sym.node)
-        return frozenset(out)
+        return analysis.reads(e, self.c.program)
 
     def expr(self, e, scope: Scope, slot: str | None) -> str:
         if not isinstance(e, (ast.Int, ast.Float, ast.Bool, ast.NoneLit, ast.Name)) \
@@ -686,127 +640,58 @@ class NativeGenerator:
         return f"float{code}" if self.c.type_of(e) is T.FLOAT else code
 
     def e_Call(self, e: ast.Call, scope, slot):
-        f = e.func
-        if f in _WINDOW_FUNCS:
-            w = scope.lookup(e.args[0].id).index
-            return f"rt.window_{f}(WM, {w})" if f == "size" else f"rt.window_{f}(WB, WM, {w})"
-        if f in _SET_FUNCS:
-            return self.set_call(e, scope, slot)
-        args = [self.expr(a, scope, slot) for a in e.args]
-        as_float = self.c.type_of(e) is T.FLOAT
-        if f == "beta_confidence":
-            return f"rt.beta_confidence({args[0]}, {args[1]}, BETA)"
-        if f in ("min", "max"):
-            code = args[0]
-            for a in args[1:]:  # Python's min/max: the first of equal values wins
-                code = f"rt.{f}2({code}, {a})"
-            return f"float({code})" if as_float else code
-        if f == "clamp":
-            code = f"rt.min2(rt.max2({args[0]}, {args[1]}), {args[2]})"
-            return f"float({code})" if as_float else code
-        if f == "abs":
-            return f"float(abs({args[0]}))" if as_float else f"abs({args[0]})"
-        if f == "round":
-            if len(args) == 2:
-                return f"rt.round_digits({args[0]}, {args[1]})"
-            return args[0] if self.c.type_of(e.args[0]) is T.INT else f"rt.round_int({args[0]})"
-        if f in ("floor", "ceil"):
-            return args[0] if self.c.type_of(e.args[0]) is T.INT else f"rt.{f}({args[0]})"
-        raise NotImplementedError(f"no native code for function {f}")
-
-    def set_call(self, e: ast.Call, scope, slot) -> str:
-        f = e.func
-        arg = e.args[0]
-        builtin = isinstance(arg, ast.Name) and arg.id in SETS and scope.lookup(arg.id).kind == "set"
-        if f == "count" and builtin:
-            return _builtin_count(arg.id)
-        if f == "votes":
-            buf, n = self.set_expr(arg, scope, slot)
-            answer = self.expr(e.args[1], scope, slot)
-            return f"rt.votes_for({buf}, {n}, BR[{LAST}], {answer})"
-        if builtin:  # tallied from the slots (or kept up to date, for `completed`), ahead of the statement
-            def tally(out: _Out) -> str:
-                v = self.tmp(f"votes_{arg.id}")
-                if arg.id == "completed":
-                    out.write(f"{v} = (ACC[{MAJORITY}], ACC[{TOP1}], ACC[{TOP2}])")
-                else:
-                    which = {"branches": 0, "active": 1, "live": 2}[arg.id]
-                    out.write(f"{v} = rt.votes_of_status(BR, ACC, CNT, {which}, ANS)")
-                return v
-            # the tally is used only while the branches are as they were, so the count is read in place
-            v, n = self.hoisted(f"votes {arg.id}", frozenset({"branches"}), tally), _builtin_count(arg.id)
+        f = FUNCS[e.func]
+        kinds = f.params if not f.variadic else ("num",) * len(e.args)
+        template = f.native
+        fill = {"last": f"BR[{LAST}]"}
+        codes = []
+        for a, kind in zip(e.args, kinds):
+            if kind == "window":
+                codes.append(str(scope.lookup(a.id).index))
+            elif kind == "set":
+                fill.update(self.set_operand(a, scope, slot, template))
+                codes.append(fill.get("buf", ""))
+            else:
+                codes.append(self.expr(a, scope, slot))
+        if callable(template):
+            code = template(codes, [self.c.type_of(a) for a in e.args])
         else:
-            buf, n = self.set_expr(arg, scope, slot)
-            if f == "count":
-                return n
-            v = self.tmp("votes")
-            self.out.write(f"{v} = rt.votes({buf}, {n}, BR[{LAST}], CNT, ANS)")
-        if f == "count":
-            return n
-        if f == "majority":
-            return f"{v}[0]"
-        if f == "top1":
-            return f"{v}[1]"
-        if f == "top2":
-            return f"{v}[2]"
-        if f == "confidence":
-            return f"rt.beta_confidence({v}[1], {v}[2], BETA)"
-        return f"({n} > 0 and {v}[1] == {n})"  # unanimous
+            code = template.format(*codes, **fill)
+        return f"float({code})" if f.coerces and self.c.type_of(e) is T.FLOAT else code
+
+    def set_operand(self, arg, scope: Scope, slot: str | None, template) -> dict[str, str]:
+        """A set argument's ``buf``, ``n`` and ``tally``, as far as ``template`` uses them.
+
+        A built-in set's count is kept up to date, and its tally is counted off the slots (or kept up to
+        date, for `completed`) ahead of the statement; other sets are listed into a buffer first.
+        """
+        uses = (lambda k: True) if callable(template) else (lambda k: "{" + k + "}" in template)
+        if isinstance(arg, ast.Name) and arg.id in SETS and scope.lookup(arg.id).kind == "set" and not uses("buf"):
+            out = {"n": _builtin_count(arg.id)}
+            if uses("tally"):
+                def tally(ahead: Emitter) -> str:
+                    v = self.tmp(f"votes_{arg.id}")
+                    if arg.id == "completed":
+                        ahead.write(f"{v} = (ACC[{MAJORITY}], ACC[{TOP1}], ACC[{TOP2}])")
+                    else:
+                        which = {"branches": 0, "active": 1, "live": 2}[arg.id]
+                        ahead.write(f"{v} = rt.votes_of_status(BR, ACC, CNT, {which}, ANS)")
+                    return v
+                # the tally is used only while the branches are as they were, so the count is read in place
+                out["tally"] = self.hoisted(f"votes {arg.id}", frozenset({"branches"}), tally)
+            return out
+        buf, n = self.set_expr(arg, scope, slot)
+        out = {"buf": buf, "n": n}
+        if uses("tally"):
+            out["tally"] = self.tmp("votes")
+            self.out.write(f"{out['tally']} = rt.votes({buf}, {n}, BR[{LAST}], CNT, ANS)")
+        return out
 
 
 def _builtin_count(name: str) -> str:
     """count() of a built-in set: kept up to date as branches open, finish and are pruned."""
     return {"completed": f"ACC[{N_COMPLETED}]", "branches": f"ACC[{OPENED}]", "active": f"ACC[{N_ACTIVE}]",
             "live": f"(ACC[{OPENED}] - ACC[{N_PRUNED}])"}[name]
-
-
-def _reads_one_branch(e) -> bool:
-    """Does ``e`` read no branch set? Then per member it reads only that member (and signals,
-    which are computed before the statement), so members may be evaluated one after another."""
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (ast.Where, ast.Sorted, ast.Take)):
-            return False
-        if isinstance(x, ast.Call) and x.func in _SET_FUNCS:
-            return False
-        for name in type(x).model_fields:
-            v = getattr(x, name)
-            if isinstance(v, ast.Node):
-                stack.append(v)
-            elif isinstance(v, tuple):
-                stack.extend(i for i in v if isinstance(i, ast.Node))
-    return True
-
-
-def _changes(s) -> set[str]:
-    """What running statement ``s`` itself changes (nested blocks report their own)."""
-    if isinstance(s, (ast.Open, ast.Read, ast.Advance, ast.Prune)):
-        return {"branches", "fields"}
-    if isinstance(s, ast.Update):
-        return {"fields"}
-    if isinstance(s, ast.Assign):
-        return {f"var {s.name}"}
-    if isinstance(s, ast.Push):
-        return {f"window {s.window}"}
-    return set()
-
-
-def _free_names(e) -> list[str]:
-    out: list[str] = []
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, ast.Name):
-            out.append(x.id)
-        elif isinstance(x, ast.Node):
-            for name in type(x).model_fields:
-                v = getattr(x, name)
-                if isinstance(v, ast.Node):
-                    stack.append(v)
-                elif isinstance(v, tuple):
-                    stack.extend(i for i in v if isinstance(i, ast.Node))
-    return out
 
 
 def generate_native(checked: CheckedProgram) -> NativeProgram:

@@ -23,9 +23,9 @@ from ttsc.cache import cache_dir
 from ttsc.compiler.compile import digest_of
 from ttsc.compiler.native import NativeProgram, generate_native
 from ttsc.dsl.checker import CheckedProgram
+from ttsc.dsl.evaluate import evaluate
 from ttsc.errors import TtscError
 from ttsc.runtime.outcome import Outcome
-from ttsc.compiler.interpret import Interpreter, _Frame
 from ttsc.runtime.store import Store
 from ttsc.runtime.tables import ReplayTables, shuffle_orders
 
@@ -39,14 +39,13 @@ class NativePolicy:
     digest: str
 
     def constants(self, params: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Every parameter-fixed value, computed by the interpreter (Python's arithmetic, ops.py)."""
-        interp = Interpreter(self.checked, params)
+        """Every parameter-fixed value, computed by the one evaluator (Python's arithmetic, ops.py)."""
         values: list = []
         ki = np.zeros(max(self.program.n_int_constants, 1), dtype=np.int64)
         kf = np.zeros(max(self.program.n_float_constants, 1), dtype=np.float64)
         for k in self.program.constants:
             env = {name: params[ref] if kind == "param" else values[ref] for name, (kind, ref) in k.names.items()}
-            v = interp.eval(k.node, _Frame(env))
+            v = evaluate(k.node, env, self.checked.type_of)
             values.append(v)
             if k.store == "KF":
                 kf[k.index] = float(v)

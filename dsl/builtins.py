@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Callable
+
+from ttsc.dsl import ops
 
 
 class T(str, Enum):
@@ -45,35 +48,124 @@ FIELDS: dict[str, tuple[T, str]] = {
 }
 
 
+def numeric(args: list[T | None]) -> T | None:
+    """Result type of min/max/clamp/abs: int if every argument is an int, else float."""
+    if any(t is None for t in args):
+        return None
+    return T.INT if all(t is T.INT for t in args) else T.FLOAT
+
+
+def fixed(t: T) -> Callable[[list[T | None]], T]:
+    """A result type that does not depend on the arguments."""
+    return lambda args: t
+
+
+Template = str | Callable[[list[str], list[T]], str]
+
+
 @dataclass(frozen=True)
 class Func:
+    """One built-in function: everything the checker, the three engines and the docs need.
+
+    ``params`` are argument kinds: "set", "window" (a window's name), "num" (int or float),
+    "int", "answer", "digits" (an int literal). The last ``optional`` of them may be left out;
+    a ``variadic`` function takes two or more "num"s. ``result`` gives the result type from the
+    argument types. Engines:
+
+    * ``interpret``: the scalar meaning, a Python callable (dsl/ops.py). A "set" argument is
+      passed as its members' `last` answers in set order, a "window" as its values oldest
+      first. When the result type is float the caller converts the value with ``float``.
+    * ``batched``: the vectorized expression (compiler/codegen.py) — a format string or a
+      function of (argument codes, argument types). Placeholders: ``{0}``… the arguments
+      (a set's members, a window's quoted name), ``{args}`` all of them, ``{rows}`` the rows,
+      ``{tally}`` the set's vote tally, ``{as_float}`` ", as_float=True" when the result is a
+      float made from ints. ``batched_uniform``: the code when every argument is a scalar.
+    * ``native``: the scalar numba expression (compiler/native.py), same forms. Placeholders:
+      ``{0}``… the arguments (a window's row), ``{buf}``/``{n}`` a set's member buffer and
+      count, ``{tally}`` its (majority, top1, top2) tally, ``{last}`` the row of `last` answers.
+      When ``result`` is :func:`numeric` and the type is float, the code is wrapped in float().
+    """
+
     name: str
-    params: tuple[str, ...]  # argument kinds: "set", "num", "int", "answer", "window"
+    params: tuple[str, ...]
     doc: str
+    result: Callable[[list[T | None]], T | None]
+    interpret: Callable[..., Any]
+    batched: Template
+    native: Template
+    batched_uniform: str | None = None
     variadic: bool = False
+    optional: int = 0
+
+    @property
+    def constant(self) -> bool:
+        """Can a call be fixed by the parameters? Not when it reads branches or a window."""
+        return not any(k in ("set", "window") for k in self.params)
+
+    @property
+    def coerces(self) -> bool:
+        """Is the result a float made from int arguments (so engines convert it)?"""
+        return self.result is numeric
+
+
+def _round_native(a: list[str], ts: list[T]) -> str:
+    if len(a) == 2:
+        return f"rt.round_digits({a[0]}, {a[1]})"
+    return a[0] if ts[0] is T.INT else f"rt.round_int({a[0]})"
+
+
+def _step_native(name: str) -> Callable[[list[str], list[T]], str]:
+    return lambda a, ts: a[0] if ts[0] is T.INT else f"rt.{name}({a[0]})"
+
+
+def _fold_native(name: str) -> Callable[[list[str], list[T]], str]:
+    def fold(a: list[str], ts: list[T]) -> str:
+        code = a[0]
+        for x in a[1:]:  # Python's min/max: the first of equal values wins
+            code = f"rt.{name}2({code}, {x})"
+        return code
+    return fold
 
 
 FUNCS: dict[str, Func] = {f.name: f for f in [
-    Func("count", ("set",), "number of branches in the set"),
+    Func("count", ("set",), "number of branches in the set", fixed(T.INT), ops.count,
+         "rt.count({0})", "{n}"),
     Func("majority", ("set",), "most common `last` answer; ties go to the answer seen first in set order; "
-                               "none for an empty set"),
-    Func("top1", ("set",), "count of the most common answer (0 for an empty set)"),
-    Func("top2", ("set",), "count of the second most common answer (0 when absent)"),
-    Func("confidence", ("set",), "beta_confidence(top1(S), top2(S))"),
-    Func("unanimous", ("set",), "true when the set is non-empty and every member has the same `last`"),
-    Func("votes", ("set", "answer"), "number of members whose `last` equals the answer"),
-    Func("beta_confidence", ("int", "int"), "P(p > 0.5) for p ~ Beta(a+1, b+1); 0 when a == 0"),
-    Func("min", ("num", "num"), "smallest argument (int if all are ints)", variadic=True),
-    Func("max", ("num", "num"), "largest argument (int if all are ints)", variadic=True),
-    Func("clamp", ("num", "num", "num"), "clamp(x, lo, hi) = min(max(x, lo), hi)"),
-    Func("round", ("num",), "round half to even, as Python: round(6.5) == 6; round(x, d) keeps d decimals"),
-    Func("abs", ("num",), "absolute value"),
-    Func("floor", ("num",), "largest int <= x"),
-    Func("ceil", ("num",), "smallest int >= x"),
-    Func("size", ("window",), "number of values held"),
-    Func("oldest", ("window",), "first value held (0.0 when empty)"),
-    Func("newest", ("window",), "last value pushed (0.0 when empty)"),
-    Func("mean", ("window",), "mean of the values held (0.0 when empty)"),
+                               "none for an empty set", fixed(T.ANSWER), ops.majority,
+         "{tally}.majority", "{tally}[0]"),
+    Func("top1", ("set",), "count of the most common answer (0 for an empty set)", fixed(T.INT), ops.top1,
+         "{tally}.top1", "{tally}[1]"),
+    Func("top2", ("set",), "count of the second most common answer (0 when absent)", fixed(T.INT), ops.top2,
+         "{tally}.top2", "{tally}[2]"),
+    Func("confidence", ("set",), "beta_confidence(top1(S), top2(S))", fixed(T.FLOAT), ops.confidence,
+         "rt.confidence({tally})", "rt.beta_confidence({tally}[1], {tally}[2], BETA)"),
+    Func("unanimous", ("set",), "true when the set is non-empty and every member has the same `last`",
+         fixed(T.BOOL), ops.unanimous, "rt.unanimous({tally})", "({n} > 0 and {tally}[1] == {n})"),
+    Func("votes", ("set", "answer"), "number of members whose `last` equals the answer", fixed(T.INT), ops.votes,
+         "rt.votes_for({0}, st.field('last', {rows}), {1})", "rt.votes_for({buf}, {n}, {last}, {1})"),
+    Func("beta_confidence", ("int", "int"), "P(p > 0.5) for p ~ Beta(a+1, b+1); 0 when a == 0", fixed(T.FLOAT),
+         ops.beta_confidence, "rt.beta_confidence({0}, {1})", "rt.beta_confidence({0}, {1}, BETA)",
+         batched_uniform="ops.beta_confidence({0}, {1})"),
+    Func("min", ("num", "num"), "smallest argument (int if all are ints)", numeric, ops.minimum,
+         "rt.minimum({args}{as_float})", _fold_native("min"), variadic=True),
+    Func("max", ("num", "num"), "largest argument (int if all are ints)", numeric, ops.maximum,
+         "rt.maximum({args}{as_float})", _fold_native("max"), variadic=True),
+    Func("clamp", ("num", "num", "num"), "clamp(x, lo, hi) = min(max(x, lo), hi)", numeric, ops.clamp,
+         "rt.minimum(rt.maximum({0}, {1}), {2}{as_float})", "rt.min2(rt.max2({0}, {1}), {2})"),
+    Func("round", ("num", "digits"), "round half to even, as Python: round(6.5) == 6; round(x, d) keeps d decimals",
+         lambda args: T.INT if len(args) == 1 else T.FLOAT, ops.round_, "rt.round_({args})", _round_native,
+         optional=1),
+    Func("abs", ("num",), "absolute value", numeric, ops.absolute, "rt.absolute({0}{as_float})", "abs({0})"),
+    Func("floor", ("num",), "largest int <= x", fixed(T.INT), ops.floor, "rt.floor({0})", _step_native("floor")),
+    Func("ceil", ("num",), "smallest int >= x", fixed(T.INT), ops.ceil, "rt.ceil({0})", _step_native("ceil")),
+    Func("size", ("window",), "number of values held", fixed(T.INT), ops.size,
+         "st.window({0}, 'size', {rows})", "rt.window_size(WM, {0})"),
+    Func("oldest", ("window",), "first value held (0.0 when empty)", fixed(T.FLOAT), ops.oldest,
+         "st.window({0}, 'oldest', {rows})", "rt.window_oldest(WB, WM, {0})"),
+    Func("newest", ("window",), "last value pushed (0.0 when empty)", fixed(T.FLOAT), ops.newest,
+         "st.window({0}, 'newest', {rows})", "rt.window_newest(WB, WM, {0})"),
+    Func("mean", ("window",), "mean of the values held (0.0 when empty)", fixed(T.FLOAT), ops.mean,
+         "st.window({0}, 'mean', {rows})", "rt.window_mean(WB, WM, {0})"),
 ]}
 
 KEYWORDS = frozenset({

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ttsc.dsl import ast
+from ttsc.dsl import analysis, ast
 from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, NUMERIC, SETS, T
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
@@ -423,7 +423,7 @@ class _Checker:
 
     def expr_Call(self, e: ast.Call, scope, branch):
         f = FUNCS.get(e.func)
-        if f is not None and f.params == ("window",):
+        if f is not None and "window" in f.params:
             return self._window_call(e, f, scope)
         argtypes = [self.expr(a, scope, branch) for a in e.args]
         if f is None:
@@ -437,39 +437,27 @@ class _Checker:
             self.error("E0205", f"unknown function `{e.func}`", e.func_span, help=hint)
             return None
         n = len(e.args)
-        if e.func == "round":
-            if n not in (1, 2):
-                self.error("E0204", f"`round` takes 1 or 2 arguments, got {n}", e.span)
-                return None
-            self.expect_numeric(argtypes[0], e.args[0].span, "the value to round")
-            if n == 2:
-                self.expect(T.INT, argtypes[1], e.args[1].span, "the number of decimals")
-                if not isinstance(e.args[1], ast.Int):
-                    self.error("E0203", "the number of decimals must be an integer literal", e.args[1].span)
-                return T.FLOAT
-            return T.INT
+        lo, hi = len(f.params) - f.optional, len(f.params)
         if f.variadic:
             if n < 2:
                 self.error("E0204", f"`{f.name}` takes at least 2 arguments, got {n}", e.span)
                 return None
-        elif n != len(f.params):
-            self.error("E0204", f"`{f.name}` takes {len(f.params)} argument{'s' * (len(f.params) != 1)}, got {n}",
-                       e.span, help=f"{f.name}: {f.doc}")
+        elif not lo <= n <= hi:
+            takes = f"{lo} or {hi} arguments" if hi == lo + 1 else f"{hi} argument{'s' * (hi != 1)}"
+            self.error("E0204", f"`{f.name}` takes {takes}, got {n}", e.span, help=f"{f.name}: {f.doc}")
             return None
         kinds = f.params if not f.variadic else ("num",) * n
         for arg, t, kind in zip(e.args, argtypes, kinds):
-            want = {"set": T.SET, "int": T.INT, "answer": T.ANSWER, "window": T.WINDOW}.get(kind)
+            what = f"an argument of `{f.name}`"
             if kind == "num":
-                self.expect_numeric(t, arg.span, f"an argument of `{f.name}`")
+                self.expect_numeric(t, arg.span, what)
+            elif kind == "digits":
+                self.expect(T.INT, t, arg.span, "the number of decimals")
+                if not isinstance(arg, ast.Int):
+                    self.error("E0203", "the number of decimals must be an integer literal", arg.span)
             else:
-                self.expect(want, t, arg.span, f"an argument of `{f.name}`")
-        if f.name in ("min", "max", "clamp", "abs"):
-            if any(t is None for t in argtypes):
-                return None
-            return T.INT if all(t is T.INT for t in argtypes) else T.FLOAT
-        return {"count": T.INT, "majority": T.ANSWER, "top1": T.INT, "top2": T.INT, "confidence": T.FLOAT,
-                "unanimous": T.BOOL, "votes": T.INT, "beta_confidence": T.FLOAT, "floor": T.INT, "ceil": T.INT,
-                "size": T.INT, "oldest": T.FLOAT, "newest": T.FLOAT, "mean": T.FLOAT}[f.name]
+                self.expect({"set": T.SET, "int": T.INT, "answer": T.ANSWER}[kind], t, arg.span, what)
+        return f.result(argtypes)
 
     def _window_call(self, e: ast.Call, f, scope) -> T:
         if len(e.args) != 1:
@@ -477,7 +465,7 @@ class _Checker:
         elif not (isinstance(e.args[0], ast.Name) and (s := scope.lookup(e.args[0].id)) and s.kind == "window"):
             self.error("E0203", f"`{f.name}` takes a window", e.args[0].span,
                        help="declare one with `var NAME: window(N)`")
-        return T.INT if f.name == "size" else T.FLOAT
+        return f.result([T.WINDOW])
 
     def expr_Where(self, e: ast.Where, scope, branch):
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `where`")
@@ -513,16 +501,7 @@ class _Checker:
 
     def is_constant(self, e, scope: Scope) -> bool:
         """True when ``e`` depends only on literals, parameters and constants."""
-        if isinstance(e, ast.Name):
-            sym = scope.lookup(e.id)
-            return sym is not None and sym.constant
-        if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
-            return False
-        if isinstance(e, ast.Call) and FUNCS.get(e.func) and any(k in ("set", "window") for k in FUNCS[e.func].params):
-            return False
-        children = [v for k, v in e if k != "span" and isinstance(v, ast.Node)]
-        children += [a for a in getattr(e, "args", ())]
-        return all(self.is_constant(c, scope) for c in children)
+        return analysis.is_constant(e, lambda name: (sym := scope.lookup(name)) is not None and sym.constant)
 
     def expect_constant(self, e, scope: Scope, what: str, why: str | None = None) -> None:
         if not self.is_constant(e, scope):

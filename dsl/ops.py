@@ -106,3 +106,70 @@ def floor(x) -> int:
 
 def ceil(x) -> int:
     return x if isinstance(x, int) else to_int(math.ceil(x) if math.isfinite(x) else x)
+
+
+# ---- built-in functions over a branch set's `last` answers (in set order)
+
+def count(answers: Sequence[Answer]) -> int:
+    return len(answers)
+
+
+def top1(answers: Sequence[Answer]) -> int:
+    return top_two(answers)[0]
+
+
+def top2(answers: Sequence[Answer]) -> int:
+    return top_two(answers)[1]
+
+
+def confidence(answers: Sequence[Answer]) -> float:
+    return beta_confidence(*top_two(answers))
+
+
+def unanimous(answers: Sequence[Answer]) -> bool:
+    return bool(answers) and all(a == answers[0] for a in answers)
+
+
+def votes(answers: Sequence[Answer], answer: Answer) -> int:
+    return sum(1 for a in answers if a == answer)
+
+
+# ---- numeric built-ins (the caller makes the result a float when its type is float)
+
+def minimum(*xs):
+    return min(xs)  # the first of equal values wins
+
+
+def maximum(*xs):
+    return max(xs)
+
+
+def clamp(x, lo, hi):
+    return min(max(x, lo), hi)
+
+
+def absolute(x):
+    return wrap(abs(x)) if isinstance(x, int) else abs(x)
+
+
+# ---- built-ins over a window's values, oldest first
+
+def size(values: Sequence[float]) -> int:
+    return len(values)
+
+
+def oldest(values: Sequence[float]) -> float:
+    return values[0] if values else 0.0
+
+
+def newest(values: Sequence[float]) -> float:
+    return values[-1] if values else 0.0
+
+
+def mean(values: Sequence[float]) -> float:
+    if not values:
+        return 0.0
+    total = 0.0
+    for v in values:  # oldest first, one addition at a time (not fsum, not sum: both round differently)
+        total += v
+    return total / len(values)

@@ -9,15 +9,14 @@ by bisection to adjacent floats, so a step is never smeared over a grid cell),
 then classifies each knob as constant, non-decreasing, non-increasing or
 non-monotone, and for a non-monotone knob reports where its direction flips.
 
-Knob expressions are evaluated with Python arithmetic and the runtime's own
-operations (:mod:`ttsc.dsl.ops`), exactly as the engines bind them; other
-parameters keep their defaults unless overridden.
+Knob expressions are evaluated by the one evaluator of expressions fixed by
+the parameters (:mod:`ttsc.dsl.evaluate`), exactly as the engines bind them;
+other parameters keep their defaults unless overridden.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -25,7 +24,7 @@ from ttsc.dsl import ast
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.diagnostics import Diagnostic
 from ttsc.errors import TtscError
-from ttsc.dsl import ops
+from ttsc.dsl.evaluate import Evaluator
 from ttsc.runtime.params import Value, bind_params
 
 PARAM = "beta"
@@ -34,7 +33,6 @@ CODE = "E0901"  # diagnostic code of a non-monotone knob
 MAX_SWITCHES = 4096
 
 Env = dict[str, Any]
-Fn = Callable[[Env], Any]
 
 
 class NoBetaError(TtscError):
@@ -139,13 +137,14 @@ def check_beta_monotone(checked: CheckedProgram, overrides: dict[str, Value] | N
         raise TtscError(f"`{PARAM}` in {checked.name} has no room in [0, 1] (its range is {lo:g}..{hi:g})")
     base = bind_params(checked, overrides)
     lets = {i.name: i for i in checked.program.items if isinstance(i, ast.Let) and i.name in checked.knobs}
-    knobs = [(name, _compile(lets[name].value)) for name in checked.knobs]
+    evaluator = Evaluator(checked.type_of)
+    knobs = [(name, lets[name].value) for name in checked.knobs]
 
     def env_at(beta: float) -> Env:
         env = {**base, PARAM: beta}
-        for name, fn in knobs:
+        for name, value in knobs:
             try:
-                env[name] = fn(env)
+                env[name] = evaluator.eval(value, env)
             except (ArithmeticError, ValueError) as exc:
                 raise TtscError(f"knob `{name}` ({_where(checked, lets[name])}) cannot be evaluated at "
                                 f"β = {beta!r}: {exc}") from None
@@ -153,7 +152,7 @@ def check_beta_monotone(checked: CheckedProgram, overrides: dict[str, Value] | N
 
     xs = [lo + (hi - lo) * i / (grid - 1) for i in range(grid)]
     envs = {x: env_at(x) for x in xs}
-    switches = _switch_points(checked, lets, xs, envs, env_at)
+    switches = _switch_points(evaluator, lets, xs, envs, env_at)
     for x in switches:
         envs.setdefault(x, env_at(x))
     xs = sorted(envs)
@@ -191,7 +190,7 @@ def _classify(name: str, location: str, span: ast.Span, xs: list[float], values:
 # ---- round/floor/ceil switch points
 
 
-def _switch_points(checked: CheckedProgram, lets: dict[str, ast.Let], xs: list[float], envs: dict[float, Env],
+def _switch_points(evaluator: Evaluator, lets: dict[str, ast.Let], xs: list[float], envs: dict[float, Env],
                    env_at: Callable[[float], Env]) -> list[float]:
     """β values on both sides of every step of an integer-valued call inside a knob.
 
@@ -202,7 +201,7 @@ def _switch_points(checked: CheckedProgram, lets: dict[str, ast.Let], xs: list[f
     out: list[float] = []
     for let in lets.values():
         for call in _integer_steps(let.value):
-            arg = _compile(call.args[0])
+            arg = lambda env, e=call.args[0]: evaluator.eval(e, env)  # noqa: E731
             step = _STEPS[call.func]
             level = lambda b: step(arg(env_at(b)))  # noqa: E731
             levels = [step(arg(envs[x])) for x in xs]
@@ -240,45 +239,6 @@ def _integer_steps(e: ast.Node) -> Iterator[ast.Call]:
 # The integer level each call's value is a function of: it switches where the level changes.
 _STEPS: dict[str, Callable[[float], int]] = {"round": lambda v: math.floor(v + 0.5), "floor": math.floor,
                                              "ceil": math.ceil}
-
-
-# ---- a closure compiler for constant expressions
-
-
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": ops.div, "//": ops.floordiv, "%": ops.mod,
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "and": lambda a, b: a and b, "or": lambda a, b: a or b,
-}
-_CALLS: dict[str, Callable[..., Any]] = {
-    "round": ops.round_, "min": min, "max": max, "abs": abs, "floor": math.floor, "ceil": math.ceil,
-    "clamp": lambda x, lo, hi: min(max(x, lo), hi), "beta_confidence": ops.beta_confidence,
-}
-
-
-def _compile(e: ast.Node) -> Fn:
-    """A function of the environment (parameters and earlier knobs) that computes ``e``."""
-    if isinstance(e, (ast.Int, ast.Float, ast.Bool)):
-        value = e.value
-        return lambda env: value
-    if isinstance(e, ast.NoneLit):
-        return lambda env: None
-    if isinstance(e, ast.Name):
-        name = e.id
-        return lambda env: env[name]
-    if isinstance(e, ast.Unary):
-        f = _compile(e.operand)
-        return (lambda env: not f(env)) if e.op == "not" else (lambda env: -f(env))
-    if isinstance(e, ast.Binary):
-        op, left, right = _BINARY[e.op], _compile(e.left), _compile(e.right)
-        return lambda env: op(left(env), right(env))
-    if isinstance(e, ast.IfExp):
-        cond, then, orelse = _compile(e.cond), _compile(e.then), _compile(e.orelse)
-        return lambda env: then(env) if cond(env) else orelse(env)
-    if isinstance(e, ast.Call) and e.func in _CALLS:
-        fn, args = _CALLS[e.func], [_compile(a) for a in e.args]
-        return lambda env: fn(*(a(env) for a in args))
-    raise TtscError(f"line {e.span.line}: `{getattr(e, 'func', e.kind)}` is not a constant expression")
 
 
 def _where(checked: CheckedProgram, node: ast.Node) -> str:

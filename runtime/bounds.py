@@ -12,17 +12,15 @@ from __future__ import annotations
 from ttsc.dsl import ast
 from ttsc.dsl.builtins import MAX_REPEAT, MAX_TOTAL_ITERATIONS, MAX_WINDOW
 from ttsc.dsl.checker import CheckedProgram
+from ttsc.dsl.evaluate import evaluate
 from ttsc.errors import TtscError
 
 
 def check_bounds(checked: CheckedProgram, params: dict) -> None:
-    from ttsc.compiler.interpret import Interpreter, _Frame  # the one evaluator of constant expressions
-
-    interp = Interpreter(checked, params)
     where = checked.source.name
 
     def value(expr, env):
-        return interp.eval(expr, _Frame(dict(env)))
+        return evaluate(expr, env, checked.type_of)
 
     def visit(items, env: dict, product: int) -> None:
         env = dict(env)

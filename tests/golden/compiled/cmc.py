@@ -15,8 +15,8 @@ def run(env, params):
     st = rt.State(env)
     E = st.E
     rows = st.all_rows()
-    l_delta_1 = np.zeros(E, dtype=np.float64)
     broke_1 = np.zeros(E, dtype=bool)
+    l_delta_1 = np.zeros(E, dtype=np.float64)
     # strategies/cmc.tts:8  param beta: float = 0.5 in 0.0..1.0
     p_beta = params['beta']
     # strategies/cmc.tts:10  let b = clamp(beta, 0.0, 1.0)

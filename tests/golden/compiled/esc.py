@@ -15,8 +15,8 @@ def run(env, params):
     st = rt.State(env)
     E = st.E
     rows = st.all_rows()
-    b_window_1 = np.zeros((E, st.B), dtype=bool)
     broke_1 = np.zeros(E, dtype=bool)
+    b_window_1 = np.zeros((E, st.B), dtype=bool)
     # strategies/esc.tts:5  param max_samples: int = 64 in 1..
     p_max_samples = params['max_samples']
     # strategies/esc.tts:6  param window_size: int = 8 in 1..

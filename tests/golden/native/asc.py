@@ -20,24 +20,24 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
     # strategies/asc.tts:8  repeat max_samples {
     for i_1 in range(KI[0]):
         # strategies/asc.tts:9  read 1
-        want_2 = 1
-        got_3 = 0
-        longest_4 = 0
-        while got_3 < want_2:
-            slot_5 = rt.take(env, BR, COMP, ACC, VOTE, True)
-            if slot_5 < 0:
+        want_1 = 1
+        got_1 = 0
+        longest_1 = 0
+        while got_1 < want_1:
+            slot_1 = rt.take(env, BR, COMP, ACC, VOTE, True)
+            if slot_1 < 0:
                 break
-            longest_4 = max(longest_4, BR[3, slot_5])
-            got_3 += 1
-        rt.end_round(ACC, got_3, longest_4)
+            longest_1 = max(longest_1, BR[3, slot_1])
+            got_1 += 1
+        rt.end_round(ACC, got_1, longest_1)
         # strategies/asc.tts:10  if count(completed) >= 2 and confidence(completed) > threshold {
-        votes_completed_6 = (ACC[8], ACC[9], ACC[10])
-        if ((ACC[4] >= 2) and (rt.beta_confidence(votes_completed_6[1], votes_completed_6[2], BETA) > KF[0])):
+        votes_completed_1 = (ACC[8], ACC[9], ACC[10])
+        if ((ACC[4] >= 2) and (rt.beta_confidence(votes_completed_1[1], votes_completed_1[2], BETA) > KF[0])):
             # strategies/asc.tts:11  stop majority(completed)
-            return votes_completed_6[0], 11
+            return votes_completed_1[0], 11
     # strategies/asc.tts:14  stop majority(completed)
-    votes_completed_7 = (ACC[8], ACC[9], ACC[10])
-    return votes_completed_7[0], 14
+    votes_completed_2 = (ACC[8], ACC[9], ACC[10])
+    return votes_completed_2[0], 14
     return -1, 0
 
 

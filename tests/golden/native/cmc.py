@@ -54,102 +54,102 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
     WM[0, 2] = KI[4]
     # strategies/cmc.tts:31  open n_init
     want_1 = KI[0]
-    got_2 = 0
-    longest_3 = 0
-    while got_2 < want_1:
-        slot_4 = rt.take(env, BR, COMP, ACC, VOTE, False)
-        if slot_4 < 0:
+    got_1 = 0
+    longest_1 = 0
+    while got_1 < want_1:
+        slot_1 = rt.take(env, BR, COMP, ACC, VOTE, False)
+        if slot_1 < 0:
             break
-        BI[0, slot_4] = 0
-        longest_3 = max(longest_3, BR[3, slot_4])
-        got_2 += 1
-    rt.end_round(ACC, got_2, longest_3)
+        BI[0, slot_1] = 0
+        longest_1 = max(longest_1, BR[3, slot_1])
+        got_1 += 1
+    rt.end_round(ACC, got_1, longest_1)
     # strategies/cmc.tts:32  if count(branches) == 0 {
     if (ACC[3] == 0):
         # strategies/cmc.tts:33  stop none
         return -1, 33
     # strategies/cmc.tts:35  repeat 500 as step {
-    for i_step_5 in range(500):
+    for i_step_1 in range(500):
         # strategies/cmc.tts:36  let warm = step >= warm_up
-        l_warm_6 = (i_step_5 >= KI[2])
+        l_warm_1 = (i_step_1 >= KI[2])
         # strategies/cmc.tts:37  ema = (1 - ema_alpha) * ema + ema_alpha * conf
-        votes_completed_7 = (ACC[8], ACC[9], ACC[10])
-        sig_conf_8 = rt.beta_confidence(votes_completed_7[1], votes_completed_7[2], BETA)
-        v_ema = float(((KF[6] * v_ema) + (KF[2] * sig_conf_8)))
+        votes_completed_1 = (ACC[8], ACC[9], ACC[10])
+        sig_conf_1 = rt.beta_confidence(votes_completed_1[1], votes_completed_1[2], BETA)
+        v_ema = float(((KF[6] * v_ema) + (KF[2] * sig_conf_1)))
         # strategies/cmc.tts:38  if warm and winner != none {
-        sig_winner_9 = votes_completed_7[0]
-        if (l_warm_6 and (sig_winner_9 != -1)):
+        sig_winner_1 = votes_completed_1[0]
+        if (l_warm_1 and (sig_winner_1 != -1)):
             # strategies/cmc.tts:39  update active set disagree = if last != winner then disagree + 1 else 0
-            for b_10 in range(ACC[3]):
-                if BR[1, b_10] == 1:
-                    new_disagree_11 = ((BI[0, b_10] + 1) if (BR[0, b_10] != sig_winner_9) else 0)
-                    BI[0, b_10] = new_disagree_11
+            for b_1 in range(ACC[3]):
+                if BR[1, b_1] == 1:
+                    new_disagree_1 = ((BI[0, b_1] + 1) if (BR[0, b_1] != sig_winner_1) else 0)
+                    BI[0, b_1] = new_disagree_1
             # strategies/cmc.tts:40  prune active where disagree >= abandon_patience sorted by disagree desc
-            n_selected_12 = 0
-            for b_13 in range(ACC[3]):
-                if BR[1, b_13] == 1:
-                    if (BI[0, b_13] >= KI[3]):
-                        SB[0][n_selected_12] = b_13
-                        n_selected_12 += 1
-            for j_14 in range(n_selected_12):
-                b_15 = SB[0][j_14]
-                XI[0][j_14] = BI[0, b_15]
-            n_ordered_16 = rt.sort_members(SB[0], n_selected_12, XI[0], True, SB[1], SB[2], XI[1])
-            n_first_17 = min(n_ordered_16, max(0, rt.max2(0, (ACC[6] - 2))))
-            rt.prune(BR, ACC, SB[1], n_first_17)
+            n_selected_1 = 0
+            for b_2 in range(ACC[3]):
+                if BR[1, b_2] == 1:
+                    if (BI[0, b_2] >= KI[3]):
+                        SB[0][n_selected_1] = b_2
+                        n_selected_1 += 1
+            for j_1 in range(n_selected_1):
+                b_3 = SB[0][j_1]
+                XI[0][j_1] = BI[0, b_3]
+            n_ordered_1 = rt.sort_members(SB[0], n_selected_1, XI[0], True, SB[1], SB[2], XI[1])
+            n_first_1 = min(n_ordered_1, max(0, rt.max2(0, (ACC[6] - 2))))
+            rt.prune(BR, ACC, SB[1], n_first_1)
         # strategies/cmc.tts:43  advance active sorted by depth desc
-        n_active_21 = rt.set_active(BR, ACC, SB[3])
-        votes_completed_27 = (ACC[8], ACC[9], ACC[10])
-        sig_winner_28 = votes_completed_27[0]
-        moved_18 = 0
-        longest_19 = 0
-        for j_22 in range(n_active_21):
-            b_23 = SB[3][j_22]
-            XI[2][j_22] = BR[2, b_23]
-        n_ordered_24 = rt.sort_members(SB[3], n_active_21, XI[2], True, SB[4], SB[5], XI[3])
-        for j_25 in range(n_ordered_24):
-            b_20 = SB[4][j_25]
-            steps_26 = (KI[5] if ((l_warm_6 and (sig_winner_28 != -1)) and (BR[0, b_20] == sig_winner_28)) else 1)
-            if BR[1, b_20] == 1 and steps_26 > 0:
-                longest_19 = max(longest_19, rt.advance(env, BR, COMP, ACC, VOTE, b_20, steps_26))
-                moved_18 += 1
-        rt.end_round(ACC, moved_18, longest_19)
+        n_active_1 = rt.set_active(BR, ACC, SB[3])
+        votes_completed_2 = (ACC[8], ACC[9], ACC[10])
+        sig_winner_2 = votes_completed_2[0]
+        moved_1 = 0
+        longest_2 = 0
+        for j_2 in range(n_active_1):
+            b_5 = SB[3][j_2]
+            XI[2][j_2] = BR[2, b_5]
+        n_ordered_2 = rt.sort_members(SB[3], n_active_1, XI[2], True, SB[4], SB[5], XI[3])
+        for j_3 in range(n_ordered_2):
+            b_4 = SB[4][j_3]
+            steps_1 = (KI[5] if ((l_warm_1 and (sig_winner_2 != -1)) and (BR[0, b_4] == sig_winner_2)) else 1)
+            if BR[1, b_4] == 1 and steps_1 > 0:
+                longest_2 = max(longest_2, rt.advance(env, BR, COMP, ACC, VOTE, b_4, steps_1))
+                moved_1 += 1
+        rt.end_round(ACC, moved_1, longest_2)
         # strategies/cmc.tts:45  ema = (1 - ema_alpha) * ema + ema_alpha * conf
-        votes_completed_29 = (ACC[8], ACC[9], ACC[10])
-        sig_conf_30 = rt.beta_confidence(votes_completed_29[1], votes_completed_29[2], BETA)
-        v_ema = float(((KF[7] * v_ema) + (KF[2] * sig_conf_30)))
+        votes_completed_3 = (ACC[8], ACC[9], ACC[10])
+        sig_conf_2 = rt.beta_confidence(votes_completed_3[1], votes_completed_3[2], BETA)
+        v_ema = float(((KF[7] * v_ema) + (KF[2] * sig_conf_2)))
         # strategies/cmc.tts:46  push ema to hist
         rt.push(WB, WM, 0, float(v_ema))
         # strategies/cmc.tts:47  let delta = if size(hist) >= 2 then newest(hist) - oldest(hist) else 0.0
-        l_delta_31 = float((rt.window_newest(WB, WM, 0) - rt.window_oldest(WB, WM, 0)) if (rt.window_size(WM, 0) >= 2) else 0.0)
+        l_delta_1 = float((rt.window_newest(WB, WM, 0) - rt.window_oldest(WB, WM, 0)) if (rt.window_size(WM, 0) >= 2) else 0.0)
         # strategies/cmc.tts:48  if warm and count(completed) >= min_complete and ema >= conf_thresh and delta >= -delta_slack {
-        if (((l_warm_6 and (ACC[4] >= KI[7])) and (v_ema >= KF[3])) and (l_delta_31 >= KF[8])):
+        if (((l_warm_1 and (ACC[4] >= KI[7])) and (v_ema >= KF[3])) and (l_delta_1 >= KF[8])):
             # strategies/cmc.tts:49  stop winner
-            sig_winner_32 = votes_completed_29[0]
-            return sig_winner_32, 49
+            sig_winner_3 = votes_completed_3[0]
+            return sig_winner_3, 49
         # strategies/cmc.tts:51  if count(active) == 0 {
         if (ACC[6] == 0):
             # strategies/cmc.tts:52  break
             break
         # strategies/cmc.tts:54  if count(branches) < max_branch_use and delta <= trend_thresh and step >= max(1, warm_up // 2)
-        if ((((ACC[3] < KI[1]) and (l_delta_31 <= KF[5])) and (i_step_5 >= KI[8])) and (v_ema < KF[3])):
+        if ((((ACC[3] < KI[1]) and (l_delta_1 <= KF[5])) and (i_step_1 >= KI[8])) and (v_ema < KF[3])):
             # strategies/cmc.tts:56  open min(widen_burst, max_branch_use - count(branches))
-            want_33 = rt.min2(KI[6], (KI[1] - ACC[3]))
-            got_34 = 0
-            longest_35 = 0
-            while got_34 < want_33:
-                slot_36 = rt.take(env, BR, COMP, ACC, VOTE, False)
-                if slot_36 < 0:
+            want_2 = rt.min2(KI[6], (KI[1] - ACC[3]))
+            got_2 = 0
+            longest_3 = 0
+            while got_2 < want_2:
+                slot_2 = rt.take(env, BR, COMP, ACC, VOTE, False)
+                if slot_2 < 0:
                     break
-                BI[0, slot_36] = 0
-                longest_35 = max(longest_35, BR[3, slot_36])
-                got_34 += 1
-            rt.end_round(ACC, got_34, longest_35)
+                BI[0, slot_2] = 0
+                longest_3 = max(longest_3, BR[3, slot_2])
+                got_2 += 1
+            rt.end_round(ACC, got_2, longest_3)
     # strategies/cmc.tts:59  stop if count(completed) > 0 then winner else majority(live)
-    votes_completed_37 = (ACC[8], ACC[9], ACC[10])
-    sig_winner_38 = votes_completed_37[0]
-    votes_live_39 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
-    return (sig_winner_38 if (ACC[4] > 0) else votes_live_39[0]), 59
+    votes_completed_4 = (ACC[8], ACC[9], ACC[10])
+    sig_winner_4 = votes_completed_4[0]
+    votes_live_1 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
+    return (sig_winner_4 if (ACC[4] > 0) else votes_live_1[0]), 59
     return -1, 0
 
 

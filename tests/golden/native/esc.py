@@ -21,26 +21,26 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
     # strategies/esc.tts:8  repeat max_samples // window_size {
     for i_1 in range(KI[2]):
         # strategies/esc.tts:9  read window_size as window
-        want_2 = KI[1]
-        got_3 = 0
-        longest_4 = 0
-        while got_3 < want_2:
-            slot_5 = rt.take(env, BR, COMP, ACC, VOTE, True)
-            if slot_5 < 0:
+        want_1 = KI[1]
+        got_1 = 0
+        longest_1 = 0
+        while got_1 < want_1:
+            slot_1 = rt.take(env, BR, COMP, ACC, VOTE, True)
+            if slot_1 < 0:
                 break
-            SB[0][got_3] = slot_5
-            longest_4 = max(longest_4, BR[3, slot_5])
-            got_3 += 1
-        rt.end_round(ACC, got_3, longest_4)
+            SB[0][got_1] = slot_1
+            longest_1 = max(longest_1, BR[3, slot_1])
+            got_1 += 1
+        rt.end_round(ACC, got_1, longest_1)
         # strategies/esc.tts:10  if unanimous(window) {
-        votes_6 = rt.votes(SB[0], got_3, BR[0], CNT, ANS)
-        if (got_3 > 0 and votes_6[1] == got_3):
+        votes_1 = rt.votes(SB[0], got_1, BR[0], CNT, ANS)
+        if (got_1 > 0 and votes_1[1] == got_1):
             # strategies/esc.tts:11  stop majority(window)
-            votes_7 = rt.votes(SB[0], got_3, BR[0], CNT, ANS)
-            return votes_7[0], 11
+            votes_2 = rt.votes(SB[0], got_1, BR[0], CNT, ANS)
+            return votes_2[0], 11
     # strategies/esc.tts:14  stop majority(completed)
-    votes_completed_8 = (ACC[8], ACC[9], ACC[10])
-    return votes_completed_8[0], 14
+    votes_completed_1 = (ACC[8], ACC[9], ACC[10])
+    return votes_completed_1[0], 14
     return -1, 0
 
 

@@ -25,70 +25,70 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
     v_prev = -1
     # strategies/parallel_probe.tts:17  open num_chains
     want_1 = KI[0]
-    got_2 = 0
-    longest_3 = 0
-    while got_2 < want_1:
-        slot_4 = rt.take(env, BR, COMP, ACC, VOTE, False)
-        if slot_4 < 0:
+    got_1 = 0
+    longest_1 = 0
+    while got_1 < want_1:
+        slot_1 = rt.take(env, BR, COMP, ACC, VOTE, False)
+        if slot_1 < 0:
             break
-        BI[0, slot_4] = 0
-        longest_3 = max(longest_3, BR[3, slot_4])
-        got_2 += 1
-    rt.end_round(ACC, got_2, longest_3)
+        BI[0, slot_1] = 0
+        longest_1 = max(longest_1, BR[3, slot_1])
+        got_1 += 1
+    rt.end_round(ACC, got_1, longest_1)
     # strategies/parallel_probe.tts:18  if count(branches) == 0 {
     if (ACC[3] == 0):
         # strategies/parallel_probe.tts:19  stop none
         return -1, 19
     # strategies/parallel_probe.tts:21  repeat 100 as r {
-    for i_r_5 in range(100):
+    for i_r_1 in range(100):
         # strategies/parallel_probe.tts:22  advance active
-        moved_6 = 0
-        longest_7 = 0
-        for b_8 in range(ACC[3]):
-            if BR[1, b_8] == 1:
-                if BR[1, b_8] == 1 and 1 > 0:
-                    longest_7 = max(longest_7, rt.advance(env, BR, COMP, ACC, VOTE, b_8, 1))
-                    moved_6 += 1
-        rt.end_round(ACC, moved_6, longest_7)
+        moved_1 = 0
+        longest_2 = 0
+        for b_1 in range(ACC[3]):
+            if BR[1, b_1] == 1:
+                if BR[1, b_1] == 1 and 1 > 0:
+                    longest_2 = max(longest_2, rt.advance(env, BR, COMP, ACC, VOTE, b_1, 1))
+                    moved_1 += 1
+        rt.end_round(ACC, moved_1, longest_2)
         # strategies/parallel_probe.tts:23  if count(live) == 0 {
         if ((ACC[3] - ACC[7]) == 0):
             # strategies/parallel_probe.tts:24  stop prev
             return v_prev, 24
         # strategies/parallel_probe.tts:26  if r >= warm_up and count(live) > 1 {
-        if ((i_r_5 >= KI[3]) and ((ACC[3] - ACC[7]) > 1)):
+        if ((i_r_1 >= KI[3]) and ((ACC[3] - ACC[7]) > 1)):
             # strategies/parallel_probe.tts:27  update active set off = if last == leader then 0 else off + 1
-            votes_live_11 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
-            sig_leader_12 = votes_live_11[0]
-            for b_9 in range(ACC[3]):
-                if BR[1, b_9] == 1:
-                    new_off_10 = (0 if (BR[0, b_9] == sig_leader_12) else (BI[0, b_9] + 1))
-                    BI[0, b_9] = new_off_10
+            votes_live_1 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
+            sig_leader_1 = votes_live_1[0]
+            for b_2 in range(ACC[3]):
+                if BR[1, b_2] == 1:
+                    new_off_1 = (0 if (BR[0, b_2] == sig_leader_1) else (BI[0, b_2] + 1))
+                    BI[0, b_2] = new_off_1
             # strategies/parallel_probe.tts:28  prune active where off >= prune_patience
-            n_selected_13 = 0
-            for b_14 in range(ACC[3]):
-                if BR[1, b_14] == 1:
-                    if (BI[0, b_14] >= KI[2]):
-                        SB[0][n_selected_13] = b_14
-                        n_selected_13 += 1
-            rt.prune(BR, ACC, SB[0], n_selected_13)
+            n_selected_1 = 0
+            for b_3 in range(ACC[3]):
+                if BR[1, b_3] == 1:
+                    if (BI[0, b_3] >= KI[2]):
+                        SB[0][n_selected_1] = b_3
+                        n_selected_1 += 1
+            rt.prune(BR, ACC, SB[0], n_selected_1)
             # strategies/parallel_probe.tts:29  if count(live) == 0 {
             if ((ACC[3] - ACC[7]) == 0):
                 # strategies/parallel_probe.tts:30  stop prev
                 return v_prev, 30
         # strategies/parallel_probe.tts:33  stable = if leader == prev then stable + 1 else 0
-        votes_live_15 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
-        sig_leader_16 = votes_live_15[0]
-        v_stable = ((v_stable + 1) if (sig_leader_16 == v_prev) else 0)
+        votes_live_2 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
+        sig_leader_2 = votes_live_2[0]
+        v_stable = ((v_stable + 1) if (sig_leader_2 == v_prev) else 0)
         # strategies/parallel_probe.tts:34  if stable >= T {
         if (v_stable >= KI[1]):
             # strategies/parallel_probe.tts:35  stop leader
-            return sig_leader_16, 35
+            return sig_leader_2, 35
         # strategies/parallel_probe.tts:37  prev = leader
-        v_prev = sig_leader_16
+        v_prev = sig_leader_2
         # strategies/parallel_probe.tts:38  if count(active) == 0 {
         if (ACC[6] == 0):
             # strategies/parallel_probe.tts:39  stop leader
-            return sig_leader_16, 39
+            return sig_leader_2, 39
     # strategies/parallel_probe.tts:42  stop prev
     return v_prev, 42
     return -1, 0

@@ -18,18 +18,18 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
     """One episode of `sc`: returns (answer id, line of the `stop` that ended it, or 0)."""
     # strategies/sc.tts:6  read n
     want_1 = KI[0]
-    got_2 = 0
-    longest_3 = 0
-    while got_2 < want_1:
-        slot_4 = rt.take(env, BR, COMP, ACC, VOTE, True)
-        if slot_4 < 0:
+    got_1 = 0
+    longest_1 = 0
+    while got_1 < want_1:
+        slot_1 = rt.take(env, BR, COMP, ACC, VOTE, True)
+        if slot_1 < 0:
             break
-        longest_3 = max(longest_3, BR[3, slot_4])
-        got_2 += 1
-    rt.end_round(ACC, got_2, longest_3)
+        longest_1 = max(longest_1, BR[3, slot_1])
+        got_1 += 1
+    rt.end_round(ACC, got_1, longest_1)
     # strategies/sc.tts:7  stop majority(completed)
-    votes_completed_5 = (ACC[8], ACC[9], ACC[10])
-    return votes_completed_5[0], 7
+    votes_completed_1 = (ACC[8], ACC[9], ACC[10])
+    return votes_completed_1[0], 7
     return -1, 0
 
 
