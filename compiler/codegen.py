@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ttsc.compiler.emit import Emitter, line_map  # noqa: F401  (line_map: the map of generated lines)
+from ttsc.compiler.emit import Emitter
 from ttsc.dsl import analysis, ast
 from ttsc.dsl.builtins import FIELDS, FUNCS, SETS, T
 from ttsc.dsl.checker import CheckedProgram

@@ -18,7 +18,8 @@ import traceback
 import types
 from dataclasses import dataclass
 
-from ttsc.compiler.codegen import generate, line_map as codegen_line_map
+from ttsc.compiler.codegen import generate
+from ttsc.compiler.emit import line_map
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.cache import cache_dir, code_digest
 from ttsc.errors import TtscError
@@ -73,8 +74,8 @@ def compile_program(checked: CheckedProgram, use_disk_cache: bool = True) -> Com
         python = generate(checked).source
         if use_disk_cache:
             _write_disk(key, python)
-    line_map = codegen_line_map(python)
-    policy = _load(checked, python, line_map, key)
+    lines = line_map(python)
+    policy = _load(checked, python, lines, key)
     _memory[key] = policy
     return policy
 
