@@ -75,7 +75,7 @@ class CodeGenerator:
         for name in SETS:
             scope.names[name] = _Sym("set", name, S)
         rows = "rows"
-        body.write("st = rt.State(env)")
+        body.write("st = rt.State(env, trace)")
         body.write("E = st.E")
         body.write("rows = st.all_rows()")
         items = self.c.program.items
@@ -95,8 +95,8 @@ class CodeGenerator:
         o.write(f"PARAMS = {tuple(self.c.params)!r}")
         o.write("")
         o.write("")
-        o.write("def run(env, params):")
-        o.write(f'    """Run `{self.c.name}` on every episode of the batch environment `env` at once."""')
+        o.write("def run(env, params, trace=None):")
+        o.write(f'    """Run `{self.c.name}` on every episode of the environment `env` at once; `trace` sees each action."""')
         for h in self.hoisted:
             body.lines.insert(3, "    " + h)
         o.lines += body.lines
@@ -245,12 +245,12 @@ class CodeGenerator:
     def _take(self, s, scope, rows, whole: bool):
         count, _ = self.expr(s.count, scope, rows, False)
         if s.bind is None:
-            self.out.write(f"st.take({rows}, {count}, whole={whole})")
+            self.out.write(f"st.take({rows}, {count}, whole={whole}, line={s.span.line})")
             return
         name = self.out.tmp(f"b_{s.bind}")
         self.hoisted.append(f"{name} = np.zeros((E, st.B), dtype=bool)")
         scope.names[s.bind] = _Sym("bound", name, S)
-        self.out.write(f"st.store_bound({name}, {rows}, st.take({rows}, {count}, whole={whole}))")
+        self.out.write(f"st.store_bound({name}, {rows}, st.take({rows}, {count}, whole={whole}, line={s.span.line}))")
 
     def s_Open(self, s, scope, rows, brk):
         self._take(s, scope, rows, whole=False)
@@ -261,16 +261,16 @@ class CodeGenerator:
     def s_Advance(self, s: ast.Advance, scope, rows, brk):
         members = self.set_expr(s.set, scope, rows)
         if s.by is None:
-            self.out.write(f"st.advance({rows}, {members}, 1)")
+            self.out.write(f"st.advance({rows}, {members}, 1, line={s.span.line})")
             return
         steps, shape = self.expr(s.by, scope, rows, True)
         name = self.out.tmp("steps")
         self.out.write(f"{name} = {self._as_branch(steps, shape)}")
-        self.out.write(f"st.advance({rows}, {members}, {name})")
+        self.out.write(f"st.advance({rows}, {members}, {name}, line={s.span.line})")
 
     def s_Prune(self, s: ast.Prune, scope, rows, brk):
         members = self.set_expr(s.set, scope, rows)
-        self.out.write(f"st.prune({rows}, {members})")
+        self.out.write(f"st.prune({rows}, {members}, line={s.span.line})")
 
     def s_Update(self, s: ast.Update, scope, rows, brk):
         members = self.set_expr(s.set, scope, rows)

@@ -25,7 +25,7 @@ from ttsc.cache import cache_dir
 from ttsc.errors import TtscError
 
 # Bump when generated code changes meaning, so stale disk caches are never used.
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,13 @@ class CompiledPolicy:
     module: types.ModuleType
     digest: str
 
-    def run(self, env, params: dict):
-        """Run the policy on every episode of ``env``; errors point at the .tts line."""
+    def run(self, env, params: dict, trace=None):
+        """Run the policy on every episode of ``env``; errors point at the .tts line.
+
+        ``trace``, if given, is called with an ``rt.ActionEvent`` after every action.
+        """
         try:
-            return self.module.run(env, params)
+            return self.module.run(env, params, trace)
         except TtscError:
             raise
         except Exception as exc:  # a bug in ttsc itself: say where in the program it surfaced
