@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ttsc.runtime.episode import shuffled_order
+from ttsc.runtime.tables import shuffled_order
 from ttsc.runtime.store import Answer, Branch, Store, load_store
 
 Outcome = tuple[Answer | None, int]  # (answer, tokens spent)

@@ -54,7 +54,7 @@ class CodeGenerator:
         setup = head.buffer()
         setup.level = 1
         self.prelude, self.out = setup.buffer(), setup.buffer()
-        setup.write("st = rt.State(env)")
+        setup.write("st = rt.State(env, trace)")
         setup.write("E = st.E")
         setup.write("rows = st.all_rows()")
         scope = Scope()
@@ -76,8 +76,8 @@ class CodeGenerator:
         head.write(f"PARAMS = {tuple(self.c.params)!r}")
         head.write("")
         head.write("")
-        head.write("def run(env, params):")
-        head.write(f'    """Run `{self.c.name}` on every episode of the batch environment `env` at once."""')
+        head.write("def run(env, params, trace=None):")
+        head.write(f'    """Run `{self.c.name}` on every episode of the environment `env` at once; `trace` sees each action."""')
         for part in (setup, self.prelude, self.out):
             head.extend(part)
         return Generated(head.text())
@@ -222,12 +222,12 @@ class CodeGenerator:
     def _take(self, s, scope, rows, whole: bool):
         count, _ = self.expr(s.count, scope, rows, False)
         if s.bind is None:
-            self.out.write(f"st.take({rows}, {count}, whole={whole})")
+            self.out.write(f"st.take({rows}, {count}, whole={whole}, line={s.span.line})")
             return
         name = self.out.tmp(f"b_{s.bind}")
         self.prelude.write(f"{name} = np.zeros((E, st.B), dtype=bool)")
         scope.names[s.bind] = _Sym("bound", name, S)
-        self.out.write(f"st.store_bound({name}, {rows}, st.take({rows}, {count}, whole={whole}))")
+        self.out.write(f"st.store_bound({name}, {rows}, st.take({rows}, {count}, whole={whole}, line={s.span.line}))")
 
     def s_Open(self, s, scope, rows, brk):
         self._take(s, scope, rows, whole=False)
@@ -238,16 +238,16 @@ class CodeGenerator:
     def s_Advance(self, s: ast.Advance, scope, rows, brk):
         members = self.set_expr(s.set, scope, rows)
         if s.by is None:
-            self.out.write(f"st.advance({rows}, {members}, 1)")
+            self.out.write(f"st.advance({rows}, {members}, 1, line={s.span.line})")
             return
         steps, shape = self.expr(s.by, scope, rows, True)
         name = self.out.tmp("steps")
         self.out.write(f"{name} = {self._as_branch(steps, shape)}")
-        self.out.write(f"st.advance({rows}, {members}, {name})")
+        self.out.write(f"st.advance({rows}, {members}, {name}, line={s.span.line})")
 
     def s_Prune(self, s: ast.Prune, scope, rows, brk):
         members = self.set_expr(s.set, scope, rows)
-        self.out.write(f"st.prune({rows}, {members})")
+        self.out.write(f"st.prune({rows}, {members}, line={s.span.line})")
 
     def s_Update(self, s: ast.Update, scope, rows, brk):
         members = self.set_expr(s.set, scope, rows)

@@ -33,10 +33,13 @@ class CompiledPolicy:
     module: types.ModuleType
     digest: str
 
-    def run(self, env, params: dict):
-        """Run the policy on every episode of ``env``; errors point at the .tts line."""
+    def run(self, env, params: dict, trace=None):
+        """Run the policy on every episode of ``env``; errors point at the .tts line.
+
+        ``trace``, if given, is called with an ``rt.ActionEvent`` after every action.
+        """
         try:
-            return self.module.run(env, params)
+            return self.module.run(env, params, trace)
         except TtscError:
             raise
         except Exception as exc:  # a bug in ttsc itself: say where in the program it surfaced

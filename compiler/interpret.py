@@ -15,36 +15,19 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from ttsc.dsl import ast
 from ttsc.dsl.builtins import FIELDS, MAX_REPEAT
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.dsl.evaluate import Evaluator
-
-
-class Reveal(Protocol):
-    handle: int
-    answer: str
-    tokens: int
-    finished: bool
-
-
-class Episode(Protocol):
-    """What the interpreter needs from an environment: three primitives over one episode."""
-
-    def open(self) -> Reveal | None: ...
-
-    def advance(self, handle: int) -> Reveal | None: ...
-
-    def read_full(self) -> Reveal | None: ...
+from ttsc.runtime.env import EpisodeView
 
 
 @dataclass
 class BranchState:
-    handle: int
-    index: int
+    index: int  # the branch's slot: its position in opening order
     last: str | None
     finished: bool
     depth: int
@@ -115,7 +98,8 @@ class Interpreter(Evaluator):
         self.var_types = {i.name: i.type for i in checked.program.items if isinstance(i, ast.Var)}
 
     # ---- episode driver
-    def run(self, episode: Episode, on_event: Callable[[TraceEvent], None] | None = None) -> EpisodeResult:
+    def run(self, episode: EpisodeView, on_event: Callable[[TraceEvent], None] | None = None) -> EpisodeResult:
+        """Run the program on one episode: one environment call per action (a round), never per branch."""
         self.env = episode
         self.on_event = on_event
         self.branches: list[BranchState] = []
@@ -195,20 +179,17 @@ class Interpreter(Evaluator):
         raise _Stop(self.eval(s.value, frame), s.span.line)
 
     def s_Open(self, s: ast.Open, frame):
-        self._take(s, frame, self.env.open, "open")
+        self._take(s, frame, False, "open")
 
     def s_Read(self, s: ast.Read, frame):
-        self._take(s, frame, self.env.read_full, "read")
+        self._take(s, frame, True, "read")
 
-    def _take(self, s, frame, primitive, action: str) -> None:
-        n = self.eval(s.count, frame)
+    def _take(self, s, frame, whole: bool, action: str) -> None:
         got: list[int] = []
-        for _ in range(max(0, n)):
-            r = primitive()
-            if r is None:
-                break
-            b = BranchState(handle=r.handle, index=len(self.branches), last=r.answer, finished=r.finished,
-                            depth=1, tokens=r.tokens, vars={})
+        for r in self.env.take(self.eval(s.count, frame), whole):
+            b = BranchState(index=len(self.branches), last=r.answer, finished=r.finished, depth=1, tokens=r.tokens,
+                            vars={})
+            assert b.index == r.slot, "environments hand out slots in opening order"
             self.branches.append(b)
             for name, decl in self.checked.branch_vars.items():
                 b.vars[name] = self._as_type(self.eval(decl.init, self.globals), decl.type)
@@ -223,27 +204,18 @@ class Interpreter(Evaluator):
         members = self.eval(s.set, frame)
         # Operands first, effects after: every branch's count is read before any branch moves.
         counts = [self.eval(s.by, frame, self.branches[i]) if s.by is not None else 1 for i in members]
-        moved, spent = [], []
-        for i, n in zip(members, counts):
-            b = self.branches[i]
-            if b.finished or b.pruned or n <= 0:
-                continue
-            cost = 0
-            for _ in range(n):
-                r = self.env.advance(b.handle)
-                if r is None:  # pragma: no cover - the interpreter never advances a finished branch
-                    break
-                b.depth += 1
-                b.last = r.answer
-                b.tokens += r.tokens
-                cost += r.tokens
-                if r.finished:
-                    b.finished = True
-                    self.completed.append(b.index)
-                    break
-            moved.append(i)
-            spent.append(cost)
-        self._round(s, "advance", moved, spent)
+        moving = [(i, n) for i, n in zip(members, counts)
+                  if n > 0 and not self.branches[i].finished and not self.branches[i].pruned]
+        reveals = self.env.advance([i for i, _ in moving], [n for _, n in moving])
+        for r in reveals:  # in set order: branches that finish join `completed` in that order
+            b = self.branches[r.slot]
+            b.depth += r.steps
+            b.last = r.answer
+            b.tokens += r.tokens
+            if r.finished:
+                b.finished = True
+                self.completed.append(b.index)
+        self._round(s, "advance", [r.slot for r in reveals], [r.tokens for r in reveals])
 
     def s_Prune(self, s: ast.Prune, frame):
         pruned = [i for i in self.eval(s.set, frame) if not self.branches[i].finished and not self.branches[i].pruned]

@@ -15,7 +15,6 @@ import time
 import types
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.evaluate import evaluate
 from ttsc.errors import TtscError
 from ttsc.runtime.outcome import Outcome
+from ttsc.runtime.replay import ReplayEnvironment, tables_for
 from ttsc.runtime.store import Store
 from ttsc.runtime.tables import ReplayTables, shuffle_orders
 
@@ -101,7 +101,6 @@ class _StoreData:
     n_answers: int
     texts: np.ndarray       # object: every question's answers back to back, then None (for id -1)
     offsets: np.ndarray     # [Q] int64: where question q's answers start in ``texts``
-    gold: np.ndarray        # [Q] int64
 
 
 _stores: dict[int, tuple[Store, _StoreData]] = {}
@@ -113,8 +112,6 @@ def _store_data(store: Store) -> _StoreData:
     hit = _stores.get(id(store))
     if hit is not None and hit[0] is store:
         return hit[1]
-    from ttsc.compiler.engine import tables_for
-
     t = tables_for(store)
     widths = tuple(int(n) for n in np.unique(t.n_branches))
     perm_of = np.array([widths.index(int(n)) for n in t.n_branches], dtype=np.int64)
@@ -124,7 +121,7 @@ def _store_data(store: Store) -> _StoreData:
     texts[:-1] = [a for v in t.vocab for a in v]
     texts[-1] = None
     data = _StoreData(t, t.n_branches.astype(np.int64), perm_of, widths, n_answers, texts,
-                      np.cumsum(sizes) - sizes, t.gold_ids.astype(np.int64))
+                      np.cumsum(sizes) - sizes)
     if len(_stores) >= 16:
         _stores.pop(next(iter(_stores)))
     _stores[id(store)] = (store, data)
@@ -187,11 +184,13 @@ def _run_episodes(kernel, args: tuple, episodes: int) -> None:
         f.result()
 
 
-def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Sequence[int]) -> Outcome:
+def run_native(checked: CheckedProgram, params: dict, env: ReplayEnvironment) -> Outcome:
+    """Every episode of the replay environment ``env`` in one kernel call (per thread); ``env`` only says
+    which store and seeds, and grades."""
     start = time.perf_counter()
     policy = compile_native(checked)
-    seeds = tuple(int(s) for s in seeds)
-    d = _store_data(store)
+    seeds = env.seeds
+    d = _store_data(env.store)
     t = d.tables
     ki, kf = policy.constants(params)
     nq = len(d.n_branches)
@@ -204,11 +203,10 @@ def run_native(checked: CheckedProgram, params: dict, store: Store, seeds: Seque
     shape = (len(seeds), nq)
     answer = out[0]
     question = np.tile(np.arange(nq), len(seeds))
-    gold = d.gold[question]
     return Outcome(
         seeds=seeds,
         answers=d.texts[np.where(answer >= 0, d.offsets[question] + answer, len(d.texts) - 1)].reshape(shape),
-        correct=((answer >= 0) & (answer == gold)).reshape(shape),
+        correct=env.grade(np.arange(answer.size), answer).reshape(shape),
         tokens=out[1].reshape(shape),
         sequential=out[2].reshape(shape),
         rounds=out[3].reshape(shape),

@@ -3,7 +3,7 @@
 A native kernel (``compiler/native.py``) is plain scalar Python that numba
 compiles to machine code; it runs every episode of a store one after another
 inside one call. This file is the scalar half of that: reveals and token
-charging exactly as ``runtime/episode.py`` does them, vote counting, and the
+charging by the rule in ``runtime/reveal.py`` (compiled from that very source), vote counting, and the
 arithmetic whose meaning ``dsl/ops.py`` fixes. The rare operations that
 need Python's exact arithmetic (``round(x, d)``, ``beta_confidence`` beyond
 the precomputed table) call back into ``ops`` instead of approximating.
@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit, objmode
 
 from ttsc.dsl import ops
+from ttsc.runtime import reveal
 
 # BR rows
 LAST, STATUS, DEPTH, TOKENS, REVEALED, SOURCE = 0, 1, 2, 3, 4, 5
@@ -39,6 +40,11 @@ TOTAL, SEQUENTIAL, ROUNDS, OPENED, N_COMPLETED, CURSOR, N_ACTIVE, N_PRUNED, MAJO
 N_ACC = 11
 
 INT_EDGE = ops._INT_EDGE
+
+# The reveal rule shared with the replay environment: one source, compiled here for scalars.
+reveal_reach = njit(cache=True, _nrt=False)(reveal.reach)
+reveal_cost = njit(cache=True, _nrt=False)(reveal.cost)
+whole_cost = njit(cache=True, _nrt=False)(reveal.whole_cost)
 
 
 # ---- the replay environment, one episode -----------------------------------
@@ -96,22 +102,19 @@ def _reveal(env, BR, COMP, ACC, VOTE, slot, steps):
     probe_ids, n_probes, total_tokens, final_ids, order, delta = env
     b = BR[SOURCE, slot]
     p = n_probes[b]
-    cost = 0
-    for _ in range(steps):
-        j = BR[REVEALED, slot]
-        BR[DEPTH, slot] += 1
-        if j < p:
-            BR[LAST, slot] = probe_ids[b, j]
-            BR[REVEALED, slot] = j + 1
-            cost += delta
-        else:
-            BR[LAST, slot] = final_ids[b]
-            rest = total_tokens[b] - delta * p
-            cost += rest if rest > 0 else 0
-            _complete(BR, COMP, ACC, VOTE, slot)
-            break
+    t0 = BR[REVEALED, slot]
+    t1 = reveal_reach(t0, steps, p)
+    cost = reveal_cost(t0, t1, p, total_tokens[b], delta)
+    BR[REVEALED, slot] = t1
+    BR[DEPTH, slot] += t1 - t0
     BR[TOKENS, slot] += cost
     ACC[TOTAL] += cost
+    if t1 > p:
+        if t0 <= p:
+            BR[LAST, slot] = final_ids[b]
+            _complete(BR, COMP, ACC, VOTE, slot)
+    elif t1 > t0:
+        BR[LAST, slot] = probe_ids[b, t1 - 1]
     return cost
 
 
@@ -133,11 +136,12 @@ def take(env, BR, COMP, ACC, VOTE, whole):
     BR[REVEALED, slot] = 0
     if whole:
         n_probes, total_tokens, final_ids = env[1], env[2], env[3]
-        BR[REVEALED, slot] = n_probes[b]
+        cost = whole_cost(total_tokens[b])
+        BR[REVEALED, slot] = n_probes[b] + 1
         BR[DEPTH, slot] = 1
         BR[LAST, slot] = final_ids[b]
-        BR[TOKENS, slot] = total_tokens[b]
-        ACC[TOTAL] += total_tokens[b]
+        BR[TOKENS, slot] = cost
+        ACC[TOTAL] += cost
         _complete(BR, COMP, ACC, VOTE, slot)
     else:
         _reveal(env, BR, COMP, ACC, VOTE, slot, 1)

@@ -17,13 +17,14 @@ loop counters) stay Python scalars and use Python's own arithmetic.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from ttsc.dsl.builtins import MAX_REPEAT, MAX_WINDOW
 from ttsc.errors import TtscError
 from ttsc.dsl import ops
-from ttsc.runtime.batch import BatchEnvironment
+from ttsc.runtime.env import Environment
 
 STATUS_ACTIVE, STATUS_FINISHED, STATUS_PRUNED = 1, 2, 4  # 0: slot not opened
 _BIG = np.int64(1) << 40  # sorts after every real answer id and position
@@ -339,11 +340,33 @@ def votes_for(s: Set, last: np.ndarray, answer) -> np.ndarray:
 
 # ---- the batched episode state ----------------------------------------------
 
+@dataclass(frozen=True)
+class ActionEvent:
+    """One action statement's effect on every episode that ran it (for traces).
+
+    Touched branches are grouped by row, each row's in the order the
+    interpreter lists them (set order; slot order for new branches). A `prune`
+    is reported only for the rows where it pruned something.
+    """
+
+    line: int
+    action: str               # open | read | advance | prune
+    rows: np.ndarray          # [n] episodes that ran the statement
+    branch_rows: np.ndarray   # [m] the row of each touched branch
+    slots: np.ndarray         # [m]
+    answers: np.ndarray       # [m] answer ids after the action
+    costs: np.ndarray         # [m] tokens each generated in it
+    finished: np.ndarray      # [m] bool
+    rounds: np.ndarray        # [n] action rounds so far, per row
+    tokens: np.ndarray        # [n] tokens so far, per row
+
+
 class State:
     """All episodes' state for one run of a compiled policy."""
 
-    def __init__(self, env: BatchEnvironment):
+    def __init__(self, env: Environment, trace: Callable[[ActionEvent], None] | None = None):
         self.env = env
+        self.trace = trace
         e, b = env.n_episodes, env.max_branches
         self.E, self.B, self.W = e, b, 0
         self.opened = np.zeros(e, dtype=np.int64)
@@ -478,7 +501,7 @@ class State:
         return np.where(n > 0, total / np.maximum(n, 1), 0.0)
 
     # -- actions
-    def take(self, rows: np.ndarray, want, whole: bool) -> np.ndarray:
+    def take(self, rows: np.ndarray, want, whole: bool, line: int = 0) -> np.ndarray:
         """open/read: up to ``want`` new branches per row; returns the new slots as a [n, W] mask."""
         want = np.broadcast_to(np.asarray(want, dtype=np.int64), rows.shape)
         t = self.env.take(rows, want, whole)
@@ -491,15 +514,19 @@ class State:
         if t.finished.any():
             self._finish(r[t.finished], s[t.finished])
         self._charge(r, t.cost)
+        if self.trace is not None:
+            self._event(line, "read" if whole else "open", rows, r, s, t.cost)
         new = np.zeros((rows.size, self.W), dtype=bool)
         new[np.searchsorted(rows, r), s] = True  # rows are sorted: generated code only ever filters them
         return new
 
-    def advance(self, rows: np.ndarray, s: Set, steps) -> None:
+    def advance(self, rows: np.ndarray, s: Set, steps, line: int = 0) -> None:
         steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), s.mask.shape)
         moving = s.mask & (self._rows(self.status, rows) == STATUS_ACTIVE) & (steps > 0)
         ri, si = np.nonzero(moving)  # row-major: grouped by row, slots ascending
         if ri.size == 0:
+            if self.trace is not None:
+                self._event(line, "advance", rows, ri, si, ri)
             return
         r = rows[ri]
         m = self.env.advance(r, si.astype(np.int64), steps[ri, si])
@@ -511,8 +538,11 @@ class State:
             seq = np.lexsort((*keys, fr))  # by row, then set order
             self._finish(fr[seq], fs[seq])
         self._charge(r, m.cost)
+        if self.trace is not None:
+            seq = np.lexsort((*s.order_keys(ri, si), r))
+            self._event(line, "advance", rows, r[seq], si[seq], m.cost[seq])
 
-    def prune(self, rows: np.ndarray, s: Set) -> None:
+    def prune(self, rows: np.ndarray, s: Set, line: int = 0) -> None:
         cut = s.mask & (self._rows(self.status, rows) == STATUS_ACTIVE)
         hit = cut.any(axis=1)
         if not hit.any():
@@ -520,6 +550,17 @@ class State:
         ri, si = np.nonzero(cut)
         self.status.reshape(-1)[rows[ri] * self.B + si] = STATUS_PRUNED
         self.row_version[rows[hit]] += 1  # only rows that lost a branch need their votes recounted
+        if self.trace is not None:
+            seq = np.lexsort((*s.order_keys(ri, si), ri))
+            self._event(line, "prune", rows[hit], rows[ri[seq]], si[seq], np.zeros(ri.size, dtype=np.int64))
+
+    def _event(self, line: int, action: str, rows: np.ndarray, r: np.ndarray, s: np.ndarray,
+               cost: np.ndarray) -> None:
+        flat = r * self.B + s
+        self.trace(ActionEvent(line, action, rows, r, s, self.last.reshape(-1)[flat],
+                               np.asarray(cost, dtype=np.int64),
+                               self.status.reshape(-1)[flat] == STATUS_FINISHED, self.rounds[rows].copy(),
+                               self.tokens[rows].copy()))
 
     def update(self, rows: np.ndarray, s: Set, values: dict[str, object]) -> None:
         w = self.W

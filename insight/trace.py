@@ -1,6 +1,7 @@
 """Execution traces: every decision of one episode, with the values that drove it.
 
-A trace comes from the reference interpreter (the specification). Its
+A trace comes from the reference interpreter (the specification), run on one
+episode of any environment (``runtime/env.py``). Its
 ``on_event`` callback fires after each action (open, read, advance, prune)
 while the interpreter's state is live, so the recorder evaluates every declared
 ``signal``, every episode ``var`` and ``window``, and the touched branches'
@@ -20,9 +21,10 @@ from typing import IO, Any
 from ttsc.dsl import ast
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
-from ttsc.runtime.episode import ReplayEpisode
+from ttsc.runtime.env import Environment, EpisodeView
+from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.compiler.interpret import Interpreter, TraceEvent
-from ttsc.runtime.store import Question
+from ttsc.runtime.store import Question, Store
 
 
 @dataclass
@@ -151,14 +153,28 @@ class _Recorder:
 
 def record(checked: CheckedProgram, params: dict[str, Any], question: Question, seed: int, *,
            question_index: int = 0, env: str = "") -> Trace:
-    """Run one episode with the reference interpreter and record every decision."""
+    """Run one replay episode (``question`` under ``seed``) with the reference interpreter and record it."""
+    replay = ReplayEnvironment(Store(env, "", (question,)), [seed])
+    return record_episode(checked, params, replay, 0, env_name=env, question_index=question_index,
+                          gold=question.gold, probe_freq=question.probe_freq)
+
+
+def record_episode(checked: CheckedProgram, params: dict[str, Any], environment: Environment, row: int, *,
+                   env_name: str = "", question_index: int | None = None, gold: str = "",
+                   probe_freq: int = 0) -> Trace:
+    """Run episode ``row`` of any environment with the reference interpreter and record every decision.
+
+    Only the environment grades; ``gold`` and ``probe_freq`` are shown in the summary when known.
+    """
     rec = _Recorder(checked, params)
-    r = rec.interp.run(ReplayEpisode(question, seed), on_event=rec.on_event)
+    view = EpisodeView(environment, row)
+    r = rec.interp.run(view, on_event=rec.on_event)
     it = rec.interp
+    nq = environment.n_questions
     summary = TraceSummary(
-        strategy=checked.name, env=env, params=dict(params), question=question_index, seed=int(seed),
-        probe_freq=question.probe_freq, gold=question.gold, answer=r.answer,
-        correct=r.answer is not None and r.answer == question.gold, tokens=r.tokens,
+        strategy=checked.name, env=env_name, params=dict(params),
+        question=row % nq if question_index is None else question_index, seed=int(environment.seeds[row // nq]),
+        probe_freq=probe_freq, gold=gold, answer=r.answer, correct=view.correct(r.answer), tokens=r.tokens,
         sequential_tokens=r.sequential_tokens, rounds=r.rounds, opened=r.opened, pruned=r.pruned,
         stop_reason=r.stop_reason, stop_line=r.stop_line,
         stop_statement=rec._line(r.stop_line) if r.stop_line else None,

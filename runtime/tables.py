@@ -8,12 +8,14 @@ padded to the store's maximum.
 
 from __future__ import annotations
 
+import operator
+import random
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 
-from ttsc.runtime.episode import shuffled_order
 from ttsc.runtime.store import Store
 
 PAD = -1
@@ -61,6 +63,18 @@ class ReplayTables:
             probe_freq=np.array([q.probe_freq for q in qs], dtype=np.int64),
             gold_ids=gold_ids,
         )
+
+
+@lru_cache(maxsize=4096)
+def shuffled_order(n_branches: int, seed: int) -> tuple[int, ...]:
+    """Branch indices in the order seed ``seed`` hands them out (semantics.md §2).
+
+    ``shuffle``'s draws depend only on the length, so shuffling indices gives the
+    same permutation as shuffling the branch list itself.
+    """
+    order = list(range(n_branches))
+    random.Random(operator.index(seed)).shuffle(order)  # index(): numpy ints too
+    return tuple(order)
 
 
 def shuffle_orders(n_branches: int, seeds: Iterable[int]) -> np.ndarray:

@@ -19,7 +19,7 @@ from ttsc.dsl.checker import check
 from ttsc.dsl.diagnostics import Source
 from ttsc.dsl.parser import parse_source
 from ttsc.errors import TtscError
-from ttsc.runtime.batch import ReplayBatch
+from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import default_store_path, load_store
 
@@ -72,7 +72,7 @@ def test_runtime_error_points_at_the_tts_line(monkeypatch):
     from ttsc.compiler import rt
     monkeypatch.setattr(rt.State, "prune", broken)
     with pytest.raises(TtscError) as err:
-        policy.run(ReplayBatch(store, range(2)), bind_params(checked))
+        policy.run(ReplayEnvironment(store, range(2)), bind_params(checked))
     line = next(i + 1 for i, s in enumerate(checked.source.text.split("\n")) if s.strip().startswith("prune"))
     assert f"strategies/cmc.tts:{line}:" in str(err.value)
     # the generated source is visible to tracebacks and inspect
@@ -101,8 +101,8 @@ def test_compiled_module_runs_outside_ttsc_eval(tmp_path):
     script = (f"import importlib.util, sys\n"
               f"spec = importlib.util.spec_from_file_location('p', {str(out)!r}); m = importlib.util.module_from_spec(spec)\n"
               f"spec.loader.exec_module(m)\n"
-              f"from ttsc.runtime.batch import ReplayBatch\nfrom ttsc.runtime.store import load_store, default_store_path\n"
-              f"st = m.run(ReplayBatch(load_store(default_store_path()), range(3)), {{'n': 8}})\n"
+              f"from ttsc.runtime.replay import ReplayEnvironment\nfrom ttsc.runtime.store import load_store, default_store_path\n"
+              f"st = m.run(ReplayEnvironment(load_store(default_store_path()), range(3)), {{'n': 8}})\n"
               f"print(int(st.tokens.sum()))\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert int(proc.stdout) > 0

@@ -15,9 +15,11 @@ import pytest
 from ttsc.dsl import builtins, parser
 from ttsc.dsl.checker import check
 from ttsc.dsl.diagnostics import DiagnosticError, Source
-from ttsc.runtime.episode import ReplayEpisode, shuffled_order
+from ttsc.runtime.env import EpisodeView
+from ttsc.runtime.replay import ReplayEnvironment
+from ttsc.runtime.tables import shuffled_order
 from ttsc.compiler.interpret import Interpreter
-from ttsc.runtime.store import Branch, Question
+from ttsc.runtime.store import Branch, Question, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "language.md"
@@ -111,7 +113,7 @@ def test_worked_cost_example(doc: str) -> None:
         slots[position] = branch
     question = Question("q", "12", 500, tuple(slots))
     round_costs: list[int] = []
-    result = Interpreter(checked, {}).run(ReplayEpisode(question, 0),
+    result = Interpreter(checked, {}).run(EpisodeView(ReplayEnvironment(Store("s", "", (question,)), [0]), 0),
                                           on_event=lambda e: round_costs.append(max(e.tokens)))
     assert (result.answer, result.tokens, result.sequential_tokens, result.rounds) == ("12", 6400, 5500, 3)
     assert round_costs == [500, 1000, 4000]

@@ -18,7 +18,8 @@ from ttsc.dsl.checker import check
 from ttsc.dsl.diagnostics import DiagnosticError, Source
 from ttsc.dsl.formatter import WIDTH, Comments, format_program, format_source, strip_spans
 from ttsc.dsl.parser import parse
-from ttsc.runtime.episode import ReplayEpisode
+from ttsc.runtime.env import EpisodeView
+from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.compiler.interpret import Interpreter
 from ttsc.runtime.params import bind_params
 
@@ -328,16 +329,17 @@ def test_strip_spans_ignores_positions_only() -> None:
 def test_generated_programs_run_on_tiny_stores(text: str, store) -> None:
     checked = check(parse(text, "gen.tts"), Source("gen.tts", text))
     interp = Interpreter(checked, bind_params(checked))
-    for q in store.questions:
+    env = ReplayEnvironment(store, (0, 3))
+    for row in range(env.n_episodes):
+        q = store.questions[row % len(store.questions)]
         seen = {a for b in q.branches for a in (*b.probes, b.final_answer)}
-        for seed in (0, 3):
-            episode = ReplayEpisode(q, seed)
-            r = interp.run(episode)
-            assert r.tokens == episode.tokens  # every reveal charged once, to the episode and the result
-            assert 0 <= r.sequential_tokens <= r.tokens
-            assert 0 <= r.pruned <= r.opened <= len(q.branches)
-            assert r.answer is None or r.answer in seen
-            assert (r.stop_reason == "stop") == (r.stop_line is not None)
+        spent: list[int] = []
+        r = interp.run(EpisodeView(env, row), on_event=lambda e: spent.extend(e.tokens))
+        assert r.tokens == sum(spent)  # every reveal charged once, to its round and the result
+        assert 0 <= r.sequential_tokens <= r.tokens
+        assert 0 <= r.pruned <= r.opened <= len(q.branches)
+        assert r.answer is None or r.answer in seen
+        assert (r.stop_reason == "stop") == (r.stop_line is not None)
 
 
 @settings(max_examples=60, **FAST)

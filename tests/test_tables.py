@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ttsc.runtime.episode import shuffled_order
+from ttsc.runtime.tables import shuffled_order
 from ttsc.runtime.store import Branch, Question, Store, default_store_path, load_store
 from ttsc.runtime.tables import PAD, ReplayTables, shuffle_orders
 

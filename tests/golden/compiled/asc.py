@@ -10,9 +10,9 @@ SOURCE = 'strategies/asc.tts'
 PARAMS = ('max_samples', 'threshold')
 
 
-def run(env, params):
-    """Run `asc` on every episode of the batch environment `env` at once."""
-    st = rt.State(env)
+def run(env, params, trace=None):
+    """Run `asc` on every episode of the environment `env` at once; `trace` sees each action."""
+    st = rt.State(env, trace)
     E = st.E
     rows = st.all_rows()
     broke_1 = np.zeros(E, dtype=bool)
@@ -27,7 +27,7 @@ def run(env, params):
         if rows_loop_1.size == 0:
             break
         # strategies/asc.tts:9  read 1
-        st.take(rows_loop_1, 1, whole=True)
+        st.take(rows_loop_1, 1, whole=True, line=9)
         # strategies/asc.tts:10  if count(completed) >= 2 and confidence(completed) > threshold {
         completed_1 = st.builtin_set('completed', rows_loop_1)
         completed_2 = st.builtin_set('completed', rows_loop_1)

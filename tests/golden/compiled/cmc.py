@@ -10,9 +10,9 @@ SOURCE = 'strategies/cmc.tts'
 PARAMS = ('beta',)
 
 
-def run(env, params):
-    """Run `cmc` on every episode of the batch environment `env` at once."""
-    st = rt.State(env)
+def run(env, params, trace=None):
+    """Run `cmc` on every episode of the environment `env` at once; `trace` sees each action."""
+    st = rt.State(env, trace)
     E = st.E
     rows = st.all_rows()
     broke_1 = np.zeros(E, dtype=bool)
@@ -66,7 +66,7 @@ def run(env, params):
         return rt.confidence(votes_2)
 
     # strategies/cmc.tts:31  open n_init
-    st.take(rows, k_n_init, whole=False)
+    st.take(rows, k_n_init, whole=False, line=31)
     # strategies/cmc.tts:32  if count(branches) == 0 {
     branches_1 = st.builtin_set('branches', rows)
     cond_1 = (rt.count(branches_1) == 0)
@@ -99,12 +99,12 @@ def run(env, params):
             ordered_1 = rt.sort_set(selected_1, st.field('disagree', rows_if_2), descending=True)
             active_3 = st.builtin_set('active', rows_if_2)
             first_1 = rt.take_set(ordered_1, rt.maximum(0, (rt.count(active_3) - 2)))
-            st.prune(rows_if_2, first_1)
+            st.prune(rows_if_2, first_1, line=40)
         # strategies/cmc.tts:43  advance active sorted by depth desc
         active_4 = st.builtin_set('active', rows_loop_1)
         ordered_2 = rt.sort_set(active_4, st.field('depth', rows_loop_1), descending=True)
         steps_1 = rt.where(rt.logical_and(rt.col(rt.logical_and(k_warm, (sig_winner(rows_loop_1) != -1))), (st.field('last', rows_loop_1) == rt.col(sig_winner(rows_loop_1)))), k_burst_aligned, 1)
-        st.advance(rows_loop_1, ordered_2, steps_1)
+        st.advance(rows_loop_1, ordered_2, steps_1, line=43)
         # strategies/cmc.tts:45  ema = (1 - ema_alpha) * ema + ema_alpha * conf
         v_ema[rows_loop_1] = (((1 - k_ema_alpha) * v_ema[rows_loop_1]) + (k_ema_alpha * sig_conf(rows_loop_1)))
         # strategies/cmc.tts:46  push ema to hist
@@ -134,7 +134,7 @@ def run(env, params):
         if rows_if_5.size:
             # strategies/cmc.tts:56  open min(widen_burst, max_branch_use - count(branches))
             branches_3 = st.builtin_set('branches', rows_if_5)
-            st.take(rows_if_5, rt.minimum(k_widen_burst, (k_max_branch_use - rt.count(branches_3))), whole=False)
+            st.take(rows_if_5, rt.minimum(k_widen_burst, (k_max_branch_use - rt.count(branches_3))), whole=False, line=56)
     rows = st.running(rows)
     # strategies/cmc.tts:59  stop if count(completed) > 0 then winner else majority(live)
     completed_4 = st.builtin_set('completed', rows)

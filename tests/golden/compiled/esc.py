@@ -10,9 +10,9 @@ SOURCE = 'strategies/esc.tts'
 PARAMS = ('max_samples', 'window_size')
 
 
-def run(env, params):
-    """Run `esc` on every episode of the batch environment `env` at once."""
-    st = rt.State(env)
+def run(env, params, trace=None):
+    """Run `esc` on every episode of the environment `env` at once; `trace` sees each action."""
+    st = rt.State(env, trace)
     E = st.E
     rows = st.all_rows()
     broke_1 = np.zeros(E, dtype=bool)
@@ -28,7 +28,7 @@ def run(env, params):
         if rows_loop_1.size == 0:
             break
         # strategies/esc.tts:9  read window_size as window
-        st.store_bound(b_window_1, rows_loop_1, st.take(rows_loop_1, p_window_size, whole=True))
+        st.store_bound(b_window_1, rows_loop_1, st.take(rows_loop_1, p_window_size, whole=True, line=9))
         # strategies/esc.tts:10  if unanimous(window) {
         members_1 = st.bound(b_window_1, rows_loop_1)
         votes_1 = st.votes(members_1, rows_loop_1)

@@ -10,9 +10,9 @@ SOURCE = 'strategies/parallel_probe.tts'
 PARAMS = ('num_chains', 'T', 'prune_patience', 'warm_up')
 
 
-def run(env, params):
-    """Run `parallel_probe` on every episode of the batch environment `env` at once."""
-    st = rt.State(env)
+def run(env, params, trace=None):
+    """Run `parallel_probe` on every episode of the environment `env` at once; `trace` sees each action."""
+    st = rt.State(env, trace)
     E = st.E
     rows = st.all_rows()
     broke_1 = np.zeros(E, dtype=bool)
@@ -38,7 +38,7 @@ def run(env, params):
         return votes_1.majority
 
     # strategies/parallel_probe.tts:17  open num_chains
-    st.take(rows, p_num_chains, whole=False)
+    st.take(rows, p_num_chains, whole=False, line=17)
     # strategies/parallel_probe.tts:18  if count(branches) == 0 {
     branches_1 = st.builtin_set('branches', rows)
     cond_1 = (rt.count(branches_1) == 0)
@@ -55,7 +55,7 @@ def run(env, params):
             break
         # strategies/parallel_probe.tts:22  advance active
         active_1 = st.builtin_set('active', rows_loop_1)
-        st.advance(rows_loop_1, active_1, 1)
+        st.advance(rows_loop_1, active_1, 1, line=22)
         # strategies/parallel_probe.tts:23  if count(live) == 0 {
         live_2 = st.builtin_set('live', rows_loop_1)
         cond_2 = (rt.count(live_2) == 0)
@@ -76,7 +76,7 @@ def run(env, params):
             # strategies/parallel_probe.tts:28  prune active where off >= prune_patience
             active_3 = st.builtin_set('active', rows_if_3)
             selected_1 = rt.filter_set(active_3, (st.field('off', rows_if_3) >= p_prune_patience))
-            st.prune(rows_if_3, selected_1)
+            st.prune(rows_if_3, selected_1, line=28)
             # strategies/parallel_probe.tts:29  if count(live) == 0 {
             live_4 = st.builtin_set('live', rows_if_3)
             cond_4 = (rt.count(live_4) == 0)

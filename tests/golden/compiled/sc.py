@@ -10,15 +10,15 @@ SOURCE = 'strategies/sc.tts'
 PARAMS = ('n',)
 
 
-def run(env, params):
-    """Run `sc` on every episode of the batch environment `env` at once."""
-    st = rt.State(env)
+def run(env, params, trace=None):
+    """Run `sc` on every episode of the environment `env` at once; `trace` sees each action."""
+    st = rt.State(env, trace)
     E = st.E
     rows = st.all_rows()
     # strategies/sc.tts:4  param n: int = 64 in 1..
     p_n = params['n']
     # strategies/sc.tts:6  read n
-    st.take(rows, p_n, whole=True)
+    st.take(rows, p_n, whole=True, line=6)
     # strategies/sc.tts:7  stop majority(completed)
     completed_1 = st.builtin_set('completed', rows)
     votes_1 = st.votes(completed_1, rows, 'completed')

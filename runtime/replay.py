@@ -1,73 +1,53 @@
-"""The batched environment protocol, and its replay implementation.
+"""The replay environment: every (seed, question) episode of a store, answered by array lookups.
 
-A compiled policy drives *many episodes at once* through two primitives over
-flat lists of (episode, slot) pairs. A *slot* is a branch's opening position in
-its episode (0, 1, 2, …), so slots are handed out in order. The replay
-environment answers by array lookups; a live environment answers with batched
-generation calls. The policy cannot tell which one it runs on.
-
-    take(rows, want, whole)  -> Taken     up to want[i] new branches for episode rows[i]
-    advance(rows, slots, steps) -> Moved  up to steps[i] more intervals of each branch
-
-Answers are small ints, interned per episode by the environment (-1 = no
-answer); ``answer_text`` maps them back. Each reveal reports its token cost.
+The only replay implementation of the environment protocol (``runtime/env.py``).
+For seed ``s`` a question's branches are handed out in ``shuffled_order``; reveals
+and their costs follow ``runtime/reveal.py``; an answer is correct iff it is the
+question's gold answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from ttsc.runtime import reveal
+from ttsc.runtime.env import Moved, Taken
 from ttsc.runtime.store import Store
 from ttsc.runtime.tables import ReplayTables, shuffle_orders
 
-NO_ANSWER = -1
+_tables: dict[int, tuple[Store, ReplayTables]] = {}
 
 
-@dataclass(frozen=True)
-class Taken:
-    """New branches: flat arrays, one entry per branch taken, grouped by row in slot order."""
-
-    rows: np.ndarray      # int64 episode row of each new branch
-    slots: np.ndarray     # int64 its slot (opening position) in that episode
-    answer: np.ndarray    # int64 answer id revealed
-    cost: np.ndarray      # int64 tokens spent on the reveal
-    finished: np.ndarray  # bool: the reveal reached the branch's end
-
-
-@dataclass(frozen=True)
-class Moved:
-    answer: np.ndarray    # int64 answer after the last interval revealed
-    cost: np.ndarray      # int64 tokens spent over all intervals revealed
-    finished: np.ndarray  # bool
-    steps: np.ndarray     # int64 intervals actually revealed (stops at the end)
+def tables_for(store: Store) -> ReplayTables:
+    """Padded tables are built once per store object (sweeps reuse them)."""
+    hit = _tables.get(id(store))
+    if hit is not None and hit[0] is store:
+        return hit[1]
+    t = ReplayTables.from_store(store)
+    if len(_tables) >= 16:
+        _tables.pop(next(iter(_tables)))
+    _tables[id(store)] = (store, t)
+    return t
 
 
-class BatchEnvironment(Protocol):
-    n_episodes: int
-    max_branches: int  # most slots any episode can have
-
-    def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken: ...
-
-    def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved: ...
-
-    def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]: ...
-
-
-class ReplayBatch:
+class ReplayEnvironment:
     """Every (seed, question) episode of a store at once; row = seed_index * Q + question."""
 
-    def __init__(self, store: Store, seeds: Sequence[int], tables: ReplayTables | None = None):
-        self.tables = tables if tables is not None else ReplayTables.from_store(store)
-        t = self.tables
+    def __init__(self, store: Store, seeds: Sequence[int]):
+        self.store = store
+        self.tables = t = tables_for(store)
         self.seeds = tuple(int(s) for s in seeds)
         nq = len(t.n_branches)
         self.n_questions = nq
         self.n_episodes = len(self.seeds) * nq
         self.max_branches = int(t.n_branches.max())
         self.question = np.tile(np.arange(nq), len(self.seeds))
+        self._state = False  # the per-episode arrays below are built on the first action
+
+    def _start(self) -> None:
+        t, nq = self.tables, self.n_questions
         # order[row, slot] = store branch index. shuffle() permutes by length only,
         # so questions with equal branch counts share one permutation per seed.
         self.order = np.zeros((self.n_episodes, self.max_branches), dtype=np.int64)
@@ -77,6 +57,7 @@ class ReplayBatch:
             for si in range(len(self.seeds)):
                 self.order[si * nq + qs, :n] = perms[si]
         self.cursor = np.zeros(self.n_episodes, dtype=np.int64)
+        # reveals made per (row, slot): n_probes + 1 once finished (reveal.py)
         self.revealed = np.zeros((self.n_episodes, self.max_branches), dtype=np.int64)
         self.n_avail = t.n_branches[self.question].astype(np.int64)
         self.delta = t.probe_freq[self.question]
@@ -88,8 +69,11 @@ class ReplayBatch:
         self._total = t.total_tokens.ravel()[self._gid]
         self._final = t.final_ids.astype(np.int64).ravel()[self._gid]
         self._probe_ids = t.probe_ids.reshape(-1, t.probe_ids.shape[2]) if t.probe_ids.shape[2] else None
+        self._state = True
 
     def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken:
+        if not self._state:
+            self._start()
         got = np.minimum(np.maximum(want, 0), self.n_avail[rows] - self.cursor[rows])
         flat_rows = np.repeat(rows, got)
         first = np.repeat(self.cursor[rows], got)
@@ -97,29 +81,26 @@ class ReplayBatch:
         slots = first + offsets
         self.cursor[rows] += got
         if whole:
-            q, b = self.question[flat_rows], self.order[flat_rows, slots]
-            p = self.tables.n_probes[q, b].astype(np.int64)
-            self.revealed[flat_rows, slots] = p + 1
-            return Taken(flat_rows, slots, self.tables.final_ids[q, b].astype(np.int64),
-                         self.tables.total_tokens[q, b], np.ones(slots.size, dtype=bool))
+            flat = flat_rows * self.max_branches + slots
+            self.revealed.reshape(-1)[flat] = self._probes[flat] + 1
+            return Taken(flat_rows, slots, self._final[flat], reveal.whole_cost(self._total[flat]),
+                         np.ones(slots.size, dtype=bool))
         moved = self._reveal(flat_rows, slots, np.ones(slots.size, dtype=np.int64))
         return Taken(flat_rows, slots, moved.answer, moved.cost, moved.finished)
 
     def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
+        if not self._state:
+            self._start()
         return self._reveal(rows, slots, steps)
 
     def _reveal(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
-        """Reveal up to ``steps`` intervals: Δ per probe, then the remainder on the final reveal."""
         flat = rows * self.max_branches + slots
         p = self._probes[flat]
         revealed = self.revealed.reshape(-1)
         t0 = revealed[flat]
-        t1 = np.minimum(t0 + np.maximum(steps, 0), p + 1)
-        delta = self.delta[rows]
-        finished = t1 == p + 1
-        ends = finished & (t0 < p + 1)
-        cost = delta * (np.minimum(t1, p) - np.minimum(t0, p))
-        cost += np.where(ends, np.maximum(0, self._total[flat] - delta * p), 0)
+        t1 = reveal.reach(t0, steps, p)
+        cost = reveal.cost(t0, t1, p, self._total[flat], self.delta[rows])
+        finished = t1 > p
         if self._probe_ids is not None:
             width = self._probe_ids.shape[1]
             probe = self._probe_ids.reshape(-1)[self._gid[flat] * width + np.clip(t1 - 1, 0, width - 1)]
@@ -133,6 +114,7 @@ class ReplayBatch:
         vocab = self.tables.vocab
         return [None if a < 0 else vocab[q][a] for q, a in zip(self.question[rows].tolist(), answers.tolist())]
 
-    def gold(self) -> np.ndarray:
-        """[n_episodes] gold answer id per row (-1 when no branch gives it)."""
-        return self.tables.gold_ids[self.question].astype(np.int64)
+    def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """Correct iff the answer is the question's gold one (an id -1 gold is never matched)."""
+        gold = self.tables.gold_ids[self.question[rows]].astype(np.int64)
+        return (answers >= 0) & (answers == gold)

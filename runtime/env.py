@@ -1,0 +1,127 @@
+"""The environment protocol every engine runs on, and a one-episode view of it.
+
+An environment holds *many episodes at once*: every (seed, question) pair of a
+run, row ``seed_index * n_questions + question``, so engines build an
+``Outcome`` of shape ``[seeds, questions]`` from per-row arrays. A policy
+drives it through two primitives over flat lists of (episode, slot) pairs. A
+*slot* is a branch's opening position in its episode (0, 1, 2, …), so slots
+are handed out in order.
+
+    take(rows, want, whole)     -> Taken  up to want[i] new branches for episode rows[i]
+    advance(rows, slots, steps) -> Moved  up to steps[i] more intervals of each branch
+    answer_text(rows, answers)  -> texts
+    grade(rows, answers)        -> bool array: is each episode's answer correct
+
+Answers are small ints interned per episode by the environment (``NO_ANSWER``
+= -1 = none); ``answer_text`` maps them back. Each reveal reports its token
+cost: the replay environment computes it (``runtime/replay.py``), a live one
+reports what generation used. Grading is the environment's too: only it knows
+the gold answers. Advancing a finished branch reveals nothing and costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+NO_ANSWER = -1
+
+
+@dataclass(frozen=True)
+class Taken:
+    """New branches: flat arrays, one entry per branch taken, grouped by row in slot order."""
+
+    rows: np.ndarray      # int64 episode row of each new branch
+    slots: np.ndarray     # int64 its slot (opening position) in that episode
+    answer: np.ndarray    # int64 answer id revealed
+    cost: np.ndarray      # int64 tokens spent on the reveal
+    finished: np.ndarray  # bool: the reveal reached the branch's end
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What advancing each requested (row, slot) revealed, in the order asked."""
+
+    answer: np.ndarray    # int64 answer after the last interval revealed
+    cost: np.ndarray      # int64 tokens spent over all intervals revealed
+    finished: np.ndarray  # bool
+    steps: np.ndarray     # int64 intervals actually revealed (stops at the end)
+
+
+class Environment(Protocol):
+    seeds: tuple[int, ...]
+    n_questions: int
+    n_episodes: int    # len(seeds) * n_questions
+    max_branches: int  # most slots any episode can have
+
+    def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken: ...
+
+    def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved: ...
+
+    def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]: ...
+
+    def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reveal:
+    """One branch's share of an action, as an episode sees it."""
+
+    slot: int          # position in opening order: 0, 1, 2, ...
+    answer: str | None
+    tokens: int        # cost of this action for this branch; a round's sequential cost is its max
+    finished: bool
+    steps: int = 1     # intervals revealed (a whole read counts as one)
+
+
+class EpisodeView:
+    """One episode (``row``) of an environment: one environment call per action, answers as texts.
+
+    Every answer id the view hands out is remembered with its text, so the
+    episode's final answer (always one it was shown, or none) can be graded by id.
+    """
+
+    def __init__(self, env: Environment, row: int):
+        self.env = env
+        self.row = int(row)
+        self._rows1 = np.array([self.row], dtype=np.int64)
+        self._ids: dict[str | None, int] = {None: NO_ANSWER}
+        self.opened = 0  # slots handed out so far: valid slots are range(opened)
+
+    def take(self, n: int, whole: bool) -> list[Reveal]:
+        """Up to ``n`` new branches (open, or read whole), in slot order."""
+        if n <= 0:
+            return []
+        t = self.env.take(self._rows1, np.array([n], dtype=np.int64), whole)
+        self.opened += t.slots.size
+        texts = self._texts(t.answer)
+        return [Reveal(s, a, c, f) for s, a, c, f in zip(t.slots.tolist(), texts, t.cost.tolist(),
+                                                          t.finished.tolist())]
+
+    def advance(self, slots: list[int], steps: list[int]) -> list[Reveal]:
+        """Advance the given opened branches by their step counts, all at once."""
+        if not slots:
+            return []
+        bad = [s for s in slots if not 0 <= s < self.opened]
+        if bad:
+            raise IndexError(f"no opened branch in slot {bad[0]} (opened: {self.opened})")
+        rows = np.full(len(slots), self.row, dtype=np.int64)
+        m = self.env.advance(rows, np.array(slots, dtype=np.int64), np.array(steps, dtype=np.int64))
+        texts = self._texts(m.answer)
+        return [Reveal(s, a, c, f, k) for s, a, c, f, k in zip(slots, texts, m.cost.tolist(), m.finished.tolist(),
+                                                               m.steps.tolist())]
+
+    def answer_id(self, text: str | None) -> int:
+        return self._ids[text]
+
+    def correct(self, text: str | None) -> bool:
+        return bool(self.env.grade(self._rows1, np.array([self.answer_id(text)], dtype=np.int64))[0])
+
+    def _texts(self, ids: np.ndarray) -> list[str | None]:
+        ids = np.asarray(ids, dtype=np.int64)
+        texts = self.env.answer_text(np.full(ids.size, self.row, dtype=np.int64), ids)
+        for a, text in zip(ids.tolist(), texts):
+            self._ids.setdefault(text, a)
+        return texts

@@ -1,0 +1,97 @@
+"""A scripted environment: episodes given explicitly, standing in for a live one.
+
+Each episode is the list of trajectories it hands out, in that order. A
+trajectory is what generating one branch would produce: the answer and token
+usage of each interval, then of its final stretch, plus what reading it whole
+costs. Costs are whatever the script says, as a live server's usage reports
+would be; nothing here consults the replay tables or the reveal rule. Answers
+are interned per episode in order of first appearance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ttsc.runtime.env import NO_ANSWER, Moved, Taken
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    chunks: tuple[tuple[str, int], ...]  # per interval: (answer after it, tokens it used)
+    final: tuple[str, int]               # (final answer, tokens of the last stretch)
+    whole_tokens: int                    # tokens used when read whole
+
+
+class ScriptedEnvironment:
+    """Episodes in row order (``seed_index * n_questions + question``), each a list of trajectories."""
+
+    def __init__(self, episodes: Sequence[Sequence[Trajectory]], golds: Sequence[str], seeds: Sequence[int]):
+        self.seeds = tuple(int(s) for s in seeds)
+        self.golds = tuple(golds)
+        self.n_questions = len(self.golds)
+        self.n_episodes = len(self.seeds) * self.n_questions
+        if len(episodes) != self.n_episodes:
+            raise ValueError(f"{len(episodes)} episodes scripted for {len(self.seeds)} seeds "
+                             f"x {self.n_questions} questions")
+        self.episodes = [list(e) for e in episodes]
+        self.max_branches = max((len(e) for e in self.episodes), default=0)
+        self._taken = [0] * self.n_episodes
+        self._step: dict[tuple[int, int], int] = {}  # reveals made per (row, slot)
+        self._vocab: list[dict[str, int]] = [{} for _ in range(self.n_episodes)]
+        self._texts: list[list[str]] = [[] for _ in range(self.n_episodes)]
+
+    def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken:
+        out: list[tuple[int, int, int, int, bool]] = []
+        for row, n in zip(rows.tolist(), want.tolist()):
+            for _ in range(max(0, n)):
+                slot = self._taken[row]
+                if slot >= len(self.episodes[row]):
+                    break
+                self._taken[row] += 1
+                self._step[row, slot] = 0
+                if whole:
+                    tr = self.episodes[row][slot]
+                    self._step[row, slot] = len(tr.chunks) + 1
+                    out.append((row, slot, self._intern(row, tr.final[0]), tr.whole_tokens, True))
+                else:
+                    answer, cost, finished, _ = self._move(row, slot, 1)
+                    out.append((row, slot, answer, cost, finished))
+        cols = list(zip(*out)) or [(), (), (), (), ()]
+        return Taken(*(np.array(c, dtype=np.int64) for c in cols[:4]), np.array(cols[4], dtype=bool))
+
+    def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
+        out = [self._move(r, s, k) for r, s, k in zip(rows.tolist(), slots.tolist(), steps.tolist())]
+        cols = list(zip(*out)) or [(), (), (), ()]
+        return Moved(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
+                     np.array(cols[2], dtype=bool), np.array(cols[3], dtype=np.int64))
+
+    def _move(self, row: int, slot: int, steps: int) -> tuple[int, int, bool, int]:
+        tr = self.episodes[row][slot]
+        k = len(tr.chunks)
+        t0 = t = self._step[row, slot]
+        answer, cost = NO_ANSWER, 0
+        while t < t0 + steps and t <= k:
+            text, tokens = tr.chunks[t] if t < k else tr.final
+            answer, cost, t = self._intern(row, text), cost + tokens, t + 1
+        if t == t0 and t > 0:  # nothing revealed: the latest answer stands
+            answer = self._intern(row, tr.final[0] if t > k else tr.chunks[t - 1][0])
+        self._step[row, slot] = t
+        return answer, cost, t > k, t - t0
+
+    def _intern(self, row: int, text: str) -> int:
+        vocab = self._vocab[row]
+        if text not in vocab:
+            vocab[text] = len(vocab)
+            self._texts[row].append(text)
+        return vocab[text]
+
+    def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
+        return [None if a < 0 else self._texts[r][a] for r, a in zip(rows.tolist(), answers.tolist())]
+
+    def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        texts = self.answer_text(rows, answers)
+        golds = [self.golds[r % self.n_questions] for r in rows.tolist()]
+        return np.array([a is not None and a == g for a, g in zip(texts, golds)], dtype=bool)
