@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 
 import pytest
 
-from ttsc.compiler.engines import run
+from tests.test_env import scripted_from
+from ttsc.compiler.engines import run, run_env
 from ttsc.dsl.checker import check
 from ttsc.dsl.diagnostics import Source
 from ttsc.dsl.parser import parse_source
@@ -40,9 +41,17 @@ def _replay(store: Store, seeds: Sequence[int]) -> Runner:
     return lambda checked, params, engine: run(checked, params, store, seeds, engine)
 
 
+def _scripted(store: Store, seeds: Sequence[int]) -> Runner:
+    """The same trajectories served by the scripted stand-in for a live environment."""
+    return lambda checked, params, engine: run_env(checked, params, scripted_from(store, seeds), engine)
+
+
 ENVIRONMENTS: dict[str, Callable[[Store, Sequence[int]], Runner]] = {
     "replay": _replay,
+    "scripted": _scripted,
 }
+# The native engine is the replay fast path: it refuses any other environment (tests/test_env.py).
+UNSUPPORTED = {("compiled", "scripted")}
 
 # (case, engine) -> reason, for an engine known to disagree with the documented semantics.
 # Each entry is strict: it fails the suite once the engine is fixed, so it cannot go stale.
@@ -91,7 +100,8 @@ def _param(name: str, engine: str, env: str):
     return pytest.param(name, engine, env, id=f"{name}-{engine}-{env}", marks=marks)
 
 
-@pytest.mark.parametrize("name,engine,env", [_param(n, e, v) for n in _cases() for e in ENGINES for v in ENVIRONMENTS])
+@pytest.mark.parametrize("name,engine,env", [_param(n, e, v) for n in _cases() for e in ENGINES for v in ENVIRONMENTS
+                                                 if (e, v) not in UNSUPPORTED])
 def test_conformance(name, engine, env):
     checked, spec, store = _load(name)
     seeds = spec["seeds"]
