@@ -275,16 +275,15 @@ def exact_beta_sf(top1: int, top2: int) -> Fraction:
     ((1, 0), 0.75), ((2, 1), 0.6875), ((3, 0), 0.9375), ((1, 1), 0.5),  # language.md's examples
     ((0, 0), 0.0), ((0, 5), 0.0), ((-3, 0), 0.0), ((-1, -1), 0.0), ((1, -4), 0.75), ((2, -1), 0.875),
     ((9, 0), 1 - 2.0**-10), ((5, 5), 0.5), ((60, 0), 1 - 2.0**-61), ((200, 0), 1.0),
+    # the largest counts: a tie is exactly 1/2 by symmetry; 4099 / 2**4098 is below the smallest float
+    ((ops.MAX_VOTES, ops.MAX_VOTES), 0.5), ((ops.MAX_VOTES, 0), 1.0), ((1, ops.MAX_VOTES), 0.0),
 ])
 def test_beta_confidence_cases(args: tuple[int, int], want: float) -> None:
     assert same(ops.beta_confidence(*args), want)
 
 
-@given(st.integers(-10, ops.MAX_VOTES), st.integers(-10, ops.MAX_VOTES))
-@settings(max_examples=60, deadline=None)
-@example(ops.MAX_VOTES, ops.MAX_VOTES)
-@example(ops.MAX_VOTES, 0)
-@example(1, ops.MAX_VOTES)
+@given(st.integers(-10, 600), st.integers(-10, 600))
+@settings(deadline=None)
 def test_beta_confidence_is_the_exact_tail_rounded_once(top1: int, top2: int) -> None:
     want = 0.0 if top1 <= 0 else float(exact_beta_sf(top1, max(0, top2)))
     assert same(ops.beta_confidence(top1, top2), want)
@@ -299,10 +298,11 @@ def test_beta_confidence_symmetry() -> None:
 
 def test_beta_confidence_within_one_ulp_of_scipy() -> None:
     stats = pytest.importorskip("scipy.stats")
-    for t1 in range(1, 130):
-        for t2 in range(0, 130):
-            got, ref = ops.beta_confidence(t1, t2), float(stats.beta.sf(0.5, t1 + 1, t2 + 1))
-            assert abs(got - ref) <= math.ulp(ref), (t1, t2, got, ref)
+    t1, t2 = np.meshgrid(np.arange(1, 130), np.arange(0, 130), indexing="ij")
+    ref = stats.beta.sf(0.5, t1 + 1, t2 + 1)
+    got = np.vectorize(ops.beta_confidence, otypes=[float])(t1, t2)
+    far = np.abs(got - ref) > np.vectorize(math.ulp, otypes=[float])(ref)
+    assert not far.any(), list(zip(t1[far], t2[far]))
 
 
 # ---- majority, top_two ---------------------------------------------------------
