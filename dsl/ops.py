@@ -67,8 +67,12 @@ def wrap(x: int) -> int:
 
 
 def div(a, b) -> float:
-    """``/``: true division; dividing by zero gives 0.0 (arithmetic is total, never raises)."""
-    return a / b if b != 0 else 0.0
+    """``/``: true division; dividing by zero gives 0.0 (arithmetic is total, never raises).
+
+    Both operands become floats first, as in numpy and numba: Python's int / int
+    would round the exact quotient instead, which differs beyond 2**53.
+    """
+    return float(a) / float(b) if b != 0 else 0.0
 
 
 def floordiv(a, b):
@@ -97,7 +101,10 @@ def round_(x, ndigits: int | None = None):
         return x if isinstance(x, int) else to_int(round(x) if math.isfinite(x) else x)
     if not math.isfinite(float(x)):
         return float(x)
-    return float(round(float(x), ndigits))
+    try:
+        return float(round(float(x), ndigits))
+    except OverflowError:  # rounded past the largest float (e.g. round(1.7e308, -308)): infinity, as in IEEE
+        return math.copysign(math.inf, x)
 
 
 def floor(x) -> int:

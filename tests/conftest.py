@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,15 +13,36 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# Replay stores and reference numbers live beside the repository, never in it.
-SHARED = ROOT.parent / "shared"
+# Replay stores and reference numbers live beside the repository, never in it;
+# TTSC_SHARED points elsewhere.
+SHARED = Path(os.environ.get("TTSC_SHARED") or ROOT.parent / "shared").resolve()
+# In CI the data is part of the contract: a run without it must fail, not skip.
+IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def shared_missing() -> str | None:
+    """Why the shared data cannot be used, or None when the stores and reference numbers are there."""
+    for need in (SHARED / "replay" / "autotts", SHARED / "reference" / "autotts_reference.json"):
+        if not need.exists():
+            return f"shared data is absent: {need} does not exist (set TTSC_SHARED to its folder)"
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI, refuse to start without the shared data: hundreds of skips would read as a green run."""
+    why = shared_missing()
+    if IN_CI and why:
+        raise pytest.UsageError(f"CI is set and {why}")
 
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    """The ``../shared`` folder; tests that use it skip where it is absent (CI has it)."""
-    if not SHARED.is_dir():
-        pytest.skip(f"../shared is absent (looked for {SHARED})")
+    """The shared data folder; tests that use it skip where it is absent, and fail under CI."""
+    why = shared_missing()
+    if why:
+        if IN_CI:
+            pytest.fail(f"CI is set and {why}", pytrace=False)
+        pytest.skip(why)
     return SHARED
 
 

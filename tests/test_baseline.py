@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from math import comb
+from math import comb, nextafter
 from pathlib import Path
 
 import pytest
@@ -76,6 +76,14 @@ def sample(rows: list[dict], offset: int) -> list[dict]:
     for r in rows:
         by_method.setdefault(r["method"], []).append(r)
     return [group[offset % len(group)] for group in by_method.values()]
+
+
+def test_matching_is_exact() -> None:
+    row = {"accuracy": 46.666666666666664, "avg_tokens": 15203.946666666667}
+    assert matches(row, 46.666666666666664, 15203.946666666667)
+    # one ulp off either number is a mismatch: no tolerance hides a token
+    assert not matches(row, nextafter(row["accuracy"], 100), row["avg_tokens"])
+    assert not matches(row, row["accuracy"], nextafter(row["avg_tokens"], 0))
 
 
 @pytest.mark.parametrize("model,dataset", [(m, d) for m in MODELS for d in DATASETS])

@@ -117,9 +117,10 @@ def test_compile_refuses_invalid_programs(tmp_path):
     assert not (tmp_path / "out.py").exists()
 
 
-def test_compile_time_of_cmc_is_small():
-    # Not a timing test: a sanity bound far above the benchmark's figure, to catch pathologies.
-    import time
-    t = time.perf_counter()
-    compile_program(_checked("cmc"), use_disk_cache=False)
-    assert time.perf_counter() - t < 5.0
+def test_cmc_compiles_without_the_disk_cache(tmp_path, monkeypatch):
+    # How long this takes is measured by `python -m benchmarks.timings`, not asserted here.
+    monkeypatch.setenv("TTSC_CACHE_DIR", str(tmp_path))
+    compile_mod._memory.clear()
+    policy = compile_program(_checked("cmc"), use_disk_cache=False)
+    assert policy.name == "cmc" and callable(policy.module.run)
+    assert not list(tmp_path.iterdir())  # nothing written

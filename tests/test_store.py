@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -169,10 +168,8 @@ def test_duplicate_names_are_refused(tmp_path: Path) -> None:
         load_stores([path, path])
 
 
-def test_published_stores_load_fast(shared: Path) -> None:
-    start = time.perf_counter()
+def test_published_stores_load(shared: Path) -> None:
+    # How long this takes is measured by `python -m benchmarks.timings`, not asserted here.
     stores = load_stores([shared / "replay" / "autotts"])
-    elapsed = time.perf_counter() - start
     assert len(stores) == 12 and "Qwen3-8B/aime25" in [s.name for s in stores]
     assert all(len(s.questions) == 30 and all(len(q.branches) == 128 for q in s.questions) for s in stores)
-    assert elapsed < 5, f"loading 12 stores took {elapsed:.1f}s"

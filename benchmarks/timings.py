@@ -1,0 +1,89 @@
+"""Time limits the tests do not assert: each measured against its target.
+
+    python -m benchmarks.timings [--shared ../shared]
+
+Wall-clock limits depend on the machine and its load, so they are measured
+here rather than asserted in tests (the tests check the same operations'
+results). Each line prints the measured seconds, the limit, and their ratio;
+the exit status is 1 when any measurement is over its limit.
+
+* compiling cmc.tts to a Python policy (parse, check, generate, load; no cache) — 5 s
+* loading the 12 published replay stores — 5 s
+* refusing each hostile input of tests/test_hostile_input.py — 10 s each
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the hostile cases live with their test
+    sys.path.insert(0, str(ROOT))
+
+from ttsc.compiler import compile as compile_mod  # noqa: E402
+from ttsc.dsl.checker import check  # noqa: E402
+from ttsc.dsl.parser import parse_source, read_source  # noqa: E402
+from ttsc.runtime.store import load_stores  # noqa: E402
+
+
+def _seconds(work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def compile_cmc() -> None:
+    compile_mod._memory.clear()  # time the whole compile, not a hit in the in-process cache
+    src = read_source(ROOT / "strategies" / "cmc.tts")
+    compile_mod.compile_program(check(parse_source(src), src), use_disk_cache=False)
+
+
+def load_published(shared: Path) -> None:
+    stores = load_stores([shared / "replay" / "autotts"])
+    assert len(stores) == 12, f"expected 12 stores under {shared}, found {len(stores)}"
+
+
+def refuse_hostile(name: str, text: str, code: str, line: int | None, col: int | None) -> None:
+    from tests.test_hostile_input import assert_refused
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"{name}.tts"
+        path.write_text(text, encoding="utf-8")
+        assert_refused(path, code, line, col)
+
+
+def measurements(shared: Path) -> list[tuple[str, float, Callable[[], object]]]:
+    """(what, limit in seconds, the work) for every timed claim."""
+    from tests.test_hostile_input import TEXT_CASES
+
+    out: list[tuple[str, float, Callable[[], object]]] = [("compile cmc.tts (no cache)", 5.0, compile_cmc)]
+    if (shared / "replay" / "autotts").is_dir():
+        out.append(("load the 12 published stores", 5.0, lambda: load_published(shared)))
+    else:
+        print(f"(no stores at {shared / 'replay' / 'autotts'}: store loading not timed)")
+    out += [(f"refuse hostile input {name!r}", 10.0, lambda n=name, c=case: refuse_hostile(n, *c))
+            for name, case in TEXT_CASES.items()]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    args = ap.parse_args(argv)
+    over = 0
+    for what, limit, work in measurements(args.shared):
+        seconds = _seconds(work)
+        over += seconds > limit
+        print(f"{what:<48} {seconds:8.3f} s  limit {limit:4.1f} s  {seconds / limit:6.1%} of it"
+              f"{'  OVER' if seconds > limit else ''}", flush=True)
+    print(f"{over} over the limit" if over else "all within their limits")
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
