@@ -18,6 +18,8 @@ import traceback
 import types
 from dataclasses import dataclass
 
+import numpy as np
+
 from ttsc import __version__
 from ttsc.compiler.codegen import generate, line_map as codegen_line_map
 from ttsc.dsl.checker import CheckedProgram
@@ -25,7 +27,7 @@ from ttsc.cache import cache_dir
 from ttsc.errors import TtscError
 
 # Bump when generated code changes meaning, so stale disk caches are never used.
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class CompiledPolicy:
     def run(self, env, params: dict):
         """Run the policy on every episode of ``env``; errors point at the .tts line."""
         try:
-            return self.module.run(env, params)
+            with np.errstate(all="ignore"):  # inf - inf is NaN by the language's rules, not a warning
+                return self.module.run(env, params)
         except TtscError:
             raise
         except Exception as exc:  # a bug in ttsc itself: say where in the program it surfaced

@@ -358,7 +358,7 @@ class Interpreter:
 
     def e_Sorted(self, e: ast.Sorted, frame, branch):
         members = self.eval(e.set, frame, branch)
-        keys = {i: self.eval(e.key, frame, self.branches[i]) for i in members}
+        keys = {i: ops.sort_key(self.eval(e.key, frame, self.branches[i])) for i in members}
         return tuple(sorted(members, key=keys.__getitem__, reverse=e.descending))  # stable either way
 
     def e_Take(self, e: ast.Take, frame, branch):

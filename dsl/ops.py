@@ -106,3 +106,12 @@ def floor(x) -> int:
 
 def ceil(x) -> int:
     return x if isinstance(x, int) else to_int(math.ceil(x) if math.isfinite(x) else x)
+
+
+def sort_key(x) -> tuple[bool, float | int]:
+    """Where a `sorted by` key puts its branch: by value, NaN after every number (before them with `desc`).
+
+    Python's own ordering of NaN is inconsistent (every comparison is false), so a sort
+    by raw keys would depend on the sorting algorithm.
+    """
+    return (True, 0) if x != x else (False, x)
