@@ -15,6 +15,7 @@ from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import Branch, Question, Store, default_store_path, load_store
 
 INT_MIN = "(1073741824 * 1073741824 * 8)"
+INF = "let big = 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15\nlet inf = big * big * big * big * big\n"  # 1e375
 
 
 def _store() -> Store:
@@ -40,22 +41,22 @@ REPRODUCERS = {
                                "prune (if count(completed) > 0 then active else branches) take 1\n"
                                "stop majority(if count(live) > 2 then live sorted by depth desc else completed)",
     # NaN: min/max/clamp keep Python's left-to-right comparisons
-    "nan_min_max_clamp": "let inf = 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15\n"
+    "nan_min_max_clamp": INF +
                          "let nan = inf - inf\n"
                          "open 2\n"
                          "let a = min(nan, 1.0) let b = min(1.0, nan) let c = max(nan, 2.0) let d = max(2.0, nan)\n"
                          "let e = clamp(nan, 0.0, 1.0) let f = clamp(0.5, nan, 1.0) let g = clamp(0.5, 0.0, nan)\n"
                          "let x = min(nan, count(live)) let y = max(count(live), nan)\n"
-                         "stop if a != a and b == 1.0 and c != c and d == 2.0 and e == 1.0 and f == 0.5 "
-                         "and g != g and x != x and y == 2 then majority(live) else none",
-    "nan_per_branch_min": "let inf = 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15\n"
+                         "stop if a != a and b == 1.0 and c != c and d == 2.0 and e != e and f == 0.5 "
+                         "and g == 0.5 and x != x and y == 2 then majority(live) else none",
+    "nan_per_branch_min": INF +
                           "branch z: float = 0.0\nopen 4\nadvance active\n"
                           "update branches set z = if depth > 1 then inf - inf else 1.0 * index\n"
                           "advance active by if min(z, 1.0) != min(z, 1.0) then 2 else 1\n"
                           "advance active by if max(0.5, z) == 0.5 then 1 else 0\n"
                           "stop majority(completed)",
     # sorting by NaN keys: NaN sorts after every number ascending, before them descending
-    "nan_sort_keys": "let inf = 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15\n"
+    "nan_sort_keys": INF +
                      "open 5\n"
                      "advance (branches sorted by if index % 2 == 0 then inf - inf else 1.0 * index) take 2\n"
                      "advance (branches sorted by if index % 2 == 1 then inf - inf else -inf desc) take 2\n"
