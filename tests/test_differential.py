@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.gen_programs import programs, tiny_stores
+from tests.gen_programs import programs, tiny_stores, wild_cases
 from ttsc.dsl.checker import check
 from ttsc.dsl.diagnostics import Source
 from ttsc.dsl.parser import parse_source
@@ -47,6 +47,19 @@ def assert_engines_agree(checked, params, store, seeds, context: str = "") -> No
         assert_same(reference, run(checked, params, store, seeds, engine=engine), context, engine)
 
 
+def assert_engines_agree_or_refuse(checked, params, store, seeds, context: str = "") -> None:
+    """Like assert_engines_agree; a run the interpreter refuses (a TtscError: a limit) every engine refuses."""
+    try:
+        run(checked, params, store, seeds, engine="interpret")
+    except TtscError as refused:
+        for engine in ("compiled", "batched"):
+            with pytest.raises(TtscError):
+                run(checked, params, store, seeds, engine=engine)
+                raise AssertionError(f"{context}: the interpreter refused ({refused}), {engine} ran")
+        return
+    assert_engines_agree(checked, params, store, seeds, context)
+
+
 @pytest.mark.parametrize("name", ["sc", "asc", "esc", "parallel_probe", "cmc"])
 def test_reference_strategies_agree_on_the_bundled_store(name):
     checked = _program((ROOT / "strategies" / f"{name}.tts").read_text(), f"{name}.tts")
@@ -76,3 +89,17 @@ def test_generated_programs_agree(text, store):
     except TtscError:
         return  # a limit refused these parameters; every engine refuses alike (bind_params is shared)
     assert_engines_agree(checked, params, store, range(3), "\n" + text)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=wild_cases())
+def test_unbounded_programs_agree(case):
+    """No clamping: 64-bit edges, inf and NaN, set-valued `if`, big stores, parameters off their defaults."""
+    text, overrides, store, seeds = case
+    checked = _program(text)
+    try:
+        params = bind_params(checked, overrides)
+    except TtscError:
+        return  # out of range for a bound the program itself computes; bind_params is shared by every engine
+    assert_engines_agree_or_refuse(checked, params, store, seeds, f"{overrides}\n{text}")
