@@ -20,7 +20,7 @@ from ttsc.dsl.parser import parse_source
 from ttsc.errors import TtscError
 from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import default_store_path, load_store
+from ttsc.runtime.store import Branch, Question, Store, default_store_path, load_store
 
 from tests.conftest import ROOT
 
@@ -103,3 +103,27 @@ def test_unbounded_programs_agree(case):
     except TtscError:
         return  # out of range for a bound the program itself computes; bind_params is shared by every engine
     assert_engines_agree_or_refuse(checked, params, store, seeds, f"{overrides}\n{text}")
+
+
+GOLDEN_PROGRAMS = sorted((ROOT / "tests" / "golden" / "programs").glob("*.tts"))
+
+
+@pytest.mark.parametrize("path", GOLDEN_PROGRAMS, ids=lambda p: p.stem)
+def test_feature_programs_agree(path):
+    """The feature programs (every declaration, statement and expression form) on every engine."""
+    checked = _program(path.read_text(), path.name)
+    params = bind_params(checked)
+    assert_engines_agree(checked, params, load_store(default_store_path()), range(3), path.name)
+    assert_engines_agree(checked, params, tiny_store(), range(4), f"{path.name} on a tiny store")
+
+
+def tiny_store() -> Store:
+    """Three small questions: branches that tie, repeat each other, finish at once or at different depths."""
+    q1 = Question(text="a", gold="1", probe_freq=10, branches=(
+        Branch(("1", "2", "1"), 35, "1"), Branch(("2",), 12, "2"), Branch((), 0, "3"),
+        Branch(("3", "3", "3", "3"), 40, "3"), Branch(("1", "1"), 20, "1"), Branch(("2",), 5, "2")))
+    q2 = Question(text="b", gold="2", probe_freq=7, branches=(
+        Branch(("2", "2"), 14, "2"), Branch(("ERR", "1", "2"), 30, "2")))
+    same = Branch(("1", "3"), 9, "3")
+    q3 = Question(text="c", gold="3", probe_freq=4, branches=(same, same, same))
+    return Store(name="tiny", path="<tiny>", questions=(q1, q2, q3), meta={"synthetic": True})

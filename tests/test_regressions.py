@@ -10,22 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_differential import _program, assert_engines_agree
+from tests.test_differential import _program, assert_engines_agree, tiny_store
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import Branch, Question, Store, default_store_path, load_store
+from ttsc.runtime.store import default_store_path, load_store
 
 INT_MIN = "(1073741824 * 1073741824 * 8)"
 INF = "let big = 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15\nlet inf = big * big * big * big * big\n"  # 1e375
-
-
-def _store() -> Store:
-    """Two questions: branches that differ, finish at different depths, and one that finishes at once."""
-    q1 = Question(text="a", gold="1", probe_freq=10, branches=(
-        Branch(("1", "2", "1"), 35, "1"), Branch(("2",), 12, "2"), Branch((), 0, "3"),
-        Branch(("3", "3", "3", "3"), 40, "3"), Branch(("1", "1"), 20, "1")))
-    q2 = Question(text="b", gold="2", probe_freq=7, branches=(
-        Branch(("2", "2"), 14, "2"), Branch(("ERR", "1", "2"), 30, "2")))
-    return Store(name="tiny", path="<tiny>", questions=(q1, q2), meta={"synthetic": True})
 
 
 REPRODUCERS = {
@@ -96,5 +86,5 @@ def test_reproducer_agrees_on_every_engine(name):
     text = f"strategy {name}\n{REPRODUCERS[name]}\n"
     checked = _program(text, f"{name}.tts")
     params = bind_params(checked)
-    assert_engines_agree(checked, params, _store(), range(3), name)
+    assert_engines_agree(checked, params, tiny_store(), range(3), name)
     assert_engines_agree(checked, params, load_store(default_store_path()), range(2), name)
