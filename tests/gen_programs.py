@@ -228,6 +228,8 @@ class _Gen:
         return self.pick(opts)()
 
     def divisor(self, const: bool) -> Any:
+        if self.wild and self.chance(3):  # inf, NaN, zero or INT_MIN below the line
+            return self.num(1, False, const)
         opts = [lambda: _int(self.draw(st.integers(-3, 7))), lambda: self.float_literal()]
         opts += [lambda s=s: _name(s.name) for s in self.visible(INT, const) + self.visible(FLOAT, const)
                  if s.kind in ("param", "knob", "loop")]
@@ -269,6 +271,8 @@ class _Gen:
         return self.pick(opts)()
 
     def int_divisor(self, const: bool) -> Any:
+        if self.wild and self.chance(3):
+            return self.expr(INT, 1, False, const)
         opts = [lambda: _int(self.draw(st.integers(-3, 7)))]
         opts += [lambda s=s: _name(s.name) for s in self.visible(INT, const) if s.kind in ("param", "knob", "loop")]
         if not const:

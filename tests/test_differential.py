@@ -2,9 +2,12 @@
 
 Per episode, not just on average: the same answer, tokens, sequential tokens,
 rounds, branches opened and pruned, and stopping line — on the five reference
-strategies over real stores, and on hundreds of generated programs over small
-adversarial stores (identical branches, branches that finish at once, ties, a
-single branch, fewer branches than asked for).
+strategies over real stores, on the feature programs of tests/golden/programs,
+on hundreds of generated programs over small adversarial stores (identical
+branches, branches that finish at once, ties, a single branch, fewer branches
+than asked for), and on a fixed sample of unbounded ones (64-bit edges, inf and
+NaN, set-valued `if`, parameters off their defaults, many answers, sometimes
+1,024+ episodes). `python -m benchmarks.fuzz` runs longer random samples.
 """
 
 from __future__ import annotations

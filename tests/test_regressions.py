@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_differential import _program, assert_engines_agree, tiny_store
+from ttsc.compiler.native_engine import PARALLEL_FROM
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import default_store_path, load_store
 
@@ -88,3 +89,15 @@ def test_reproducer_agrees_on_every_engine(name):
     params = bind_params(checked)
     assert_engines_agree(checked, params, tiny_store(), range(3), name)
     assert_engines_agree(checked, params, load_store(default_store_path()), range(2), name)
+
+
+@pytest.mark.parametrize("name", ["if_set_by_branch_cond", "nan_sort_keys", "int_float_exact_per_episode",
+                                  "advance_by_int_max_per_branch"])
+def test_reproducer_agrees_on_the_threaded_native_path(name, monkeypatch):
+    """1,026 episodes: the native engine splits them over threads (from 1,024 episodes on)."""
+    monkeypatch.setenv("TTSC_THREADS", "3")
+    checked = _program(f"strategy {name}\n{REPRODUCERS[name]}\n", f"{name}.tts")
+    store = tiny_store()
+    seeds = range(-(-1026 // len(store.questions)))
+    assert len(seeds) * len(store.questions) >= PARALLEL_FROM
+    assert_engines_agree(checked, bind_params(checked), store, seeds, name)
