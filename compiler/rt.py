@@ -16,6 +16,7 @@ loop counters) stay Python scalars and use Python's own arithmetic.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,8 +183,8 @@ def absolute(x, as_float: bool = False):
     return to_float(out) if as_float else out
 
 
-_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal,
-            "!=": np.not_equal}
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+            "!=": operator.ne}
 _TWO_63 = 2.0 ** 63
 
 
@@ -196,7 +197,7 @@ def compare_int_float(op: str, a, b, int_left: bool):
     above every int) and the exact comparison is an int subtraction.
     """
     if is_uniform(a) and is_uniform(b):
-        return _PY_COMPARE[op](a, b)
+        return _COMPARE[op](a, b)
     i, f = (a, b) if int_left else (b, a)
     i = np.asarray(i, dtype=np.int64)
     f = np.asarray(f, dtype=np.float64)
@@ -207,10 +208,6 @@ def compare_int_float(op: str, a, b, int_left: bool):
     if not int_left:
         sign = -sign  # NaN stays NaN: every comparison but != is false
     return _COMPARE[op](sign, 0.0)
-
-
-_PY_COMPARE = {"<": lambda x, y: x < y, "<=": lambda x, y: x <= y, ">": lambda x, y: x > y,
-               ">=": lambda x, y: x >= y, "==": lambda x, y: x == y, "!=": lambda x, y: x != y}
 
 
 def logical_and(a, b):
