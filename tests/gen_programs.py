@@ -546,13 +546,16 @@ class _Gen:
                  "signal": self.signal}
         for kind in self.draw(st.lists(st.sampled_from(sorted(decls)), min_size=2, max_size=8)):
             items.append(decls[kind]())
-        if self.chance(7):
+        if self.wild or self.chance(7):
             first = self.pick([self.s_open, self.s_read])(0)
             most = 40 if self.wild else 6
             items.append(first.model_copy(update={"count": _int(self.draw(st.integers(1, most)))}))
         items += [self.stmt(3) for _ in range(self.draw(st.integers(1, 7)))]
         if self.chance(8 if self.wild else 6):  # mostly a vote, so episodes end with an answer worth comparing
-            value = _call("majority", self.expr(SET, 2)) if self.chance(5) else self.expr(ANSWER, self.size())
+            if self.wild and self.chance(4):  # a set that is rarely empty: few programs answer none everywhere
+                value = _call("majority", self.pick([_name("branches"), _name("live")]))
+            else:
+                value = _call("majority", self.expr(SET, 2)) if self.chance(5) else self.expr(ANSWER, self.size())
             items.append(ast.Stop(span=_S, value=value))
         return ast.Program(span=_S, name=self.fresh("gen"), items=tuple(items))
 
