@@ -332,9 +332,17 @@ class CodeGenerator:
             return f"rt.{fn}({a}, {b})", shape
         if shape == U and op in ("+", "-", "*") and self.c.type_of(e) is T.INT:
             return f"ops.wrap({a} {op} {b})", U  # ints are 64-bit in both engines
+        sides = (self.c.type_of(e.left), self.c.type_of(e.right))
+        if shape != U and op in _COMPARISONS and sides in ((T.INT, T.FLOAT), (T.FLOAT, T.INT)):
+            # numpy would round the int to a float first; Python compares exactly
+            return f"rt.compare_int_float({op!r}, {a}, {b}, int_left={sides[0] is T.INT})", shape
         return f"({a} {op} {b})", shape
 
     def e_IfExp(self, e: ast.IfExp, scope, rows, branch):
+        if self.c.type_of(e) is T.SET:  # a per-episode choice (e_Call splits per-branch ones first)
+            c, sc = self.expr(e.cond, scope, rows, False)
+            a, b = self.set_expr(e.then, scope, rows), self.set_expr(e.orelse, scope, rows)
+            return (f"({a} if {c} else {b})" if sc == U else f"rt.choose_set({c}, {a}, {b})"), S
         c, sc = self.expr(e.cond, scope, rows, branch)
         a, sa = self.expr(e.then, scope, rows, branch)
         b, sb = self.expr(e.orelse, scope, rows, branch)
@@ -348,6 +356,18 @@ class CodeGenerator:
 
     def e_Call(self, e: ast.Call, scope, rows, branch):
         f = FUNCS[e.func]
+        if "set" in f.params and branch and _set_choice(e.args[0]) is not None:
+            # the set depends on the current branch (`count(if finished then A else B)`): no set array
+            # can hold that, so compute the function on both sides and choose per branch
+            cond, then, orelse = _set_choice(e.args[0])
+            c, sc = self.expr(cond, scope, rows, branch)
+            a, sa = self.e_Call(e.model_copy(update={"args": (then, *e.args[1:])}), scope, rows, branch)
+            b, sb = self.e_Call(e.model_copy(update={"args": (orelse, *e.args[1:])}), scope, rows, branch)
+            shape = _join(sc, _join(sa, sb))
+            if shape == U:
+                return f"({a} if {c} else {b})", U
+            c, a, b = [f"rt.col({x})" if s == E and shape == B else x for x, s in ((c, sc), (a, sa), (b, sb))]
+            return f"rt.where({c}, {a}, {b})", shape
         kinds = f.params if not f.variadic else ("num",) * len(e.args)
         args: list[tuple[str, str]] = []
         for a, kind in zip(e.args, kinds):
@@ -400,6 +420,23 @@ class CodeGenerator:
 
 
 _T_DT = {T.INT, T.FLOAT, T.BOOL, T.ANSWER}
+_COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+
+
+def _set_choice(e):
+    """A set expression built on `if c then A else B` as (c, the expression on A, the expression on B).
+
+    None when no `if` chooses the set (`where`, `sorted by` and `take` keep the choice of the set
+    they start from, so it is pushed out through them).
+    """
+    if isinstance(e, ast.IfExp):
+        return e.cond, e.then, e.orelse
+    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+        inner = _set_choice(e.set)
+        if inner is not None:
+            c, a, b = inner
+            return c, e.model_copy(update={"set": a}), e.model_copy(update={"set": b})
+    return None
 
 
 def _join(a: str, b: str) -> str:

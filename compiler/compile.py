@@ -18,6 +18,8 @@ import traceback
 import types
 from dataclasses import dataclass
 
+import numpy as np
+
 from ttsc.compiler.codegen import generate
 from ttsc.compiler.emit import line_map
 from ttsc.dsl.checker import CheckedProgram
@@ -39,7 +41,8 @@ class CompiledPolicy:
         ``trace``, if given, is called with an ``rt.ActionEvent`` after every action.
         """
         try:
-            return self.module.run(env, params, trace)
+            with np.errstate(all="ignore"):  # inf - inf is NaN by the language's rules, not a warning
+                return self.module.run(env, params, trace)
         except TtscError:
             raise
         except Exception as exc:  # a bug in ttsc itself: say where in the program it surfaced

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ttsc.dsl import ast
+from ttsc.dsl import ast, ops
 from ttsc.dsl.builtins import FIELDS, MAX_REPEAT
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
@@ -284,7 +284,7 @@ class Interpreter(Evaluator):
 
     def e_Sorted(self, e: ast.Sorted, frame, branch):
         members = self.eval(e.set, frame, branch)
-        keys = {i: self.eval(e.key, frame, self.branches[i]) for i in members}
+        keys = {i: ops.sort_key(self.eval(e.key, frame, self.branches[i])) for i in members}
         return tuple(sorted(members, key=keys.__getitem__, reverse=e.descending))  # stable either way
 
     def e_Take(self, e: ast.Take, frame, branch):

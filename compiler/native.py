@@ -425,7 +425,7 @@ class NativeGenerator:
             o.write(f"{matrix}[{row}, {buf}[{j}]] = {values}[{j}]")
         o.level -= 1
 
-    def member_loop(self, e, scope: Scope) -> tuple[str, int]:
+    def member_loop(self, e, scope: Scope, slot: str | None = None) -> tuple[str, int]:
         """Open a loop over the members of set ``e`` in order; returns (member slot variable, levels opened).
 
         A built-in set other than `completed` is walked straight off the slots (opening order)
@@ -442,7 +442,7 @@ class NativeGenerator:
                     f"{ACTIVE if e.id == 'active' else PRUNED}:")
             o.level += 1
             return b, 2
-        buf, n = self.set_expr(e, scope, None)
+        buf, n = self.set_expr(e, scope, slot)
         j = self.tmp("j")
         o.write(f"for {j} in range({n}):")
         o.level += 1
@@ -508,7 +508,7 @@ class NativeGenerator:
         if isinstance(e, ast.Where):
             buf, n = self.new_set(), self.tmp("n_selected")
             o.write(f"{n} = 0")
-            b, levels = self.member_loop(e.set, scope)
+            b, levels = self.member_loop(e.set, scope, slot)
             cond = self.expr(e.cond, scope, b)
             o.write(f"if {cond}:")
             o.write(f"    {buf}[{n}] = {b}")
@@ -529,6 +529,20 @@ class NativeGenerator:
             n = self.tmp("n_first")
             o.write(f"{n} = min({src_n}, max(0, {k}))")
             return src, n
+        if isinstance(e, ast.IfExp):  # the chosen side's members, copied into one buffer
+            buf, n = self.new_set(), self.tmp("n_chosen")
+            o.write(f"if {self.expr(e.cond, scope, slot)}:")
+            for i, side in enumerate((e.then, e.orelse)):
+                if i:
+                    o.write("else:")
+                o.level += 1
+                src, src_n = self.set_expr(side, scope, slot)
+                j = self.tmp("j")
+                o.write(f"{n} = {src_n}")
+                o.write(f"for {j} in range({n}):")
+                o.write(f"    {buf}[{j}] = {src}[{j}]")
+                o.level -= 1
+            return buf, n
         raise NotImplementedError(f"no native code for set expression {type(e).__name__}")
 
     def signal_set(self, name: str, sym: _Sym, scope: Scope) -> tuple[str, str]:
@@ -630,6 +644,10 @@ class NativeGenerator:
         if op in ("//", "%"):
             kind = "int" if self.c.type_of(e) is T.INT else "float"
             return f"rt.{'floordiv' if op == '//' else 'mod'}_{kind}({a}, {b})"
+        sides = (self.c.type_of(e.left), self.c.type_of(e.right))
+        if op in _COMPARISONS and sides in ((T.INT, T.FLOAT), (T.FLOAT, T.INT)):  # exact, as Python compares
+            return f"(rt.cmp_int_float({a}, {b}) {op} 0.0)" if sides[0] is T.INT \
+                else f"(0.0 {op} rt.cmp_int_float({b}, {a}))"
         return f"({a} {op} {b})"
 
     def e_IfExp(self, e: ast.IfExp, scope, slot):
@@ -686,6 +704,9 @@ class NativeGenerator:
             out["tally"] = self.tmp("votes")
             self.out.write(f"{out['tally']} = rt.votes({buf}, {n}, BR[{LAST}], CNT, ANS)")
         return out
+
+
+_COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 
 def _builtin_count(name: str) -> str:

@@ -40,6 +40,7 @@ TOTAL, SEQUENTIAL, ROUNDS, OPENED, N_COMPLETED, CURSOR, N_ACTIVE, N_PRUNED, MAJO
 N_ACC = 11
 
 INT_EDGE = ops._INT_EDGE
+TWO_63 = 2.0 ** 63
 
 # The reveal rule shared with the replay environment: one source, compiled here for scalars.
 reveal_reach = njit(cache=True, _nrt=False)(reveal.reach)
@@ -196,8 +197,13 @@ def set_active(BR, ACC, out):
 
 @njit(cache=True, _nrt=False)
 def _ahead(a, b, descending):
-    """Must key ``b`` go strictly before key ``a``? (Equal keys never move: the sort is stable.)"""
-    return b > a if descending else b < a
+    """Must key ``b`` go strictly before key ``a``? (Equal keys never move: the sort is stable.)
+
+    NaN sorts after every number, before them with ``descending`` (ops.sort_key).
+    """
+    if descending:
+        return b > a or (b != b and a == a)
+    return b < a or (a != a and b == b)
 
 
 @njit(cache=True, _nrt=False)
@@ -416,6 +422,24 @@ def floor(x):
 @njit(cache=True, _nrt=False)
 def ceil(x):
     return to_int(math.ceil(x)) if math.isfinite(x) else 0
+
+
+@njit(cache=True, _nrt=False)
+def cmp_int_float(i, f):
+    """The sign of ``i - f`` for an int and a float, exact as Python compares them (NaN: unordered).
+
+    Rounding the int is monotone, so the float comparison is right unless it finds
+    the two equal; then ``f`` is a whole number (or 2**63, above every int).
+    """
+    if f != f:
+        return math.nan
+    x = float(i)
+    if x != f:
+        return -1.0 if x < f else 1.0
+    if f >= TWO_63:
+        return -1.0
+    k = int(f)
+    return -1.0 if i < k else (1.0 if i > k else 0.0)
 
 
 @njit(cache=True, _nrt=False)

@@ -16,6 +16,7 @@ loop counters) stay Python scalars and use Python's own arithmetic.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -30,6 +31,7 @@ STATUS_ACTIVE, STATUS_FINISHED, STATUS_PRUNED = 1, 2, 4  # 0: slot not opened
 _BIG = np.int64(1) << 40  # sorts after every real answer id and position
 _NONMEMBER = np.int64(np.iinfo(np.int64).max)
 _LOW32 = np.int64((1 << 32) - 1)
+_MAX_STEPS = np.int64(1) << 40  # more intervals than any branch has
 
 
 class Set:
@@ -159,22 +161,54 @@ def to_float(x):
 
 
 def minimum(*args, as_float: bool = False):
+    """Python's min, left to right: the first value unless a later one is smaller (so NaN is kept
+    only where it comes first: every comparison with NaN is false)."""
     out = args[0]
     for a in args[1:]:
-        out = min(out, a) if is_uniform(out) and is_uniform(a) else np.minimum(out, a)
+        out = min(out, a) if is_uniform(out) and is_uniform(a) else np.where(a < out, a, out)
     return to_float(out) if as_float else out
 
 
 def maximum(*args, as_float: bool = False):
     out = args[0]
     for a in args[1:]:
-        out = max(out, a) if is_uniform(out) and is_uniform(a) else np.maximum(out, a)
+        out = max(out, a) if is_uniform(out) and is_uniform(a) else np.where(a > out, a, out)
     return to_float(out) if as_float else out
 
 
 def absolute(x, as_float: bool = False):
-    out = abs(x) if is_uniform(x) else np.abs(x)
+    if is_uniform(x):
+        out = ops.wrap(abs(x)) if isinstance(x, int) else abs(x)  # abs(INT_MIN) wraps to INT_MIN
+    else:
+        out = np.abs(x)
     return to_float(out) if as_float else out
+
+
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+            "!=": operator.ne}
+_TWO_63 = 2.0 ** 63
+
+
+def compare_int_float(op: str, a, b, int_left: bool):
+    """``a op b`` for one int and one float operand, exactly as Python compares them.
+
+    numpy converts the int to the nearest float first, so 2**53 + 1 == 2.0**53 would
+    hold. Rounding is monotone, so the float comparison is right unless it finds the
+    two equal; then the float is a whole number within 2**10 of the int (or 2**63,
+    above every int) and the exact comparison is an int subtraction.
+    """
+    if is_uniform(a) and is_uniform(b):
+        return _COMPARE[op](a, b)
+    i, f = (a, b) if int_left else (b, a)
+    i = np.asarray(i, dtype=np.int64)
+    f = np.asarray(f, dtype=np.float64)
+    as_f = i.astype(np.float64)
+    tie = as_f == f
+    exact = np.where(tie & (f < _TWO_63), f, 0.0).astype(np.int64)
+    sign = np.where(tie, np.where(f >= _TWO_63, -1.0, np.sign(i - exact).astype(np.float64)), np.sign(as_f - f))
+    if not int_left:
+        sign = -sign  # NaN stays NaN: every comparison but != is false
+    return _COMPARE[op](sign, 0.0)
 
 
 def logical_and(a, b):
@@ -252,9 +286,22 @@ def sort_set(s: Set, key, descending: bool) -> Set:
     key = np.broadcast_to(np.asarray(key), s.mask.shape)
     if key.dtype == bool:
         key = key.astype(np.int64)
-    primary = -key if descending else key
+    elif key.dtype.kind == "f":
+        key = _float_order(key)
+    primary = ~key if descending else key  # ~k = -k - 1 reverses the order and, unlike -k, never wraps
     previous = _ranks(s) if s.pos is not None else _positions(s)
     return Set(s.mask, None, keys=(primary, previous))
+
+
+def _float_order(key: np.ndarray) -> np.ndarray:
+    """int64 keys in the order ops.sort_key puts floats: numbers ascending (-0.0 equal to 0.0), NaN last."""
+    nan = np.isnan(key)
+    bits = np.where(nan, 0.0, key + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
+    ordered = np.where(bits < 0, bits ^ np.int64(0x7FFFFFFFFFFFFFFF), bits)  # negative floats: reverse
+    return np.where(nan, _NAN_ORDER, ordered)
+
+
+_NAN_ORDER = np.int64(0x7FF0000000000001)  # just above +inf's bits
 
 
 def _sorted_ranks(mask: np.ndarray, primary: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -272,6 +319,17 @@ def _sorted_ranks(mask: np.ndarray, primary: np.ndarray, pos: np.ndarray) -> np.
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(order.shape[1])[None, :].repeat(order.shape[0], 0), axis=1)
     return ranks
+
+
+def choose_set(cond, a: Set, b: Set) -> Set:
+    """`if cond then a else b`, chosen per row."""
+    c = col(np.asarray(cond))
+    mask = np.where(c, a.mask, b.mask)
+    pa, pb = a.pos, b.pos  # (a lazily sorted set computes its order here)
+    if pa is None and pb is None:
+        return Set(mask, None)
+    dense = pa is not None and a.dense and pb is not None and b.dense
+    return Set(mask, np.where(c, _positions(a), _positions(b)), dense)
 
 
 def take_set(s: Set, k) -> Set:
@@ -521,7 +579,9 @@ class State:
         return new
 
     def advance(self, rows: np.ndarray, s: Set, steps, line: int = 0) -> None:
-        steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), s.mask.shape)
+        # More steps than a branch has intervals left end it just the same; the cap keeps the
+        # environment's position arithmetic (position + steps) from wrapping.
+        steps = np.broadcast_to(np.minimum(np.asarray(steps, dtype=np.int64), _MAX_STEPS), s.mask.shape)
         moving = s.mask & (self._rows(self.status, rows) == STATUS_ACTIVE) & (steps > 0)
         ri, si = np.nonzero(moving)  # row-major: grouped by row, slots ascending
         if ri.size == 0:

@@ -180,3 +180,12 @@ def mean(values: Sequence[float]) -> float:
     for v in values:  # oldest first, one addition at a time (not fsum, not sum: both round differently)
         total += v
     return total / len(values)
+
+
+def sort_key(x) -> tuple[bool, float | int]:
+    """Where a `sorted by` key puts its branch: by value, NaN after every number (before them with `desc`).
+
+    Python's own ordering of NaN is inconsistent (every comparison is false), so a sort
+    by raw keys would depend on the sorting algorithm.
+    """
+    return (True, 0) if x != x else (False, x)

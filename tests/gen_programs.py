@@ -21,6 +21,14 @@ represent exactly:
 * `beta_confidence` gets arguments in [-2, 40]; `advance … by`, `open` and
   `read` get small counts.
 
+``wild_cases()`` drops those bounds to reach the shapes that break engines:
+no clamping, ints at the edges of 64 bits (INT_MIN, INT_MAX, 2**53 and products
+that wrap), huge floats whose sums and products make inf and NaN, large windows
+and counts, parameters away from their defaults, and stores with many distinct
+answers, large vote counts and sometimes 1,024+ episodes (the native engine's
+threaded path). Loops stay bounded (MAX_ITERATIONS) so every program still runs
+quickly.
+
 ``tiny_stores()`` yields small in-memory stores that make ties and edge cases
 common. ``layouts(program)`` re-prints a program the way a person might
 (redundant parentheses, explicit `asc`, any line breaks, comments anywhere)
@@ -50,6 +58,13 @@ _FLOATS = ("0.0", "0.125", "0.25", "0.5", "1.0", "1.5", "2.5", "3.0", "1.5e1", "
 _PARAM_FLOATS = ("-2.5", "-1.0", "-0.5", "0.0", "0.25", "0.5", "1.0", "1.5", "3.0")  # ascending
 _FIELDS = {"last": ANSWER, "finished": BOOL, "pruned": BOOL, "depth": INT, "tokens": INT, "index": INT}
 _SETS = ("branches", "live", "active", "completed")
+# the unbounded mode's extreme values, written with literals the grammar accepts (at most 15 digits, 1e15)
+_INT_MIN = "1073741824 * 1073741824 * 8"  # 2**63 wraps to -2**63
+_WILD_INTS = ("1073741824", "2147483647", "999999999999999", _INT_MIN, f"{_INT_MIN} - 1",
+              "1073741824 * 8388608", "1073741824 * 8388608 + 1", "-1073741824 * 8388608 - 1")
+_WILD_FLOATS = ("1.0e15", "9.999e14", " * ".join(["1.0e15"] * 7), " * ".join(["1.0e15"] * 21),  # 1e105, inf
+                "1073741824.0 * 8388608.0", "0.1", "5.0e-15")
+WILD_ALPHABET = tuple(str(i) for i in range(40)) + ("ERR",)
 
 
 # ---- node builders (spans are placeholders: programs are printed, then parsed) ----
@@ -99,8 +114,9 @@ class _Sym:
 class _Gen:
     """One program's generation: the names in scope by type, and the loop budget."""
 
-    def __init__(self, draw: Callable):
+    def __init__(self, draw: Callable, wild: bool = False):
         self.draw = draw
+        self.wild = wild  # the unbounded mode (wild_cases)
         self.scopes: list[dict[str, _Sym]] = [{}]
         self.branch_vars: dict[str, str] = {}
         self.windows: list[str] = []
@@ -158,10 +174,14 @@ class _Gen:
             opts += [lambda f=f: _name(f) for f, t in {**_FIELDS, **self.branch_vars}.items() if t == ty]
         if ty == INT:
             opts.append(lambda: _int(self.draw(st.integers(-3, 12))))
+            if self.wild:
+                opts += [lambda: self.wild_literal(_WILD_INTS)] * 2
             if not const:
                 opts.append(lambda: _call("count", self.set_leaf()))
         elif ty == FLOAT:
             opts.append(lambda: self.float_literal())
+            if self.wild:
+                opts += [lambda: self.wild_literal(_WILD_FLOATS)] * 2
             if not const:
                 opts.append(lambda: _call("confidence", self.set_leaf()))
                 opts += [lambda w=w: _call(self.pick(["oldest", "newest", "mean"]), _name(w)) for w in self.windows]
@@ -181,12 +201,24 @@ class _Gen:
         names = [s.name for s in self.visible(SET)]
         return _name(self.pick(list(_SETS) + names))
 
+    def wild_literal(self, texts: tuple[str, ...]) -> Any:
+        """An extreme value: parsed from its text, so products stay products (and wrap or overflow)."""
+        from ttsc.dsl.parser import parse_source
+        from ttsc.dsl.diagnostics import Source
+        text = self.pick(list(texts))
+        if self.chance(2):
+            text = f"-({text})"
+        let = parse_source(Source("<wild>", f"strategy w\nlet x = {text}\n")).items[0]
+        return let.value
+
     def float_literal(self) -> ast.Float:
         text = self.pick(list(_FLOATS))
         return _float("-" + text if self.chance(1) else text)
 
     def small(self, branch: bool, const: bool) -> Any:
-        """An int that stays small: a multiplier."""
+        """An int that stays small: a multiplier (any int in the unbounded mode)."""
+        if self.wild and self.chance(5):
+            return self.expr(INT, 1, branch, const)
         opts = [lambda: _int(self.draw(st.integers(-2, 6)))]
         if not const:
             opts += [lambda s=s: _name(s.name) for s in self.visible(INT) if s.kind == "loop"]
@@ -196,6 +228,8 @@ class _Gen:
         return self.pick(opts)()
 
     def divisor(self, const: bool) -> Any:
+        if self.wild and self.chance(3):  # inf, NaN, zero or INT_MIN below the line
+            return self.num(1, False, const)
         opts = [lambda: _int(self.draw(st.integers(-3, 7))), lambda: self.float_literal()]
         opts += [lambda s=s: _name(s.name) for s in self.visible(INT, const) + self.visible(FLOAT, const)
                  if s.kind in ("param", "knob", "loop")]
@@ -204,7 +238,10 @@ class _Gen:
         return self.pick(opts)()
 
     def bounded_int(self, depth: int, branch: bool, const: bool) -> Any:
-        """An int in [-2, 40], for `beta_confidence`."""
+        """An int in [-2, 40], for `beta_confidence` (up to a few thousand, or anything, in the unbounded mode)."""
+        if self.wild and self.chance(3):
+            return self.pick([lambda: _int(self.draw(st.integers(0, 5000))),
+                              lambda: self.expr(INT, depth, branch, const)])()
         if not const and self.chance(4):
             return _call(self.pick(["count", "top1", "top2"]), self.expr(SET, depth, branch))
         inner = self.expr(INT, depth, branch, const)
@@ -234,6 +271,8 @@ class _Gen:
         return self.pick(opts)()
 
     def int_divisor(self, const: bool) -> Any:
+        if self.wild and self.chance(3):
+            return self.expr(INT, 1, False, const)
         opts = [lambda: _int(self.draw(st.integers(-3, 7)))]
         opts += [lambda s=s: _name(s.name) for s in self.visible(INT, const) if s.kind in ("param", "knob", "loop")]
         if not const:
@@ -296,12 +335,13 @@ class _Gen:
             lambda: ast.Sorted(span=_S, set=s(), key=self.expr(self.pick([INT, FLOAT, BOOL]), d, branch=True),
                                descending=self.draw(st.booleans())),
             lambda: ast.Take(span=_S, set=s(), count=self.expr(INT, d, False)),
+            lambda: _ifexp(self.expr(BOOL, d, branch, const), s(), s()),  # inside branch scope, per member
         ]
         return self.pick(opts)()
 
     def bounded(self, e: Any, ty: str) -> Any:
         """``e`` kept within ±STATE_BOUND if it reads state, so state cannot grow without bound."""
-        if ty not in NUM or not self.mentions_state(e):
+        if self.wild or ty not in NUM or not self.mentions_state(e):
             return e
         lo, hi = _int(-STATE_BOUND), _int(STATE_BOUND)
         form = self.draw(st.integers(0, 2))
@@ -347,7 +387,7 @@ class _Gen:
         return ast.Var(span=_S, name=name, type=ty, init=init)
 
     def window(self) -> ast.Window:
-        cap: Any = _int(self.draw(st.integers(1, 5)))
+        cap: Any = _int(self.draw(st.integers(1, 5) | st.integers(1, 2000) if self.wild else st.integers(1, 5)))
         if self.chance(2):
             cap = _call("clamp", self.expr(INT, 1, const=True), _int(1), cap)
         name = self.fresh("w")
@@ -453,6 +493,8 @@ class _Gen:
         return ast.Stop(span=_S, value=self.expr(ANSWER, self.size()))
 
     def _take_count(self) -> Any:
+        if self.wild and self.chance(2):
+            return self.expr(INT, 2)  # `open` takes at most what the question has, whatever the count
         if self.chance(5):
             return _int(self.draw(st.integers(0, 4)))
         return _call("clamp", self.expr(INT, 2), _int(-1), _int(self.draw(st.integers(0, 6))))
@@ -472,7 +514,9 @@ class _Gen:
 
     def s_advance(self, depth: int) -> ast.Advance:
         by = None
-        if self.chance(5):
+        if self.wild and self.chance(3):
+            by = self.expr(INT, self.size(), branch=True)
+        elif self.chance(5):
             k = self.draw(st.integers(0, 2))
             if k == 0:
                 by = _int(self.draw(st.integers(-1, 3)))
@@ -502,12 +546,16 @@ class _Gen:
                  "signal": self.signal}
         for kind in self.draw(st.lists(st.sampled_from(sorted(decls)), min_size=2, max_size=8)):
             items.append(decls[kind]())
-        if self.chance(7):
+        if self.wild or self.chance(7):
             first = self.pick([self.s_open, self.s_read])(0)
-            items.append(first.model_copy(update={"count": _int(self.draw(st.integers(1, 6)))}))
+            most = 40 if self.wild else 6
+            items.append(first.model_copy(update={"count": _int(self.draw(st.integers(1, most)))}))
         items += [self.stmt(3) for _ in range(self.draw(st.integers(1, 7)))]
-        if self.chance(6):  # mostly a vote, so episodes end with an answer worth comparing
-            value = _call("majority", self.expr(SET, 2)) if self.chance(5) else self.expr(ANSWER, self.size())
+        if self.chance(8 if self.wild else 6):  # mostly a vote, so episodes end with an answer worth comparing
+            if self.wild and self.chance(4):  # a set that is rarely empty: few programs answer none everywhere
+                value = _call("majority", self.pick([_name("branches"), _name("live")]))
+            else:
+                value = _call("majority", self.expr(SET, 2)) if self.chance(5) else self.expr(ANSWER, self.size())
             items.append(ast.Stop(span=_S, value=value))
         return ast.Program(span=_S, name=self.fresh("gen"), items=tuple(items))
 
@@ -534,12 +582,48 @@ def programs() -> st.SearchStrategy[str]:
     return program_trees().map(format_program)
 
 
+@st.composite
+def wild_cases(draw) -> tuple[str, dict[str, Any], Store, tuple[int, ...]]:
+    """The unbounded mode: (program text, parameter values, store, seeds).
+
+    Parameters take values other than their defaults (inside their ranges, or at
+    the edges of 64 bits when unbounded); one case in 16 runs at least 1,024
+    episodes.
+    """
+    program = _Gen(draw, wild=True).program()
+    params: dict[str, Any] = {}
+    for p in program.items:
+        if isinstance(p, ast.Param) and draw(st.booleans()):
+            params[p.name] = draw(_param_value(p))
+    store = draw(tiny_stores(wild=True))
+    n = len(store.questions)
+    seeds = draw(st.sampled_from([(0, 1), (0, 1, 2), tuple(range(-(-1024 // n)))]
+                                 if draw(st.integers(0, 15)) == 0 else [(0, 1), (0, 1, 2), (5,)]))
+    return format_program(program), params, store, seeds
+
+
+def _param_value(p: ast.Param) -> st.SearchStrategy:
+    if p.type == BOOL:
+        return st.booleans()
+    lo = p.low.value if p.low is not None else None
+    hi = p.high.value if p.high is not None else None
+    if p.type == INT:
+        edges = [v for v in (-(1 << 63), (1 << 63) - 1, 1 << 53, (1 << 53) + 1, 0, -1)
+                 if (lo is None or v >= lo) and (hi is None or v <= hi)]
+        inner = st.integers(min_value=lo, max_value=hi)
+        return st.sampled_from(edges) | inner if edges else inner
+    inner = st.floats(min_value=lo, max_value=hi, allow_nan=False, allow_infinity=False)
+    edges = [v for v in (1e300, -1e300, 2.0 ** 53, 0.0, -0.0, 5e-324) if (lo is None or v >= lo) and (hi is None or v <= hi)]
+    return st.sampled_from(edges) | inner if edges else inner
+
+
 # ---- tiny replay stores --------------------------------------------------------
 
 @st.composite
-def _question(draw, mode: str) -> Question:
+def _question(draw, mode: str, wild: bool = False) -> Question:
     freq = draw(st.integers(1, 600))
-    answer = st.sampled_from(ALPHABET)
+    answer = st.sampled_from(WILD_ALPHABET if wild and draw(st.booleans()) else ALPHABET)
+    most = 48 if wild else 12  # branches
 
     def branch(probes_max: int) -> Branch:
         probes = tuple(draw(st.lists(answer, max_size=probes_max)))
@@ -550,21 +634,24 @@ def _question(draw, mode: str) -> Question:
 
     if mode == "identical":
         one = branch(6)
-        branches = [one] * draw(st.integers(1, 12))
+        branches = [one] * draw(st.integers(1, most))
     elif mode == "no_probes":  # every branch finishes the moment it is opened
-        branches = [branch(0) for _ in range(draw(st.integers(1, 12)))]
+        branches = [branch(0) for _ in range(draw(st.integers(1, most)))]
     elif mode == "single":
         branches = [branch(6)]
     else:
-        branches = [branch(6) for _ in range(draw(st.integers(1, 12)))]
+        branches = [branch(12 if wild else 6) for _ in range(draw(st.integers(1, most)))]
     return Question(text=f"q-{mode}", gold=draw(answer), probe_freq=freq, branches=tuple(branches))
 
 
 @st.composite
-def tiny_stores(draw) -> Store:
-    """Stores of 1-4 questions, 1-12 branches each, 0-6 probes, answers from ALPHABET."""
+def tiny_stores(draw, wild: bool = False) -> Store:
+    """Stores of 1-4 questions, 1-12 branches each, 0-6 probes, answers from ALPHABET.
+
+    ``wild``: up to 48 branches and 12 probes, often answers from the 41 of WILD_ALPHABET.
+    """
     modes = st.sampled_from(["mixed", "mixed", "mixed", "identical", "no_probes", "single"])
-    questions = tuple(draw(_question(draw(modes))) for _ in range(draw(st.integers(1, 4))))
+    questions = tuple(draw(_question(draw(modes), wild)) for _ in range(draw(st.integers(1, 4))))
     return Store(name="tiny", path="<tiny>", questions=questions, meta={"synthetic": True})
 
 
@@ -594,8 +681,9 @@ def _level(e: Any) -> int:
 class _Printer:
     """Prints a tree with random redundant parentheses and explicit `asc`."""
 
-    def __init__(self, draw: Callable):
+    def __init__(self, draw: Callable, wild: bool = False):
         self.draw = draw
+        self.wild = wild  # the unbounded mode (wild_cases)
 
     def x(self, e: Any, need: int = 0) -> str:
         text = self.bare(e)
