@@ -31,7 +31,6 @@ STATUS_ACTIVE, STATUS_FINISHED, STATUS_PRUNED = 1, 2, 4  # 0: slot not opened
 _BIG = np.int64(1) << 40  # sorts after every real answer id and position
 _NONMEMBER = np.int64(np.iinfo(np.int64).max)
 _LOW32 = np.int64((1 << 32) - 1)
-_MAX_STEPS = np.int64(1) << 40  # more intervals than any branch has
 
 
 class Set:
@@ -579,9 +578,7 @@ class State:
         return new
 
     def advance(self, rows: np.ndarray, s: Set, steps, line: int = 0) -> None:
-        # More steps than a branch has intervals left end it just the same; the cap keeps the
-        # environment's position arithmetic (position + steps) from wrapping.
-        steps = np.broadcast_to(np.minimum(np.asarray(steps, dtype=np.int64), _MAX_STEPS), s.mask.shape)
+        steps = np.broadcast_to(np.asarray(steps, dtype=np.int64), s.mask.shape)
         moving = s.mask & (self._rows(self.status, rows) == STATUS_ACTIVE) & (steps > 0)
         ri, si = np.nonzero(moving)  # row-major: grouped by row, slots ascending
         if ri.size == 0:

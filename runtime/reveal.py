@@ -18,8 +18,11 @@ import numpy as np
 
 
 def reach(t, steps, n_probes):
-    """Reveals made after asking for ``steps`` more from ``t``; it stops at the final one."""
-    return np.minimum(t + np.maximum(steps, 0), n_probes + 1)
+    """Reveals made after asking for ``steps`` more from ``t``; it stops at the final one.
+
+    Written as ``t`` plus what is left, so a huge ``steps`` (up to INT_MAX) cannot wrap.
+    """
+    return t + np.minimum(np.maximum(steps, 0), n_probes + 1 - t)
 
 
 def cost(t0, t1, n_probes, total_tokens, delta):
