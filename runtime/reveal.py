@@ -25,11 +25,29 @@ def reach(t, steps, n_probes):
     return t + np.minimum(np.maximum(steps, 0), n_probes + 1 - t)
 
 
+def probe_tokens(t0, t1, n_probes, delta):
+    """Tokens for the intermediate answers among reveals ``t0 + 1 … t1``: Δ each."""
+    return delta * (np.minimum(t1, n_probes) - np.minimum(t0, n_probes))
+
+
+def finishes(t0, t1, n_probes):
+    """Do reveals ``t0 + 1 … t1`` include the final answer?"""
+    return (t1 > n_probes) & (t0 <= n_probes)
+
+
+def rest_tokens(total_tokens, n_probes, delta):
+    """Tokens for the final answer: the rest of the branch after its probes, never negative."""
+    return np.maximum(total_tokens - delta * n_probes, 0)
+
+
 def cost(t0, t1, n_probes, total_tokens, delta):
-    """Tokens for reveals ``t0 + 1 … t1``: Δ per probe, the remainder for the final answer."""
-    probes = np.minimum(t1, n_probes) - np.minimum(t0, n_probes)
-    ends = (t1 > n_probes) & (t0 <= n_probes)
-    return delta * probes + ends * np.maximum(total_tokens - delta * n_probes, 0)
+    """Tokens for reveals ``t0 + 1 … t1``: Δ per probe, the remainder for the final answer.
+
+    (The native runtime composes the three parts itself so that it reads a branch's
+    length only when the branch finishes.)
+    """
+    return probe_tokens(t0, t1, n_probes, delta) + finishes(t0, t1, n_probes) * rest_tokens(
+        total_tokens, n_probes, delta)
 
 
 def whole_cost(total_tokens):
