@@ -72,6 +72,7 @@ class _Checker:
         self.fields: dict[str, Symbol] = {n: Symbol(n, "field", t) for n, (t, _) in FIELDS.items()}
         self.loop_depth = 0
         self.in_body = False
+        self.suggest_budget = SUGGESTION_BUDGET
 
     # -- reporting
     def error(self, code: str, message: str, span: ast.Span, help: str | None = None,
@@ -154,14 +155,22 @@ class _Checker:
         pool |= set(scope.visible())
         if branch:
             pool |= set(self.fields)
-        close = difflib.get_close_matches(name, sorted(pool), n=1)
+        close = difflib.get_close_matches(name, sorted(pool), n=1) if self._afford(len(pool)) else []
         return f"did you mean `{close[0]}`?" if close else "names must be declared before they are used"
+
+    def _afford(self, comparisons: int) -> bool:
+        """Spend from the program's budget of name comparisons; once spent, errors come without a suggestion."""
+        if comparisons > self.suggest_budget:
+            self.suggest_budget = 0
+            return False
+        self.suggest_budget -= comparisons
+        return True
 
     def _suggest_field(self, name: str) -> str:
         import difflib
 
         own = sorted(n for n, s in self.fields.items() if s.kind == "branch_var")
-        close = difflib.get_close_matches(name, own, n=1)
+        close = difflib.get_close_matches(name, own, n=1) if self._afford(len(own)) else []
         return f"did you mean `{close[0]}`?" if close else f"declare it: `branch {name}: int = 0`"
 
     # -- declarations
@@ -508,6 +517,10 @@ class _Checker:
             self.error("E0212", f"{what} must be fixed by the parameters", e.span,
                        help=why or "use literals, parameters and `let` constants computed from them")
 
+
+# "did you mean …?" compares an unknown name with every visible one; a program gets this many
+# comparisons in all (about a second), so checking stays linear in its size however many names are wrong.
+SUGGESTION_BUDGET = 50_000
 
 _TYPES = {"int": T.INT, "float": T.FLOAT, "bool": T.BOOL, "answer": T.ANSWER}
 
