@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, NUMERIC, SETS, T
+from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_REPEAT, MAX_WINDOW, NUMERIC, SETS, T
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -185,6 +185,7 @@ class _Checker:
         elif isinstance(d, ast.Window):
             self.expect(T.INT, self.expr(d.capacity, scope), d.capacity.span, "a window's capacity")
             self.expect_constant(d.capacity, scope, "a window's capacity")
+            self.within(d.capacity, 1, MAX_WINDOW, "a window holds {n:,} values; the limit is 1 to {hi:,}")
             self.declare(scope, Symbol(d.name, "window", T.WINDOW, d), self.name_span(d.name, d.span))
         elif isinstance(d, ast.BranchVar):
             t = _TYPES[d.type]
@@ -297,6 +298,7 @@ class _Checker:
         self.expect(T.INT, self.expr(s.count, scope), s.count.span, "a repeat count")
         self.expect_constant(s.count, scope, "a repeat count",
                              why="so every episode is bounded, a loop's length is fixed by the parameters")
+        self.within(s.count, None, MAX_REPEAT, "`repeat {n:,}` exceeds the limit of {hi:,} iterations")
         inner = Scope(scope)
         if s.var is not None:
             self.declare(inner, Symbol(s.var, "loop", T.INT, s), self.name_span(s.var, s.span, s.count.span.end))
@@ -498,7 +500,9 @@ class _Checker:
     def expect(self, want: T, got: T | None, span: ast.Span, what: str) -> None:
         if got is None or got == want:
             return
-        self.error("E0203", f"{what} must be {_article(want)}, got {_article(got)}", span)
+        help = ("`/` always gives a float: use `//` to divide whole numbers, or `round(…)`"
+                if (want, got) == (T.INT, T.FLOAT) else None)
+        self.error("E0203", f"{what} must be {_article(want)}, got {_article(got)}", span, help=help)
 
     def expect_numeric(self, got: T | None, span: ast.Span, what: str) -> None:
         if got is not None and got not in NUMERIC:
@@ -507,6 +511,22 @@ class _Checker:
     def expect_assignable(self, want: T, got: T | None, span: ast.Span, what: str) -> None:
         if got is not None and not _assignable(want, got):
             self.error("E0203", f"{what} holds {_article(want)}, got {_article(got)}", span)
+
+    def within(self, e, lo: int | None, hi: int, message: str) -> None:
+        """E0220 when ``e`` is written with literals alone and its value is outside lo..hi: known now, not
+        only when parameters are bound (which checks every count and capacity, runtime/bounds.py)."""
+        if not analysis.is_constant(e, lambda name: False) or self.result.types.get(id(e)) is not T.INT:
+            return
+        from ttsc.dsl.evaluate import evaluate
+        from ttsc.errors import TtscError
+
+        try:
+            n = evaluate(e, {}, self.result.type_of)
+        except TtscError:
+            return  # e.g. a division by zero: reported where it is evaluated
+        if n > hi or (lo is not None and n < lo):
+            self.error("E0220", message.format(n=n, hi=hi), e.span,
+                       help="the limits keep every episode bounded; see \"Limits\" in docs/language.md")
 
     def is_constant(self, e, scope: Scope) -> bool:
         """True when ``e`` depends only on literals, parameters and constants."""
