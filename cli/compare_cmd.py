@@ -12,7 +12,7 @@ import json
 import click
 import numpy as np
 
-from ttsc.cli.loading import load_envs, load_program, parse_sets, progress_bar, resolve_strategy
+from ttsc.cli.loading import compile_notices, load_envs, load_program, parse_sets, progress_bar, resolve_strategy
 from ttsc.compiler.engines import ENGINE_HELP, ENGINES, run
 from ttsc.insight import stats
 from ttsc.runtime.outcome import Outcome
@@ -39,7 +39,7 @@ def command(a, b, envs, sets_a, sets_b, seeds, engine, resamples, quiet, fmt) ->
     params_a, params_b = bind_params(prog_a, parse_sets(sets_a)), bind_params(prog_b, parse_sets(sets_b))
     stores = load_envs(envs)
     pairs: list[tuple[str, Outcome, Outcome]] = []
-    with progress_bar(quiet) as progress:
+    with compile_notices(engine, quiet), progress_bar(quiet) as progress:
         task = progress.add_task("compare", total=2 * len(stores))
         for store in stores:
             outs = []

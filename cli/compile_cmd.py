@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 
 from ttsc.cli.loading import load_program, resolve_strategy, write_text_atomically
-from ttsc.compiler.codegen import generate
-from ttsc.compiler.native import generate_native
 
 
 @click.command("compile")
@@ -18,7 +16,14 @@ from ttsc.compiler.native import generate_native
 def command(file: str, target: str, output: str | None) -> None:
     """Compile FILE to a Python module and print or write it."""
     checked = load_program(resolve_strategy(file))
-    python = generate(checked).source if target == "batched" else generate_native(checked).source
+    if target == "batched":
+        from ttsc.compiler.codegen import generate
+
+        python = generate(checked).source
+    else:
+        from ttsc.compiler.native import generate_native  # loads numba
+
+        python = generate_native(checked).source
     if output is None:
         click.echo(python, nl=False)
         return

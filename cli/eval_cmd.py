@@ -8,13 +8,15 @@ import json
 
 import click
 
-from ttsc.cli.loading import load_envs, load_program, parse_sets, parse_sweeps, progress_bar, resolve_strategy
-from ttsc.insight.trace import write_episode_summaries
+from ttsc.cli.loading import (compile_notices, load_envs, load_program, parse_sets, parse_sweeps, progress_bar,
+                              resolve_strategy)
 from ttsc.compiler.engines import ENGINE_HELP, ENGINES, run
 from ttsc.errors import TtscError
 from ttsc.runtime.params import bind_params
 
-COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequential_tokens", "seconds")
+# seconds: running the episodes; compile_seconds: compiling (or loading) the program before the first run
+COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequential_tokens", "seconds",
+           "compile_seconds")
 
 
 @click.command("eval")
@@ -45,7 +47,7 @@ def command(strategy, envs, sets, sweeps, seeds, engine, quiet, fmt, traces) -> 
     settings = [bind_params(checked, {**fixed, **sweep}) for sweep in sweep_settings]
     stores = load_envs(envs)
     rows = []
-    with progress_bar(quiet) as progress:
+    with compile_notices(engine, quiet), progress_bar(quiet) as progress:
         task = progress.add_task(checked.name, total=len(stores) * len(settings))
         for store in stores:
             for params in settings:
@@ -58,9 +60,12 @@ def command(strategy, envs, sets, sweeps, seeds, engine, quiet, fmt, traces) -> 
 def _evaluate(checked, params, store, seeds, engine, traces) -> dict:
     out = run(checked, params, store, range(seeds), engine=engine)
     if traces is not None:
+        from ttsc.insight.trace import write_episode_summaries
+
         write_episode_summaries(traces, checked.name, store.name, params, out)
     return {"strategy": checked.name, "env": store.name, "params": params, "accuracy": out.accuracy,
-            "avg_tokens": out.avg_tokens, "avg_sequential_tokens": out.avg_sequential_tokens, "seconds": out.seconds}
+            "avg_tokens": out.avg_tokens, "avg_sequential_tokens": out.avg_sequential_tokens, "seconds": out.seconds,
+            "compile_seconds": out.compile_seconds}
 
 
 def render(rows: list[dict], fmt: str) -> str:
@@ -73,7 +78,7 @@ def render(rows: list[dict], fmt: str) -> str:
         for r in rows:
             w.writerow([r["strategy"], r["env"], json.dumps(r["params"], sort_keys=False),
                         repr(r["accuracy"]), repr(r["avg_tokens"]), repr(r["avg_sequential_tokens"]),
-                        f"{r['seconds']:.3f}"])
+                        f"{r['seconds']:.3f}", f"{r['compile_seconds']:.3f}"])
         return buf.getvalue().rstrip("\n")
     return _table(rows)
 
@@ -84,12 +89,12 @@ def _table(rows: list[dict]) -> str:
 
     t = Table(show_edge=False, header_style="bold")
     for col, justify in (("env", "left"), ("params", "left"), ("accuracy %", "right"), ("avg tokens", "right"),
-                         ("avg seq tokens", "right"), ("seconds", "right")):
+                         ("avg seq tokens", "right"), ("seconds", "right"), ("compile s", "right")):
         t.add_column(col, justify=justify)
     for r in rows:
         params = " ".join(f"{k}={v}" for k, v in r["params"].items())
         t.add_row(r["env"], params, f"{r['accuracy']:.2f}", f"{r['avg_tokens']:,.1f}",
-                  f"{r['avg_sequential_tokens']:,.1f}", f"{r['seconds']:.2f}")
+                  f"{r['avg_sequential_tokens']:,.1f}", f"{r['seconds']:.2f}", f"{r['compile_seconds']:.2f}")
     console = Console(width=120, record=True, force_terminal=False)
     with console.capture() as cap:
         console.print(t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from importlib import resources
@@ -97,6 +98,24 @@ def progress_bar(quiet: bool):
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=Console(stderr=True), transient=True,
                     disable=quiet or not sys.stderr.isatty())
+
+
+@contextlib.contextmanager
+def compile_notices(engine: str, quiet: bool):
+    """While running: say "compiling <strategy> …" on stderr before a native kernel is built (seconds)."""
+    if engine != "compiled" or quiet:
+        yield
+        return
+    import click
+
+    from ttsc.compiler import native_engine
+
+    before = native_engine.compile_notice
+    native_engine.compile_notice = lambda name: click.echo(f"compiling {name} …", err=True)
+    try:
+        yield
+    finally:
+        native_engine.compile_notice = before
 
 
 def resolve_strategy(arg: str) -> str | Path:

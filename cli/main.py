@@ -18,6 +18,15 @@ from ttsc.errors import TtscError
 
 
 class _Group(click.Group):
+    """Subcommands load on first use: `ttsc check` never imports numba or numpy's engines."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx, name: str):
+        module = _COMMANDS.get(name)
+        return None if module is None else importlib.import_module(f"ttsc.cli.{module}").command
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -35,10 +44,8 @@ def cli() -> None:
     """ttsc: compile and evaluate test-time-scaling strategies written in .tts."""
 
 
-# Each `<name>_cmd` module in this package defines one subcommand as `command`.
-for _info in sorted(pkgutil.iter_modules(ttsc.cli.__path__), key=lambda m: m.name):
-    if _info.name.endswith("_cmd"):
-        cli.add_command(importlib.import_module(f"ttsc.cli.{_info.name}").command)
+# Each `<name>_cmd` module in this package defines one subcommand `<name>` as `command`.
+_COMMANDS = {m.name[:-4]: m.name for m in pkgutil.iter_modules(ttsc.cli.__path__) if m.name.endswith("_cmd")}
 
 
 def main() -> None:

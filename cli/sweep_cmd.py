@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ttsc.cli.loading import load_envs, load_program, parse_spec, progress_bar, resolve_strategy
+from ttsc.cli.loading import compile_notices, load_envs, load_program, parse_spec, progress_bar, resolve_strategy
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.insight import frontier as fr
@@ -71,7 +71,7 @@ def command(strategies, envs, sweeps, sets, seeds, engine, out_dir, fmt, resampl
     stores = load_envs(envs)
 
     points = []
-    with progress_bar(quiet) as progress:
+    with compile_notices(engine, quiet), progress_bar(quiet) as progress:
         task = progress.add_task("sweep", total=sum(len(s) for _, s in plans) * len(stores))
         for checked, params_list in plans:
             for store in stores:

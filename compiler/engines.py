@@ -15,7 +15,6 @@ import numpy as np
 from ttsc.compiler import rt
 from ttsc.compiler.engine import run_batched
 from ttsc.compiler.interpret import Interpreter, TraceEvent
-from ttsc.compiler.native_engine import run_native
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.runtime.env import Environment, EpisodeView
@@ -82,6 +81,8 @@ def run_env(checked: CheckedProgram, params: dict, env: Environment, engine: str
                             "use the batched engine (or interpret) for other environments")
         if trace is not None:
             raise TtscError("the compiled engine does not record traces; use the batched engine or interpret")
+        from ttsc.compiler.native_engine import run_native  # numba loads only when a kernel runs
+
         return run_native(checked, params, env)
     raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 

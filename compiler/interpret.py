@@ -22,6 +22,7 @@ from ttsc.dsl.builtins import FIELDS, MAX_REPEAT
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.dsl.evaluate import Evaluator
+from ttsc.dsl.ops import small_whole
 from ttsc.runtime.env import EpisodeView
 
 
@@ -86,6 +87,34 @@ class _Frame:
         return None, False
 
 
+class _Window(deque):
+    """A window's values, oldest first; while all are small whole numbers it also keeps their exact sum,
+    so ``mean`` is O(1) (ops.WHOLE_MAX says why that sum is the oldest-first float sum)."""
+
+    def __init__(self, capacity: int):
+        super().__init__(maxlen=capacity)
+        self.whole = 0  # sum of the small whole values held
+        self.others = 0  # how many values held are not small whole numbers
+
+    def push(self, v: float) -> None:
+        if not self.maxlen:
+            return
+        if len(self) == self.maxlen:
+            self._count(self[0], -1)
+        self.append(v)
+        self._count(v, 1)
+
+    def _count(self, v: float, sign: int) -> None:
+        if small_whole(v):
+            self.whole += sign * int(v)
+        else:
+            self.others += sign
+
+    @property
+    def exact_total(self) -> float | None:
+        return float(self.whole) if self.others == 0 else None
+
+
 class Interpreter(Evaluator):
     """Runs a checked program on one episode at a time."""
 
@@ -107,7 +136,7 @@ class Interpreter(Evaluator):
         self.tokens = 0
         self.seq = 0
         self.rounds = 0
-        self.windows: dict[str, deque] = {}
+        self.windows: dict[str, _Window] = {}
         self.globals = _Frame(dict(self.params))
         answer, reason, line = None, "end", None
         try:
@@ -125,7 +154,7 @@ class Interpreter(Evaluator):
         if isinstance(item, ast.Var):
             frame.values[item.name] = self._as_type(self.eval(item.init, frame), item.type)
         elif isinstance(item, ast.Window):
-            self.windows[item.name] = deque(maxlen=self.eval(item.capacity, frame))
+            self.windows[item.name] = _Window(self.eval(item.capacity, frame))
         elif isinstance(item, ast.BranchVar):
             pass  # initialised when each branch opens
         else:
@@ -148,7 +177,7 @@ class Interpreter(Evaluator):
         values[s.name] = self._as_type(self.eval(s.value, frame), self.var_types[s.name])
 
     def s_Push(self, s: ast.Push, frame):
-        self.windows[s.window].append(float(self.eval(s.value, frame)))
+        self.windows[s.window].push(float(self.eval(s.value, frame)))
 
     def s_If(self, s: ast.If, frame):
         for br in s.branches:

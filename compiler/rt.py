@@ -82,6 +82,36 @@ def check_repeat(n: int, line: int) -> int:
     return n
 
 
+class _Window:
+    """A window per episode: a ring buffer (O(1) push), and the exact sum of its values while all are
+    small whole numbers (ops.WHOLE_MAX), which makes ``mean`` O(1) without changing a bit of it."""
+
+    def __init__(self, episodes: int, capacity: int):
+        self.cap = max(capacity, 1)
+        self.buf = np.zeros((episodes, self.cap), dtype=np.float64)
+        self.size = np.zeros(episodes, dtype=np.int64)
+        self.start = np.zeros(episodes, dtype=np.int64)  # slot of the oldest value
+        self.whole = np.zeros(episodes, dtype=np.int64)  # sum of the small whole values held
+        self.others = np.zeros(episodes, dtype=np.int64)  # how many values held are not small whole numbers
+
+    def _count(self, rows: np.ndarray, v: np.ndarray, sign: int) -> None:
+        small = (v == np.round(v)) & (np.abs(v) <= ops.WHOLE_MAX)  # ops.small_whole, elementwise
+        np.add.at(self.whole, rows, sign * np.where(small, v, 0.0).astype(np.int64))
+        np.add.at(self.others, rows, sign * (~small).astype(np.int64))
+
+    def push(self, rows: np.ndarray, v: np.ndarray) -> None:
+        full = self.size[rows] >= self.cap
+        fr = rows[full]
+        if fr.size:
+            self._count(fr, self.buf[fr, self.start[fr]], -1)
+            self.buf[fr, self.start[fr]] = v[full]  # the oldest slot becomes the newest
+            self.start[fr] = (self.start[fr] + 1) % self.cap
+        nf = rows[~full]
+        self.buf[nf, (self.start[nf] + self.size[nf]) % self.cap] = v[~full]
+        self.size[nf] += 1
+        self._count(rows, v, 1)
+
+
 def check_window(n: int, line: int) -> int:
     if not 1 <= n <= MAX_WINDOW:
         raise TtscError(f"line {line}: a window holds 1 to {MAX_WINDOW:,} values, not {n}")
@@ -435,7 +465,7 @@ class State:
         self.fin_seq = np.zeros((e, b), dtype=np.int64)
         self.fin_count = np.zeros(e, dtype=np.int64)
         self.user: dict[str, np.ndarray] = {}
-        self.windows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.windows: dict[str, _Window] = {}
         self.stopped = np.zeros(e, dtype=bool)
         self.answer = np.full(e, -1, dtype=np.int64)
         self.stop_line = np.zeros(e, dtype=np.int64)
@@ -451,8 +481,7 @@ class State:
         self.user[name] = np.full((self.E, self.B), init, dtype=dtype)
 
     def add_window(self, name: str, capacity: int) -> None:
-        self.windows[name] = (np.zeros((self.E, max(capacity, 1)), dtype=np.float64),
-                              np.zeros(self.E, dtype=np.int64), capacity)
+        self.windows[name] = _Window(self.E, capacity)
 
     def store_bound(self, full: np.ndarray, rows: np.ndarray, new: np.ndarray) -> None:
         full[rows] = False
@@ -532,29 +561,25 @@ class State:
 
     # -- windows
     def push(self, name: str, rows: np.ndarray, value) -> None:
-        buf, size, cap = self.windows[name]
-        value = np.broadcast_to(np.asarray(value, dtype=np.float64), rows.shape)
-        full = size[rows] >= cap
-        if full.any():
-            fr = rows[full]
-            buf[fr, :cap - 1] = buf[fr, 1:cap]
-            buf[fr, cap - 1] = value[full]
-        nf = rows[~full]
-        buf[nf, size[nf]] = value[~full]
-        size[nf] += 1
+        self.windows[name].push(rows, np.broadcast_to(np.asarray(value, dtype=np.float64), rows.shape))
 
     def window(self, name: str, fn: str, rows: np.ndarray):
-        buf, size, cap = self.windows[name]
-        n = size[rows]
+        w = self.windows[name]
+        n = w.size[rows]
         if fn == "size":
             return n.copy()
         if fn == "oldest":
-            return np.where(n > 0, buf[rows, 0], 0.0)
+            return np.where(n > 0, w.buf[rows, w.start[rows]], 0.0)
         if fn == "newest":
-            return np.where(n > 0, buf[rows, np.maximum(n - 1, 0)], 0.0)
-        total = np.zeros(rows.size, dtype=np.float64)
-        for k in range(cap):  # oldest first, one addition at a time, as the interpreter sums
-            total = np.where(k < n, total + buf[rows, k], total)
+            return np.where(n > 0, w.buf[rows, (w.start[rows] + np.maximum(n - 1, 0)) % w.cap], 0.0)
+        total = w.whole[rows].astype(np.float64)  # exact while every value held is small and whole
+        slow = np.flatnonzero(w.others[rows] > 0)
+        if slow.size:  # oldest first, one addition at a time, as the interpreter sums: a running sum
+            r = rows[slow]
+            held = w.buf[r[:, None], (w.start[r, None] + np.arange(w.cap)) % w.cap]
+            held[np.arange(w.cap) >= n[slow, None]] = 0.0
+            sums = np.cumsum(np.concatenate([np.zeros((r.size, 1)), held], axis=1), axis=1)
+            total[slow] = sums[np.arange(r.size), n[slow]]
         return np.where(n > 0, total / np.maximum(n, 1), 0.0)
 
     # -- actions

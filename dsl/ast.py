@@ -30,7 +30,7 @@ class Span(BaseModel):
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     span: Span
 
@@ -290,4 +290,4 @@ ACTION_TYPES = (Open, Read, Advance, Prune)
 
 for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, IfBranch, If, Repeat, Let, Assign, Push, Stop,
                Open, Read, Advance, Prune, Setter, Update, Var, Window, BranchVar, Signal, Program):
-    _model.model_rebuild()
+    _model.model_rebuild(force=False)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, NUMERIC, SETS, T
+from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_REPEAT, MAX_WINDOW, NUMERIC, SETS, T
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -72,6 +72,7 @@ class _Checker:
         self.fields: dict[str, Symbol] = {n: Symbol(n, "field", t) for n, (t, _) in FIELDS.items()}
         self.loop_depth = 0
         self.in_body = False
+        self.suggest_budget = SUGGESTION_BUDGET
 
     # -- reporting
     def error(self, code: str, message: str, span: ast.Span, help: str | None = None,
@@ -154,14 +155,22 @@ class _Checker:
         pool |= set(scope.visible())
         if branch:
             pool |= set(self.fields)
-        close = difflib.get_close_matches(name, sorted(pool), n=1)
+        close = difflib.get_close_matches(name, sorted(pool), n=1) if self._afford(len(pool)) else []
         return f"did you mean `{close[0]}`?" if close else "names must be declared before they are used"
+
+    def _afford(self, comparisons: int) -> bool:
+        """Spend from the program's budget of name comparisons; once spent, errors come without a suggestion."""
+        if comparisons > self.suggest_budget:
+            self.suggest_budget = 0
+            return False
+        self.suggest_budget -= comparisons
+        return True
 
     def _suggest_field(self, name: str) -> str:
         import difflib
 
         own = sorted(n for n, s in self.fields.items() if s.kind == "branch_var")
-        close = difflib.get_close_matches(name, own, n=1)
+        close = difflib.get_close_matches(name, own, n=1) if self._afford(len(own)) else []
         return f"did you mean `{close[0]}`?" if close else f"declare it: `branch {name}: int = 0`"
 
     # -- declarations
@@ -176,6 +185,7 @@ class _Checker:
         elif isinstance(d, ast.Window):
             self.expect(T.INT, self.expr(d.capacity, scope), d.capacity.span, "a window's capacity")
             self.expect_constant(d.capacity, scope, "a window's capacity")
+            self.within(d.capacity, 1, MAX_WINDOW, "a window holds {n:,} values; the limit is 1 to {hi:,}")
             self.declare(scope, Symbol(d.name, "window", T.WINDOW, d), self.name_span(d.name, d.span))
         elif isinstance(d, ast.BranchVar):
             t = _TYPES[d.type]
@@ -288,6 +298,7 @@ class _Checker:
         self.expect(T.INT, self.expr(s.count, scope), s.count.span, "a repeat count")
         self.expect_constant(s.count, scope, "a repeat count",
                              why="so every episode is bounded, a loop's length is fixed by the parameters")
+        self.within(s.count, None, MAX_REPEAT, "`repeat {n:,}` exceeds the limit of {hi:,} iterations")
         inner = Scope(scope)
         if s.var is not None:
             self.declare(inner, Symbol(s.var, "loop", T.INT, s), self.name_span(s.var, s.span, s.count.span.end))
@@ -489,7 +500,9 @@ class _Checker:
     def expect(self, want: T, got: T | None, span: ast.Span, what: str) -> None:
         if got is None or got == want:
             return
-        self.error("E0203", f"{what} must be {_article(want)}, got {_article(got)}", span)
+        help = ("`/` always gives a float: use `//` to divide whole numbers, or `round(…)`"
+                if (want, got) == (T.INT, T.FLOAT) else None)
+        self.error("E0203", f"{what} must be {_article(want)}, got {_article(got)}", span, help=help)
 
     def expect_numeric(self, got: T | None, span: ast.Span, what: str) -> None:
         if got is not None and got not in NUMERIC:
@@ -498,6 +511,22 @@ class _Checker:
     def expect_assignable(self, want: T, got: T | None, span: ast.Span, what: str) -> None:
         if got is not None and not _assignable(want, got):
             self.error("E0203", f"{what} holds {_article(want)}, got {_article(got)}", span)
+
+    def within(self, e, lo: int | None, hi: int, message: str) -> None:
+        """E0220 when ``e`` is written with literals alone and its value is outside lo..hi: known now, not
+        only when parameters are bound (which checks every count and capacity, runtime/bounds.py)."""
+        if not analysis.is_constant(e, lambda name: False) or self.result.types.get(id(e)) is not T.INT:
+            return
+        from ttsc.dsl.evaluate import evaluate
+        from ttsc.errors import TtscError
+
+        try:
+            n = evaluate(e, {}, self.result.type_of)
+        except TtscError:
+            return  # e.g. a division by zero: reported where it is evaluated
+        if n > hi or (lo is not None and n < lo):
+            self.error("E0220", message.format(n=n, hi=hi), e.span,
+                       help="the limits keep every episode bounded; see \"Limits\" in docs/language.md")
 
     def is_constant(self, e, scope: Scope) -> bool:
         """True when ``e`` depends only on literals, parameters and constants."""
@@ -508,6 +537,10 @@ class _Checker:
             self.error("E0212", f"{what} must be fixed by the parameters", e.span,
                        help=why or "use literals, parameters and `let` constants computed from them")
 
+
+# "did you mean …?" compares an unknown name with every visible one; a program gets this many
+# comparisons in all (about a second), so checking stays linear in its size however many names are wrong.
+SUGGESTION_BUDGET = 50_000
 
 _TYPES = {"int": T.INT, "float": T.FLOAT, "bool": T.BOOL, "answer": T.ANSWER}
 

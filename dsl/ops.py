@@ -173,12 +173,24 @@ def newest(values: Sequence[float]) -> float:
     return values[-1] if values else 0.0
 
 
+# A window whose values are all whole numbers of at most this size keeps their sum as an integer:
+# at most 2**14 (> MAX_WINDOW) of them sum below 2**53, so adding them one at a time as floats
+# never rounds, and that integer is the oldest-first float sum exactly. mean() is then O(1).
+WHOLE_MAX = 2**39
+
+
+def small_whole(v: float) -> bool:
+    return v.is_integer() and abs(v) <= WHOLE_MAX
+
+
 def mean(values: Sequence[float]) -> float:
     if not values:
         return 0.0
-    total = 0.0
-    for v in values:  # oldest first, one addition at a time (not fsum, not sum: both round differently)
-        total += v
+    total = getattr(values, "exact_total", None)  # kept by the interpreter's windows (see WHOLE_MAX)
+    if total is None:
+        total = 0.0
+        for v in values:  # oldest first, one addition at a time (not fsum, not sum: both round differently)
+            total += v
     return total / len(values)
 
 

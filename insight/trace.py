@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
@@ -105,7 +106,7 @@ def _build(cls, rec: dict[str, Any]):
 
 
 def _jsonable(v: Any) -> Any:
-    if isinstance(v, (tuple, list)) or type(v).__name__ == "deque":
+    if isinstance(v, (tuple, list, deque)):  # a window is a deque
         return [_jsonable(x) for x in v]
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}

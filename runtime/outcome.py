@@ -28,7 +28,8 @@ class Outcome:
     opened: np.ndarray         # int64: branches opened (or read)
     pruned: np.ndarray         # int64
     stop_line: np.ndarray      # int64: source line of the `stop` that ended the episode; 0 = ran to the end
-    seconds: float
+    seconds: float             # running the episodes
+    compile_seconds: float = 0.0  # compiling (or loading) the program first, when the engine does
 
     @property
     def accuracy(self) -> float:

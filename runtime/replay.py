@@ -68,7 +68,7 @@ class ReplayEnvironment:
         self._probes = t.n_probes.astype(np.int64).ravel()[self._gid]
         self._total = t.total_tokens.ravel()[self._gid]
         self._final = t.final_ids.astype(np.int64).ravel()[self._gid]
-        self._probe_ids = t.probe_ids.reshape(-1, t.probe_ids.shape[2]) if t.probe_ids.shape[2] else None
+        self._start_at = t.probe_start.ravel()[self._gid]  # where (row, slot)'s probes start in probe_flat
         self._state = True
 
     def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken:
@@ -101,9 +101,11 @@ class ReplayEnvironment:
         t1 = reveal.reach(t0, steps, p)
         cost = reveal.cost(t0, t1, p, self._total[flat], self.delta[rows])
         finished = t1 > p
-        if self._probe_ids is not None:
-            width = self._probe_ids.shape[1]
-            probe = self._probe_ids.reshape(-1)[self._gid[flat] * width + np.clip(t1 - 1, 0, width - 1)]
+        probe_flat = self.tables.probe_flat
+        if probe_flat.size:
+            i = np.maximum(t1 - 1, 0)  # the probe now showing (a finished branch shows its final answer)
+            has = i < p  # PAD when the branch has no such probe
+            probe = np.where(has, probe_flat[np.where(has, self._start_at[flat] + i, 0)], -1)
             answer = np.where(finished, self._final[flat], probe)
         else:
             answer = self._final[flat].copy()

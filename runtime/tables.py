@@ -1,9 +1,12 @@
-"""A store as padded numpy arrays, built once, for engines that run many episodes at once.
+"""A store as numpy arrays, built once, for engines that run many episodes at once.
 
 Answers become int32 ids per question so that voting is integer counting; -1
-marks padding (and a gold answer no branch ever gives). Questions may have
-different branch counts and branches different probe counts, so every axis is
-padded to the store's maximum.
+marks padding (and a gold answer no branch ever gives). Per-branch fields are
+``[Q, B]`` arrays padded to the store's largest branch count. Probes are kept
+ragged — every branch's probe ids back to back in ``probe_flat``, branch
+``(q, b)``'s starting at ``probe_start[q, b]`` — so memory follows the store's
+size, not branches × its longest branch; ``probe_ids``, the ``[Q, B, I]`` padded
+form the native kernel reads, is built only when asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import operator
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import chain
 from typing import Iterable
 
 import numpy as np
@@ -24,7 +28,8 @@ PAD = -1
 @dataclass(frozen=True, eq=False)
 class ReplayTables:
     vocab: list[list[str]]  # per question: id -> answer, in order of first appearance
-    probe_ids: np.ndarray  # [Q, B, I] int32, PAD past n_probes
+    probe_flat: np.ndarray  # [total probes] int32: every branch's probe ids, question by question, branch by branch
+    probe_start: np.ndarray  # [Q, B] int64: where branch (q, b)'s probes start in probe_flat
     n_probes: np.ndarray  # [Q, B] int32, 0 for padded branches
     total_tokens: np.ndarray  # [Q, B] int64, 0 for padded branches
     final_ids: np.ndarray  # [Q, B] int32, PAD for padded branches
@@ -32,30 +37,49 @@ class ReplayTables:
     probe_freq: np.ndarray  # [Q] int64
     gold_ids: np.ndarray  # [Q] int32, PAD when no branch ever gives the gold answer
 
+    @cached_property
+    def probe_ids(self) -> np.ndarray:
+        """[Q, B, I] int32, PAD past n_probes: Q × B × (the longest branch's probes) ids."""
+        nq, nb = self.n_probes.shape
+        ni = int(self.n_probes.max(initial=0))
+        out = np.full((nq, nb, ni), PAD, dtype=np.int32)
+        out[np.arange(ni) < self.n_probes[:, :, None]] = self.probe_flat  # row-major order is probe_flat's
+        return out
+
     @classmethod
     def from_store(cls, store: Store) -> ReplayTables:
         qs = store.questions
         nq = len(qs)
         nb = max((len(q.branches) for q in qs), default=0)
-        ni = max((len(b.probes) for q in qs for b in q.branches), default=0)
-        probe_ids = np.full((nq, nb, ni), PAD, dtype=np.int32)
         n_probes = np.zeros((nq, nb), dtype=np.int32)
         total_tokens = np.zeros((nq, nb), dtype=np.int64)
         final_ids = np.full((nq, nb), PAD, dtype=np.int32)
         vocab: list[list[str]] = []
         gold_ids = np.full(nq, PAD, dtype=np.int32)
+        flats: list[np.ndarray] = []
         for qi, q in enumerate(qs):
-            ids: dict[str, int] = {}  # insertion order is id order
-            for bi, b in enumerate(q.branches):
-                probe_ids[qi, bi, :len(b.probes)] = [ids.setdefault(a, len(ids)) for a in b.probes]
-                final_ids[qi, bi] = ids.setdefault(b.final_answer, len(ids))
-                n_probes[qi, bi] = len(b.probes)
-                total_tokens[qi, bi] = b.total_tokens
+            # Every answer in reading order (a branch's probes, then its final answer): ids are
+            # numbered by first appearance. dict and map do the per-answer work in C.
+            answers = list(chain.from_iterable((*b.probes, b.final_answer) for b in q.branches))
+            ids = {a: i for i, a in enumerate(dict.fromkeys(answers))}
+            codes = np.fromiter(map(ids.__getitem__, answers), dtype=np.int32, count=len(answers))
+            k = len(q.branches)
+            lengths = np.fromiter((len(b.probes) for b in q.branches), dtype=np.int32, count=k)
+            finals = np.cumsum(lengths + 1) - 1  # where each branch's final answer sits in `answers`
+            is_probe = np.ones(len(answers), dtype=bool)
+            is_probe[finals] = False
+            flats.append(codes[is_probe])
+            final_ids[qi, :k] = codes[finals]
+            n_probes[qi, :k] = lengths
+            total_tokens[qi, :k] = np.fromiter((b.total_tokens for b in q.branches), dtype=np.int64, count=k)
             vocab.append(list(ids))
             gold_ids[qi] = ids.get(q.gold, PAD)
+        counts = n_probes.astype(np.int64).ravel()
+        probe_start = (np.cumsum(counts) - counts).reshape(nq, nb)
         return cls(
             vocab=vocab,
-            probe_ids=probe_ids,
+            probe_flat=np.concatenate(flats) if flats else np.zeros(0, dtype=np.int32),
+            probe_start=probe_start,
             n_probes=n_probes,
             total_tokens=total_tokens,
             final_ids=final_ids,

@@ -58,3 +58,55 @@ def test_code_digest_changes_with_any_hashed_file(tmp_path, monkeypatch):
         assert cache.code_digest() != before
     finally:
         cache.code_digest.cache_clear()
+
+
+def test_one_program_under_four_spellings_compiles_once(tmp_path, monkeypatch):
+    """Regression: `../x.tts`, `./../x.tts`, its absolute path and a copy each compiled their own kernel."""
+    from ttsc.compiler import native_engine
+
+    monkeypatch.setenv("TTSC_CACHE_DIR", str(tmp_path / "cache"))
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    text = (ROOT / "strategies" / "asc.tts").read_text()
+    (tmp_path / "a" / "x.tts").write_text(text)
+    (tmp_path / "copy.tts").write_text(text)
+    monkeypatch.chdir(work)
+    spellings = ["../x.tts", "./../x.tts", str(tmp_path / "a" / "x.tts"), str(tmp_path / "copy.tts")]
+
+    counts = {"batched": 0, "native": 0}
+    real_generate, real_native = compile_mod.generate, native_engine.generate_native
+
+    def counting(kind, real):
+        def wrapped(checked):
+            counts[kind] += 1
+            assert checked.source.name == "<asc>"  # the cached code never names a path
+            return real(checked)
+        return wrapped
+
+    monkeypatch.setattr(compile_mod, "generate", counting("batched", real_generate))
+    monkeypatch.setattr(native_engine, "generate_native", counting("native", real_native))
+    compile_mod._memory.clear()
+    native_engine._memory.clear()
+    policies = []
+    for path in spellings:
+        src = read_source(path)
+        checked = check(parse_source(src), src)
+        policies.append(compile_program(checked))
+        native_engine.compile_native(checked)
+    assert counts == {"batched": 1, "native": 1}
+    assert [p.source_name for p in policies] == spellings  # messages name the path the user gave
+    assert len(list((tmp_path / "cache").glob("*.py"))) == 1
+    assert len(list((tmp_path / "cache" / "native").glob("*.py"))) == 1
+
+
+def test_cached_module_maps_lines_and_names_the_callers_path(tmp_path, monkeypatch):
+    """The line map reads the neutral rule comments; a failure names the path of the run that hit it."""
+    monkeypatch.setenv("TTSC_CACHE_DIR", str(tmp_path))
+    compile_mod._memory.clear()
+    checked = _checked("asc")
+    policy = compile_program(checked)
+    assert "# <asc>:" in policy.python and str(ROOT) not in policy.python
+    tts_lines = checked.source.text.split("\n")
+    for gen_line, tts_line in policy.line_map.items():
+        comment = next(l for l in reversed(policy.python.split("\n")[:gen_line]) if l.strip().startswith("# <asc>:"))
+        assert comment.strip().endswith(tts_lines[tts_line - 1].strip())

@@ -23,7 +23,8 @@ from ttsc.runtime.synth import dumps_store, generate_store
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ROOT / "strategies"
-FIELDS = {"strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequential_tokens", "seconds"}
+FIELDS = {"strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequential_tokens", "seconds",
+          "compile_seconds"}
 
 
 def _runner() -> CliRunner:
@@ -177,7 +178,8 @@ def test_eval_csv() -> None:
     result = ttsc("eval", STRATEGIES / "sc.tts", "--seeds", "2", "--sweep", "n=1,3", "--format", "csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0] == ["strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequential_tokens", "seconds"]
+    assert rows[0] == ["strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequential_tokens", "seconds",
+                       "compile_seconds"]
     assert len(rows) == 3
     for row, n in zip(rows[1:], (1, 3)):
         assert row[:2] == ["sc", "synthetic/default"]
@@ -376,3 +378,25 @@ def test_eval_refuses_a_parameter_given_to_both_set_and_sweep():
     res = CliRunner().invoke(cli, ["eval", "sc", "--set", "n=4", "--sweep", "n=4,8", "--seeds", "1"])
     assert res.exit_code != 0
     assert "`n` is given to both --set and --sweep" in res.output and "Traceback" not in res.output
+
+
+def test_eval_says_when_it_compiles_and_times_compiling_apart(tmp_path, monkeypatch) -> None:
+    """The first run of a kernel says "compiling …" and reports its time as compile_seconds, not seconds."""
+    from ttsc.compiler import native_engine
+
+    monkeypatch.setenv("TTSC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(native_engine, "_memory", {})
+    monkeypatch.setattr(native_engine, "_ready", set())
+    prog = write(tmp_path / "tiny.tts", "strategy tiny_compile_notice\nparam k: int = 3\nopen k\nstop majority(live)\n")
+    first = ttsc("eval", prog, "--seeds", "2", "--format", "json")
+    assert first.exit_code == 0, first.stderr
+    assert first.stderr.count("compiling tiny_compile_notice …") == 1
+    (row,) = json.loads(first.stdout)
+    assert row["compile_seconds"] > row["seconds"] >= 0  # numba's compile dwarfs 2 seeds of a tiny store
+
+    monkeypatch.setattr(native_engine, "_memory", {})  # a new process: the machine code is on disk now
+    monkeypatch.setattr(native_engine, "_ready", set())
+    again = ttsc("eval", prog, "--seeds", "2", "--format", "json")
+    assert again.exit_code == 0 and "compiling" not in again.stderr
+    quiet = ttsc("eval", prog, "--seeds", "2", "--quiet", "--format", "csv")
+    assert "compiling" not in quiet.stderr and quiet.stdout.splitlines()[0].endswith(",seconds,compile_seconds")

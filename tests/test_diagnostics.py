@@ -214,6 +214,12 @@ CASES = [
     C("var-init-not-constant", "E0212", H + "var x: int = ⟦count(active)⟧\n"),
     C("window-not-constant", "E0212", H + "var w: window(⟦count(active)⟧)\n"),
     C("loop-var-not-constant", "E0212", H + "repeat 2 as k { repeat ⟦k⟧ { } }\n"),
+    # ---- checker: limits known from literals alone (E0220); parameter-dependent ones wait for binding
+    C("repeat-literal-over-limit", "E0220", H + "repeat ⟦200000⟧ { }\n", message="`repeat 200,000` exceeds"),
+    C("repeat-literal-product", "E0220", H + "repeat ⟦1000 * 1000⟧ { }\n", help="bounded"),
+    C("window-literal-over-limit", "E0220", H + "var w: window(⟦20000⟧)\n", message="20,000 values"),
+    C("window-literal-zero", "E0220", H + "var w: window(⟦0⟧)\n"),
+    C("open-float-count", "E0203", H + "param n: int = 4\nopen ⟦n / 2⟧\n", help="use `//`"),
     # ---- several errors in one file: all reported, in source order, no cascades
     C("several", "E0201 E0203 E0207 E0202",
       H + "let y = ⟦foo⟧\nstop ⟦1⟧\n⟦break⟧\nlet ⟦y⟧ = 2\nstop y\n"),

@@ -173,3 +173,19 @@ def test_published_stores_load(shared: Path) -> None:
     stores = load_stores([shared / "replay" / "autotts"])
     assert len(stores) == 12 and "Qwen3-8B/aime25" in [s.name for s in stores]
     assert all(len(s.questions) == 30 and all(len(q.branches) == 128 for q in s.questions) for s in stores)
+
+
+def test_fast_and_careful_validation_build_the_same_branches() -> None:
+    """Valid branches skip the per-branch checks; what they build is what the careful path builds."""
+    from ttsc.runtime import store as store_mod
+
+    raw = json.loads(store_mod.default_store_path().read_text(encoding="utf-8"))
+    questions = raw["questions"] if isinstance(raw, dict) else raw
+    for i, q in enumerate(questions):
+        fast = store_mod._well_formed(q["each_branch"], q["probe_freq"])
+        careful = tuple(store_mod._branch(b, q["probe_freq"], f"question {i}") for b in q["each_branch"])
+        assert fast == careful
+    # Anything the careful path would refuse falls back to it, whatever branch it sits in.
+    for bad in ([[["1", 2], 5, "1"]], [[["1"], 5, "1"], [["1"], 5]], [[["1"], True, "1"]], [[["1"], 10**13, "1"]],
+                [[["1"] * 3, 5, "1"]]):
+        assert store_mod._well_formed(bad, 10**12 // 2) is None

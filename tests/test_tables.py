@@ -28,6 +28,8 @@ def assert_matches(tables: ReplayTables, store: Store) -> None:
             k = len(b.probes)
             assert tables.n_probes[qi, bi] == k and tables.total_tokens[qi, bi] == b.total_tokens
             assert [vocab[i] for i in tables.probe_ids[qi, bi, :k]] == list(b.probes)
+            start = tables.probe_start[qi, bi]
+            assert (tables.probe_flat[start:start + k] == tables.probe_ids[qi, bi, :k]).all()
             assert (tables.probe_ids[qi, bi, k:] == PAD).all()
             assert vocab[tables.final_ids[qi, bi]] == b.final_answer
             seen.update(dict.fromkeys((*b.probes, b.final_answer)))

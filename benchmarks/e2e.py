@@ -1,0 +1,95 @@
+"""What a user waits for: whole `ttsc` processes against the plain scalar implementation.
+
+    python -m benchmarks.e2e [--shared ../shared] [--skip-baseline | --baseline-seconds S] [--repeat 3]
+
+Three `ttsc eval` calls (CMC β=0.5, Parallel-Probe with 64 chains, ASC (64, 0.95))
+on the 12 published stores with 100 seeds, each a separate process started the
+way a user starts it, timed wall-clock from launch to exit; the kernels are
+compiled (and cached) by a first, untimed round. Against them: the same work by
+``benchmarks/baseline.py`` (one episode at a time in plain Python, stores loaded
+once per call), in this process. Also times the commands that should answer at
+once: ``ttsc --help`` and ``ttsc check`` / ``ttsc fmt --check`` on a four-line
+file (target: under 0.5 s for ``check``).
+
+Prints one line per measurement and the end-to-end ratio; wall-clock figures
+depend on the machine and its load, so nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = [("cmc", {"beta": 0.5}),
+         ("parallel_probe", {"num_chains": 64, "T": 40, "prune_patience": 7, "warm_up": 15}),
+         ("asc", {"max_samples": 64, "threshold": 0.95})]
+TINY = "strategy tiny\n\nparam k: int = 3\n\nopen k\nstop majority(live)\n"  # formatted
+
+
+def _ttsc(*args: str) -> float:
+    """Seconds from launching ``ttsc ARGS`` to its exit."""
+    script = Path(sys.executable).with_name("ttsc")  # the console script a user runs
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "ttsc.cli.main"]
+    start = time.perf_counter()
+    subprocess.run([*command, *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _eval_args(method: str, params: dict, stores: Path) -> list[str]:
+    sets = [x for k, v in params.items() for x in ("--set", f"{k}={v}")]
+    return ["eval", method, "--env", str(stores), *sets, "--seeds", "100", "--quiet", "--format", "csv"]
+
+
+def baseline_seconds(stores: Path) -> float:
+    """The same three calls with benchmarks/baseline.py, loading each store once per call as a process would."""
+    from benchmarks import baseline
+    from ttsc.runtime.store import load_stores
+
+    start = time.perf_counter()
+    for method, params in CALLS:
+        for store in load_stores([stores]):
+            baseline.evaluate(method, params, store, range(100))
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--baseline-seconds", type=float, help="reuse a baseline time measured before")
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds of the three calls; the best is kept")
+    args = ap.parse_args(argv)
+    stores = args.shared / "replay" / "autotts"
+
+    with tempfile.TemporaryDirectory() as d:
+        tiny = Path(d) / "tiny.tts"
+        tiny.write_text(TINY, encoding="utf-8")
+        for name, cmd in (("ttsc --help", ["--help"]), ("ttsc check (4 lines)", ["check", str(tiny)]),
+                          ("ttsc fmt --check (4 lines)", ["fmt", "--check", str(tiny)])):
+            print(f"{name:32s} {min(_ttsc(*cmd) for _ in range(3)):7.2f} s")
+
+    for method, params in CALLS:  # compile (or load) every kernel once, untimed
+        _ttsc(*_eval_args(method, params, stores))
+    rounds = []
+    for _ in range(args.repeat):
+        per_call = [_ttsc(*_eval_args(method, params, stores)) for method, params in CALLS]
+        rounds.append(per_call)
+    best = min(rounds, key=sum)
+    for (method, _), s in zip(CALLS, best):
+        print(f"ttsc eval {method:22s} {s:7.2f} s")
+    total = sum(best)
+    print(f"{'three ttsc eval processes':32s} {total:7.2f} s (best of {args.repeat})")
+    if args.skip_baseline:
+        return
+    base = args.baseline_seconds if args.baseline_seconds is not None else baseline_seconds(stores)
+    print(f"{'plain scalar baseline':32s} {base:7.2f} s")
+    print(f"end to end: {base / total:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
