@@ -129,3 +129,13 @@ def test_bad_dataset_and_options(tmp_path) -> None:
     r = CliRunner().invoke(cli, ["run", "sc", "--backend", "openai", "--model", "m", "--base-url", "ftp://x",
                                  "--question", "q"])
     assert r.exit_code == 2 and "http://" in r.output
+
+
+def test_live_benchmark_reports_the_controllers_share(model, capsys) -> None:
+    from benchmarks.live import main
+
+    assert main(["--base-url", model, "--questions", "2", "--interval", "8", "--set", "num_chains=3",
+                 "--set", "warm_up=0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0 <= out["live"]["controller_share"] < 1 and out["live"]["generated_tokens"] > 0
+    assert out["plain"]["requests"] == out["live"]["requests"] and out["plain"]["tokens_per_s"] > 0
