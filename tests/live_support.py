@@ -21,6 +21,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that gave up (its timeout) leaves a broken pipe: expected here
+
 
 def _serve(handler_cls, **attrs) -> tuple[_Server, str]:
     handler = type("H", (handler_cls,), attrs)
@@ -88,6 +91,7 @@ class FaultProxy:
         self.seen = 0
         self.injected: dict[str, int] = {}
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "responses": 0}
+        self.late = 0  # answers that came after the client had given up (a genuine timeout)
         self.server, self.url = _serve(_ProxyHandler, proxy=self)
 
     def pick(self) -> str | None:
@@ -123,6 +127,21 @@ class _ProxyHandler(_Quiet):
         except OSError:
             pass
 
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end (it timed out) while the request was upstream."""
+        try:
+            self.connection.setblocking(False)
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            try:
+                self.connection.setblocking(True)
+            except OSError:
+                pass
+
     def do_POST(self) -> None:
         p = self.proxy
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -137,6 +156,10 @@ class _ProxyHandler(_Quiet):
         status, data = p.forward(self.path, body)
         if kind == "truncate":
             return self._send(200, data[: len(data) // 2])
+        if self._client_gone():
+            with p.lock:
+                p.late += 1
+            return self._drop()
         if status == 200:
             usage = json.loads(data).get("usage") or {}
             with p.lock:

