@@ -5,9 +5,9 @@
 
 1. Runs the strategy live (openai backend, batched engine) on generated
    arithmetic questions and measures wall time, the time spent waiting on the
-   server, and generated tokens (reasoning + probe) per second. The
-   controller's share is the rest of the wall time: the policy, the
-   environment and the HTTP client's own work.
+   server (inside the backend's ``generate``, HTTP client included), and
+   generated tokens (reasoning + probe) per second. The controller's share is
+   the rest of the wall time: the policy and the environment.
 2. Plain generation: the same number of requests, each as many tokens as the
    live run generated per request on average, all in flight at once, with the
    same client; tokens per second.
