@@ -140,3 +140,15 @@ def test_live_benchmark_reports_the_controllers_share(model, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert 0 <= out["live"]["controller_share"] < 1 and out["live"]["generated_tokens"] > 0
     assert out["plain"]["requests"] == out["live"]["requests"] and out["plain"]["tokens_per_s"] > 0
+
+
+def test_traces_record_every_action(model, tmp_path) -> None:
+    r = _run("parallel_probe", "--set", "num_chains=2", "--set", "warm_up=0", "--backend", "openai", "--model", "m",
+             "--base-url", model, "--dataset", _dataset(tmp_path, 2), "--traces", str(tmp_path / "tr"), *FAST)
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(x) for x in (tmp_path / "tr" / "parallel_probe.live.jsonl").read_text().splitlines()]
+    assert [x["index"] for x in recs] == [0, 1]
+    for rec in recs:
+        acts = [e["action"] for e in rec["events"]]
+        assert acts[0] == "open" and "advance" in acts
+        assert sum(sum(e["tokens"]) for e in rec["events"]) == 38 * 2  # every reasoning token, once
