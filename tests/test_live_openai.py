@@ -11,7 +11,6 @@ from click.testing import CliRunner
 from tests.live_support import FaultProxy, fake_model, free_port
 from ttsc.cli.main import cli
 
-pytest.importorskip("httpx")
 
 FAST = ["--interval", "10", "--max-branch-tokens", "200", "--retries", "6", "--grader", "exact"]
 
