@@ -1,0 +1,255 @@
+"""The live environment: the environment protocol over a generation backend.
+
+Semantics, matching replay (``../shared/docs/semantics.md`` §3, ``runtime/reveal.py``):
+
+* An interval is Δ (``interval``) generated tokens. ``open`` generates a
+  branch's first interval, ``advance`` by k generates up to k·Δ more; a
+  branch *finishes* when generation ends (EOS) or it reaches
+  ``max_branch_tokens``. ``read`` (``whole``) generates the branch to its end.
+* The cost of a reveal is the reasoning tokens it generated (as the backend's
+  usage reports them), so a trajectory written as a replay store (its answer
+  after each full interval as probes, its length as ``total_tokens``) gives the
+  same costs through ``runtime/reveal.py``: intervals cost Δ, the last stretch
+  the remainder, a whole read the full length.
+* Intervals revealed by an ``advance`` that ends inside its k·Δ tokens:
+  ``max(1, ceil(n / Δ))`` for ``n`` tokens generated.
+* The answer of an unfinished branch is *probed*: the branch text plus an
+  answer-eliciting suffix, a few greedy tokens, read by the extractor. A
+  finished branch's answer is the extractor on its own text, probed only when
+  its text holds none. Probe tokens are real cost but are counted apart
+  (``probe_tokens``), so ``tokens`` and sequential tokens follow replay's
+  definition. An answer the extractor cannot find is the empty string.
+
+Each action is one batched backend call for the generation of every branch it
+moves (all rows at once), then one for the probes it needs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from ttsc.errors import TtscError
+from ttsc.runtime.env import NO_ANSWER, Moved, Taken
+from ttsc.runtime.live.extract import Extractor
+
+DEFAULT_SUFFIX = "\n</think>\n\nThe final answer is \\boxed{"
+DEFAULT_TEMPLATE = "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}.\n"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One generation: the prompt, the branch text so far (and its token ids where the backend keeps them)."""
+
+    question: int            # global question id (servers and seeds are derived from it)
+    seed: int                # the run's seed for this episode
+    slot: int                # branch slot in its episode
+    interval: int            # index of the first interval this request generates (probes: intervals so far)
+    prompt: str              # the formatted question
+    text: str                # generated text so far
+    ids: tuple[int, ...] | None
+    suffix: str              # "" to continue the branch; the probe suffix for a probe
+    max_tokens: int
+    probe: bool              # greedy answer elicitation, not reasoning
+
+    def sample_seed(self) -> int:
+        """A seed per (run seed, question, branch, interval): a continuation gets a fresh, reproducible stream."""
+        x = ((self.seed * 1_000_003 + self.question) * 1_000_033 + self.slot) * 1_000_037 + self.interval
+        return (x * 2654435761 + (1 if self.probe else 0)) % (2**31 - 1)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    ids: tuple[int, ...] | None  # the generated token ids, where the backend gives them
+    tokens: int                  # generated tokens, as the backend's usage reports them
+    ended: bool                  # generation ended by itself (EOS), not at max_tokens
+    prompt_tokens: int = 0
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        """Every request at once; completions in the order asked."""
+        ...
+
+
+@dataclass
+class Branch:
+    text: str = ""
+    ids: tuple[int, ...] | None = ()
+    tokens: int = 0
+    intervals: int = 0
+    finished: bool = False
+    answer: int = NO_ANSWER
+
+
+@dataclass
+class Usage:
+    """What the backend reported, per episode row."""
+
+    reasoning: np.ndarray
+    probe: np.ndarray
+    prompt: np.ndarray
+    calls: int = 0
+    requests: int = 0
+    backend_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    interval: int = 500
+    max_branch_tokens: int = 32768
+    max_branches: int = 64
+    probe_suffix: str = DEFAULT_SUFFIX
+    probe_tokens: int = 16
+    template: str = DEFAULT_TEMPLATE
+    extractor: str = "boxed"
+
+    def __post_init__(self):
+        if self.interval < 1 or self.max_branch_tokens < 1 or self.max_branches < 1 or self.probe_tokens < 1:
+            raise TtscError("--interval, --max-branch-tokens, --max-branches and --probe-tokens must be positive")
+        if "{question}" not in self.template:
+            raise TtscError("the prompt template must contain {question}")
+
+
+class LiveEnvironment:
+    """Episodes (row = seed_index * n_questions + question) generated live by ``backend``."""
+
+    def __init__(self, backend: Backend, questions: Sequence[str], golds: Sequence[str | None],
+                 seeds: Sequence[int], config: LiveConfig = LiveConfig(),
+                 grade: Callable[[str | None, str | None], bool] | None = None,
+                 question_ids: Sequence[int] | None = None,
+                 capacity: Callable[[int, int], int] | None = None):
+        self.backend = backend
+        self.config = config
+        self.questions = list(questions)
+        self.golds = list(golds)
+        self.qids = list(question_ids) if question_ids is not None else list(range(len(self.questions)))
+        self.seeds = tuple(int(s) for s in seeds)
+        self.n_questions = len(self.questions)
+        self.n_episodes = len(self.seeds) * self.n_questions
+        self.extract = Extractor(config.extractor)
+        self._grade = grade or (lambda a, g: a is not None and a == g)
+        self._prompts = [config.template.replace("{question}", q) for q in self.questions]
+        # branches an episode may open: the configured bound, or fewer where the backend has fewer (scripts)
+        self._cap = [min(config.max_branches, capacity(self.seeds[r // self.n_questions],
+                                                       self.qids[r % self.n_questions]))
+                     if capacity else config.max_branches for r in range(self.n_episodes)]
+        self.max_branches = max(self._cap, default=0)
+        self.branches: list[list[Branch]] = [[] for _ in range(self.n_episodes)]
+        self._vocab: list[dict[str, int]] = [{} for _ in range(self.n_episodes)]
+        self._texts: list[list[str]] = [[] for _ in range(self.n_episodes)]
+        z = lambda: np.zeros(self.n_episodes, dtype=np.int64)  # noqa: E731
+        self.usage = Usage(z(), z(), z())
+
+    # -- the protocol ---------------------------------------------------------------------------
+
+    def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken:
+        pairs = []
+        for row, n in zip(rows.tolist(), want.tolist()):
+            have = self.branches[row]
+            for _ in range(max(0, min(n, self._cap[row] - len(have)))):
+                have.append(Branch())
+                pairs.append((row, len(have) - 1))
+        steps = [None if whole else 1] * len(pairs)
+        answer, cost, finished, _ = self._move(pairs, steps)
+        cols = np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64)
+        return Taken(cols[0], cols[1], answer, cost, finished)
+
+    def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
+        return Moved(*self._move(list(zip(rows.tolist(), slots.tolist())), steps.tolist()))
+
+    def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
+        return [None if a < 0 else self._texts[r][a] for r, a in zip(rows.tolist(), answers.tolist())]
+
+    def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        texts = self.answer_text(rows, answers)
+        golds = [self.golds[r % self.n_questions] for r in rows.tolist()]
+        return np.array([bool(self._grade(a or None, g)) for a, g in zip(texts, golds)], dtype=bool)
+
+    # -- generation -----------------------------------------------------------------------------
+
+    def _move(self, pairs: list[tuple[int, int]], steps: list[int | None]):
+        """Generate ``steps`` intervals (None: to the end) of each branch, then probe those that need it."""
+        n = len(pairs)
+        answer = np.full(n, NO_ANSWER, dtype=np.int64)
+        cost = np.zeros(n, dtype=np.int64)
+        revealed = np.zeros(n, dtype=np.int64)
+        d, cap = self.config.interval, self.config.max_branch_tokens
+        todo, reqs = [], []
+        for i, ((row, slot), k) in enumerate(zip(pairs, steps)):
+            b = self.branches[row][slot]
+            if b.finished or (k is not None and k <= 0):  # nothing to reveal: the latest answer stands
+                answer[i] = b.answer
+                continue
+            budget = cap - b.tokens if k is None else min(k * d, cap - b.tokens)
+            todo.append(i)
+            reqs.append(self._request(row, slot, b, b.intervals, "", budget, probe=False))
+        outs = self._generate(reqs)
+        probes = []
+        for i, req, out in zip(todo, reqs, outs):
+            row, slot = pairs[i]
+            b = self.branches[row][slot]
+            b.text += out.text
+            b.ids = None if b.ids is None or out.ids is None else b.ids + tuple(out.ids)
+            b.tokens += out.tokens
+            cost[i] = out.tokens
+            self.usage.reasoning[row] += out.tokens
+            self.usage.prompt[row] += out.prompt_tokens
+            if out.ended or b.tokens >= cap or steps[i] is None:
+                b.finished = True
+                revealed[i] = max(1, -(-out.tokens // d))
+                found = self.extract(b.text)
+                if found is not None:
+                    b.answer = answer[i] = self._intern(row, found)
+                    continue
+            else:
+                revealed[i] = steps[i]
+            b.intervals += int(revealed[i])
+            probes.append(i)
+        preqs = []
+        for i in probes:
+            row, slot = pairs[i]
+            b = self.branches[row][slot]
+            preqs.append(self._request(row, slot, b, b.intervals, self.config.probe_suffix,
+                                       self.config.probe_tokens, probe=True))
+        for i, out in zip(probes, self._generate(preqs)):
+            row, slot = pairs[i]
+            self.usage.probe[row] += out.tokens
+            self.usage.prompt[row] += out.prompt_tokens
+            b = self.branches[row][slot]
+            b.answer = answer[i] = self._intern(row, self.extract(self.config.probe_suffix + out.text) or "")
+        finished = np.array([self.branches[r][s].finished for r, s in pairs], dtype=bool)
+        if any(k is None for k in steps):
+            revealed[:] = 1  # a whole read counts as one reveal
+        return answer, cost, finished, revealed
+
+    def _request(self, row: int, slot: int, b: Branch, interval: int, suffix: str, max_tokens: int,
+                 probe: bool) -> Request:
+        q = row % self.n_questions
+        return Request(self.qids[q], self.seeds[row // self.n_questions], slot, interval, self._prompts[q],
+                       b.text, b.ids, suffix, max_tokens, probe)
+
+    def _generate(self, reqs: list[Request]) -> list[Completion]:
+        if not reqs:
+            return []
+        t0 = time.perf_counter()
+        outs = self.backend.generate(reqs)
+        self.usage.backend_seconds += time.perf_counter() - t0
+        self.usage.calls += 1
+        self.usage.requests += len(reqs)
+        if len(outs) != len(reqs):
+            raise TtscError(f"backend {self.backend.name} answered {len(outs)} of {len(reqs)} requests")
+        return outs
+
+    def _intern(self, row: int, text: str) -> int:
+        vocab = self._vocab[row]
+        if text not in vocab:
+            vocab[text] = len(vocab)
+            self._texts[row].append(text)
+        return vocab[text]
