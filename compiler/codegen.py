@@ -375,12 +375,15 @@ class CodeGenerator:
                 args.append((repr(a.id), E))
             elif kind == "set":
                 args.append((self.set_expr(a, scope, rows), E))
+            elif kind == "each":  # every slot's value; the function reads its set's members
+                v, s = self.expr(a, scope, rows, True)
+                args.append((self._as_branch(v, s), E))
             else:
                 args.append(self.expr(a, scope, rows, branch))
         shape = U
         for _, s in args:
             shape = _join(shape, s)
-        codes = [f"rt.col({c})" if shape == B and s == E and kind not in ("set", "window") else c
+        codes = [f"rt.col({c})" if shape == B and s == E and kind not in ("set", "window", "each") else c
                  for (c, s), kind in zip(args, kinds)]
         as_float = f.coerces and self.c.type_of(e) is T.FLOAT
         template = f.batched_uniform if shape == U and f.batched_uniform else f.batched
@@ -414,6 +417,16 @@ class CodeGenerator:
         k, _ = self.expr(e.count, scope, rows, False)
         return f"rt.take_set({members}, {k})", S
 
+    def e_TakeLast(self, e: ast.TakeLast, scope, rows, branch):
+        members = self.set_expr(e.set, scope, rows)
+        k, _ = self.expr(e.count, scope, rows, False)
+        return f"rt.take_last_set({members}, {k})", S
+
+    def e_SetOp(self, e: ast.SetOp, scope, rows, branch):
+        a = self.set_expr(e.set, scope, rows)
+        b = self.set_expr(e.other, scope, rows)
+        return f"rt.{e.op}_set({a}, {b})", S
+
     @staticmethod
     def _as_branch(code: str, shape: str) -> str:
         return f"rt.col({code})" if shape == E else code
@@ -431,11 +444,16 @@ def _set_choice(e):
     """
     if isinstance(e, ast.IfExp):
         return e.cond, e.then, e.orelse
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, ast.SET_QUERIES):
         inner = _set_choice(e.set)
         if inner is not None:
             c, a, b = inner
             return c, e.model_copy(update={"set": a}), e.model_copy(update={"set": b})
+    if isinstance(e, ast.SetOp):  # a choice on the right side, the left being fixed
+        inner = _set_choice(e.other)
+        if inner is not None:
+            c, a, b = inner
+            return c, e.model_copy(update={"other": a}), e.model_copy(update={"other": b})
     return None
 
 
@@ -453,6 +471,10 @@ def _set_hint(e) -> str:
         return "ordered"
     if isinstance(e, ast.Take):
         return "first"
+    if isinstance(e, ast.TakeLast):
+        return "last_k"
+    if isinstance(e, ast.SetOp):
+        return {"union": "joined", "intersect": "common", "minus": "rest"}[e.op]
     return "members"
 
 

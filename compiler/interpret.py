@@ -276,6 +276,9 @@ class Interpreter(Evaluator):
     def answers_of(self, e, frame, branch):
         return [self.branches[i].last for i in self.eval(e, frame, branch)]
 
+    def member_values(self, s, e, frame, branch):
+        return [self.eval(e, frame, self.branches[i]) for i in self.eval(s, frame, branch)]
+
     def window_values(self, name: str):
         return self.windows[name]
 
@@ -290,6 +293,21 @@ class Interpreter(Evaluator):
     def e_Take(self, e: ast.Take, frame, branch):
         members = self.eval(e.set, frame, branch)
         return members[: max(0, self.eval(e.count, frame))]  # counts are per episode, never per branch
+
+    def e_TakeLast(self, e: ast.TakeLast, frame, branch):
+        members = self.eval(e.set, frame, branch)
+        k = self.eval(e.count, frame)  # per episode, as for `take`
+        return members[max(0, len(members) - k):] if k > 0 else ()
+
+    def e_SetOp(self, e: ast.SetOp, frame, branch):
+        left = self.eval(e.set, frame, branch)
+        right = self.eval(e.other, frame, branch)
+        if e.op == "union":  # the left side's order, then the right side's new members in its order
+            seen = set(left)
+            return left + tuple(i for i in right if i not in seen)
+        keep = set(right)
+        want = e.op == "intersect"
+        return tuple(i for i in left if (i in keep) == want)
 
     @staticmethod
     def _as_type(v, type_name: str):

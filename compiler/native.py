@@ -543,7 +543,27 @@ class NativeGenerator:
                 o.write(f"    {buf}[{j}] = {src}[{j}]")
                 o.level -= 1
             return buf, n
+        if isinstance(e, (ast.TakeLast, ast.SetOp)):
+            return self.set_algebra(e, scope, slot)
         raise NotImplementedError(f"no native code for set expression {type(e).__name__}")
+
+    def set_algebra(self, e, scope: Scope, slot: str | None) -> tuple[str, str]:
+        """`take last` and union / intersect / minus, into a buffer of their own."""
+        o = self.out
+        src, src_n = self.set_expr(e.set, scope, slot)
+        buf = self.new_set()
+        if isinstance(e, ast.TakeLast):
+            k = self.expr(e.count, scope, None)  # counts are per episode, never per branch
+            n = self.tmp("n_last")
+            o.write(f"{n} = rt.take_last({src}, {src_n}, {k}, {buf})")
+            return buf, n
+        other, other_n = self.set_expr(e.other, scope, slot)
+        mark, n = self.new_scratch(T.INT), self.tmp(f"n_{e.op}")
+        if e.op == "union":
+            o.write(f"{n} = rt.union({src}, {src_n}, {other}, {other_n}, {buf}, {mark})")
+        else:
+            o.write(f"{n} = rt.select_in({src}, {src_n}, {other}, {other_n}, {e.op == 'intersect'}, {buf}, {mark})")
+        return buf, n
 
     def signal_set(self, name: str, sym: _Sym, scope: Scope) -> tuple[str, str]:
         return tuple(self.hoisted_signal(name, sym).split("|"))
@@ -667,8 +687,12 @@ class NativeGenerator:
             if kind == "window":
                 codes.append(str(scope.lookup(a.id).index))
             elif kind == "set":
-                fill.update(self.set_operand(a, scope, slot, template))
+                # an aggregate walks the members' buffer to compute each member's value first
+                fill.update(self.set_operand(a, scope, slot, "{buf}" if "each" in kinds else template))
                 codes.append(fill.get("buf", ""))
+            elif kind == "each":  # the value for each member, into a scratch row: "ROW, N"
+                t = T.FLOAT if self.c.type_of(a) is T.FLOAT else T.INT
+                codes.append(f"{self.per_member(fill['buf'], fill['n'], a, scope, t)}, {fill['n']}")
             else:
                 codes.append(self.expr(a, scope, slot))
         if callable(template):

@@ -30,7 +30,7 @@ def is_constant(e: ast.Node, constant_name: Callable[[str], bool]) -> bool:
     """True when ``e`` depends only on literals and the names ``constant_name`` accepts."""
     if isinstance(e, ast.Name):
         return constant_name(e.id)
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, ast.SET_QUERIES):
         return False
     if isinstance(e, ast.Call) and e.func in FUNCS and not FUNCS[e.func].constant:
         return False
@@ -95,7 +95,7 @@ def writes(s: ast.Node) -> State:
 def reads_one_branch(e: ast.Node) -> bool:
     """Does ``e`` read no branch set? Then in branch scope it reads only the member in scope (and
     values computed before the statement), so members may be evaluated one after another."""
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, ast.SET_QUERIES):
         return False
     if isinstance(e, ast.Call) and e.func in FUNCS and "set" in FUNCS[e.func].params:
         return False

@@ -118,8 +118,29 @@ class Take(Node):
     count: Expr
 
 
+class TakeLast(Node):
+    """``SET take last N``: the last N members of SET, kept in SET's order."""
+
+    kind: Literal["take_last"] = "take_last"
+    set: Expr
+    count: Expr
+
+
+class SetOp(Node):
+    """``SET union OTHER`` / ``intersect`` / ``minus``: the members of SET (in its order) that are also /
+    not in OTHER; a union appends OTHER's members not in SET, in OTHER's order."""
+
+    kind: Literal["set_op"] = "set_op"
+    op: Literal["union", "intersect", "minus"]
+    set: Expr
+    other: Expr
+
+
+# Set-valued expressions built from other sets, each reading its operand `set` first.
+SET_QUERIES = (Where, Sorted, Take, TakeLast, SetOp)
+
 Expr = Annotated[
-    Union[Int, Float, Bool, NoneLit, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take],
+    Union[Int, Float, Bool, NoneLit, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp],
     Field(discriminator="kind"),
 ]
 
@@ -288,6 +309,6 @@ class Program(Node):
 DECL_TYPES = (Param, Var, Window, BranchVar, Signal)
 ACTION_TYPES = (Open, Read, Advance, Prune)
 
-for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, IfBranch, If, Repeat, Let, Assign, Push, Stop,
+for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp, IfBranch, If, Repeat, Let, Assign, Push, Stop,
                Open, Read, Advance, Prune, Setter, Update, Var, Window, BranchVar, Signal, Program):
     _model.model_rebuild()

@@ -425,7 +425,7 @@ class _Checker:
         f = FUNCS.get(e.func)
         if f is not None and "window" in f.params:
             return self._window_call(e, f, scope)
-        argtypes = [self.expr(a, scope, branch) for a in e.args]
+        argtypes = [self.expr(a, scope, branch or _per_member(f, i)) for i, a in enumerate(e.args)]
         if f is None:
             hint = HIDDEN.get(e.func)
             if hint is None and (e.func.startswith("__") or e.func in ("eval", "exec", "import", "print", "getattr")):
@@ -451,6 +451,8 @@ class _Checker:
             what = f"an argument of `{f.name}`"
             if kind == "num":
                 self.expect_numeric(t, arg.span, what)
+            elif kind == "each":
+                self.expect_numeric(t, arg.span, f"the per-member value of `{f.name}`")
             elif kind == "digits":
                 self.expect(T.INT, t, arg.span, "the number of decimals")
                 if not isinstance(arg, ast.Int):
@@ -483,6 +485,16 @@ class _Checker:
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `take`")
         # A count per branch would make a different set for every branch in scope: counts are per episode.
         self.expect(T.INT, self.expr(e.count, scope, False), e.count.span, "the count of `take`")
+        return T.SET
+
+    def expr_TakeLast(self, e: ast.TakeLast, scope, branch):
+        self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `take last`")
+        self.expect(T.INT, self.expr(e.count, scope, False), e.count.span, "the count of `take last`")
+        return T.SET
+
+    def expr_SetOp(self, e: ast.SetOp, scope, branch):
+        self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, f"the left side of `{e.op}`")
+        self.expect(T.SET, self.expr(e.other, scope, branch), e.other.span, f"the right side of `{e.op}`")
         return T.SET
 
     # -- type helpers
@@ -523,6 +535,11 @@ def _literal_type(node) -> T:
 
 def _assignable(want: T, got: T) -> bool:
     return want == got or (want is T.FLOAT and got is T.INT)
+
+
+def _per_member(f, i: int) -> bool:
+    """Is argument ``i`` of ``f`` evaluated for each member of a set (in branch scope)?"""
+    return f is not None and not f.variadic and i < len(f.params) and f.params[i] == "each"
 
 
 def _article(t: T) -> str:

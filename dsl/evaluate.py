@@ -42,6 +42,10 @@ class Evaluator:
         """The `last` answers of set ``e``'s members, in set order."""
         raise TtscError(f"line {e.span.line}: a branch set is not fixed by the parameters")
 
+    def member_values(self, s, e, env, branch) -> Sequence:
+        """``e`` evaluated in the scope of each member of set ``s``, in set order."""
+        raise TtscError(f"line {s.span.line}: a branch set is not fixed by the parameters")
+
     def window_values(self, name: str) -> Sequence[float]:
         raise TtscError(f"window `{name}` is not fixed by the parameters")
 
@@ -83,6 +87,8 @@ class Evaluator:
                 args.append(self.answers_of(a, env, branch))
             elif kind == "window":
                 args.append(self.window_values(a.id))
+            elif kind == "each":
+                args.append(self.member_values(e.args[f.params.index("set")], a, env, branch))
             else:
                 args.append(self.eval(a, env, branch))
         v = f.interpret(*args)

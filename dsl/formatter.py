@@ -126,7 +126,7 @@ def _expr(e: Any) -> tuple[str, int]:
     if isinstance(e, ast.IfExp):
         return (f"if {format_expr(e.cond)} then {format_expr(e.then)} else {format_expr(e.orelse, IFEXP)}",
                 IFEXP)
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, ast.SET_QUERIES):
         return format_expr(e.set) + " " + _query_tail(e), QUERY
     raise TypeError(f"cannot format {type(e).__name__}")  # a new node type must be taught here
 
@@ -136,6 +136,10 @@ def _query_tail(e: Any) -> str:
         return f"where {format_expr(e.cond, IFEXP)}"
     if isinstance(e, ast.Sorted):
         return f"sorted by {format_expr(e.key, IFEXP)}" + (" desc" if e.descending else "")
+    if isinstance(e, ast.TakeLast):
+        return f"take last {format_expr(e.count, IFEXP)}"
+    if isinstance(e, ast.SetOp):
+        return f"{e.op} {format_expr(e.other, IFEXP)}"
     return f"take {format_expr(e.count, IFEXP)}"
 
 
@@ -218,6 +222,8 @@ def _wrapped(parts: list[_Piece], pre: str, post: str) -> list[_Piece]:
 
 
 def _query_operand(e: Any) -> Any:
+    if isinstance(e, ast.SetOp):
+        return e.other
     return e.cond if isinstance(e, ast.Where) else e.key if isinstance(e, ast.Sorted) else e.count
 
 
