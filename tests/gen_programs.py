@@ -268,6 +268,7 @@ class _Gen:
                 lambda: _call("votes", self.expr(SET, d, branch), self.expr(ANSWER, d, branch)),
             ]
             opts += [lambda w=w: _call("size", _name(w)) for w in self.windows]
+            opts += self.aggregates(INT, d, branch)
         return self.pick(opts)()
 
     def int_divisor(self, const: bool) -> Any:
@@ -303,6 +304,7 @@ class _Gen:
         ]
         if not const:
             opts.append(lambda: _call("confidence", self.expr(SET, d, branch)))
+            opts += self.aggregates(FLOAT, d, branch)
         return self.pick(opts)()
 
     def bool_(self, d: int, branch: bool, const: bool) -> Any:
@@ -326,6 +328,7 @@ class _Gen:
                                self.expr(ANSWER, d, branch, const))]
         if not const:
             opts.append(lambda: _call("majority", self.expr(SET, d, branch)))
+            opts += self.aggregates(ANSWER, d, branch)
         return self.pick(opts)()
 
     def set_(self, d: int, branch: bool, const: bool) -> Any:
@@ -337,7 +340,36 @@ class _Gen:
             lambda: ast.Take(span=_S, set=s(), count=self.expr(INT, d, False)),
             lambda: _ifexp(self.expr(BOOL, d, branch, const), s(), s()),  # inside branch scope, per member
         ]
+        opts += self.set_algebra(d, branch)
         return self.pick(opts)()
+
+    # ---- set algebra and aggregates over a set
+    def set_algebra(self, d: int, branch: bool) -> list[Callable[[], Any]]:
+        """`take last`, `union`, `intersect`, `minus`: often of sets that overlap (a set and a query on it)."""
+        s = lambda: self.expr(SET, d, branch)  # noqa: E731
+
+        def overlapping() -> Any:
+            a = s()
+            return a, (ast.Where(span=_S, set=a, cond=self.expr(BOOL, d, branch=True)) if self.chance(4) else s())
+
+        def set_op() -> Any:
+            a, b = overlapping()
+            if self.chance(4):
+                a, b = b, a
+            return ast.SetOp(span=_S, op=self.pick(["union", "intersect", "minus"]), set=a, other=b)
+
+        return [lambda: ast.TakeLast(span=_S, set=s(), count=self.expr(INT, d, False)), set_op]
+
+    def aggregates(self, ty: str, d: int, branch: bool) -> list[Callable[[], Any]]:
+        """distinct, sum_of / mean_of / min_of / max_of and weighted, the value per member in branch scope."""
+        s = lambda: self.expr(SET, d, branch)  # noqa: E731
+        if ty == ANSWER:
+            return [lambda: _call("weighted", s(), self.num(d, True, False))]
+        if ty == INT:
+            return [lambda: _call("distinct", s()),
+                    lambda: _call(self.pick(["sum_of", "min_of", "max_of"]), s(), self.expr(INT, d, True))]
+        return [lambda: _call(self.pick(["sum_of", "min_of", "max_of"]), s(), self.expr(FLOAT, d, True)),
+                lambda: _call("mean_of", s(), self.num(d, True, False))]
 
     def bounded(self, e: Any, ty: str) -> Any:
         """``e`` kept within ±STATE_BOUND if it reads state, so state cannot grow without bound."""
@@ -665,7 +697,7 @@ _CMP = ("==", "!=", "<", "<=", ">", ">=")
 
 
 def _level(e: Any) -> int:
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, (ast.Where, ast.Sorted, ast.Take, ast.TakeLast, ast.SetOp)):
         return 0
     if isinstance(e, ast.IfExp):
         return 1
@@ -723,6 +755,10 @@ class _Printer:
             return f"{self.x(e.set)} sorted by {self.x(e.key, 1)}{order}"
         if isinstance(e, ast.Take):
             return f"{self.x(e.set)} take {self.x(e.count, 1)}"
+        if isinstance(e, ast.TakeLast):
+            return f"{self.x(e.set)} take last {self.x(e.count, 1)}"
+        if isinstance(e, ast.SetOp):
+            return f"{self.x(e.set)} {e.op} {self.x(e.other, 1)}"
         raise TypeError(type(e).__name__)
 
     def block(self, body) -> str:
