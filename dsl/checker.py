@@ -134,7 +134,8 @@ class _Checker:
             return sym
         if name in self.fields:
             self.error("E0209", f"`{name}` is a branch field, and there is no branch here", node.span,
-                       help="branch fields are read inside `where`, `sorted by`, `advance … by` and `update … set`")
+                       help="branch fields are read inside `where`, `sorted by`, `advance … by`, `update … set` "
+                            "and the per-member value of `sum_of(S, …)`-style aggregates")
             return None
         if name in HIDDEN:
             self.error("E0201", f"unknown name `{name}`", node.span, help=HIDDEN[name])
