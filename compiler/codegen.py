@@ -108,6 +108,9 @@ class CodeGenerator:
         elif isinstance(item, ast.Signal):
             self.comment(item)
             self.signal(item, scope)
+        elif isinstance(item, ast.BranchHistory):
+            self.comment(item)
+            self.out.write(f"st.add_history({item.name!r}, {item.capacity})")
         else:
             self.stmt(item, scope, rows, None, last=last)
 
@@ -373,6 +376,8 @@ class CodeGenerator:
         for a, kind in zip(e.args, kinds):
             if kind == "window":
                 args.append((repr(a.id), E))
+            elif kind == "history":  # the member in scope's own history
+                args.append((repr(a.id), B))
             elif kind == "set":
                 args.append((self.set_expr(a, scope, rows), E))
             elif kind == "each":  # every slot's value; the function reads its set's members

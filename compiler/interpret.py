@@ -96,6 +96,7 @@ class Interpreter(Evaluator):
         self.signals = {i.name: i for i in checked.program.items if isinstance(i, ast.Signal)}
         self.fields = set(FIELDS) | set(checked.branch_vars)
         self.var_types = {i.name: i.type for i in checked.program.items if isinstance(i, ast.Var)}
+        self.histories = {i.name: i.capacity for i in checked.program.items if isinstance(i, ast.BranchHistory)}
 
     # ---- episode driver
     def run(self, episode: EpisodeView, on_event: Callable[[TraceEvent], None] | None = None) -> EpisodeResult:
@@ -126,7 +127,7 @@ class Interpreter(Evaluator):
             frame.values[item.name] = self._as_type(self.eval(item.init, frame), item.type)
         elif isinstance(item, ast.Window):
             self.windows[item.name] = deque(maxlen=self.eval(item.capacity, frame))
-        elif isinstance(item, ast.BranchVar):
+        elif isinstance(item, (ast.BranchVar, ast.BranchHistory)):
             pass  # initialised when each branch opens
         else:
             self.stmt(item, frame)
@@ -193,6 +194,7 @@ class Interpreter(Evaluator):
             self.branches.append(b)
             for name, decl in self.checked.branch_vars.items():
                 b.vars[name] = self._as_type(self.eval(decl.init, self.globals), decl.type)
+            self._start_histories(b)
             if r.finished:
                 self.completed.append(b.index)
             got.append(b.index)
@@ -212,6 +214,7 @@ class Interpreter(Evaluator):
             b.depth += r.steps
             b.last = r.answer
             b.tokens += r.tokens
+            self._record(b)
             if r.finished:
                 b.finished = True
                 self.completed.append(b.index)
@@ -278,6 +281,19 @@ class Interpreter(Evaluator):
 
     def member_values(self, s, e, frame, branch):
         return [self.eval(e, frame, self.branches[i]) for i in self.eval(s, frame, branch)]
+
+    def _start_histories(self, b: BranchState) -> None:
+        for name, k in self.histories.items():
+            b.vars[name] = deque(maxlen=k)
+        self._record(b)
+
+    def _record(self, b: BranchState) -> None:
+        """Each reveal adds the answer it showed to the branch's histories (the oldest falls out)."""
+        for name in self.histories:
+            b.vars[name].append(b.last)
+
+    def history_values(self, name: str, branch):
+        return branch.vars[name]
 
     def window_values(self, name: str):
         return self.windows[name]

@@ -76,6 +76,7 @@ class NativeGenerator:
         self.n_bi = self.n_bf = 0
         self.branch_init: list[tuple[str, str]] = []  # (branch var, code of its initial value)
         self.windows: list[str] = []  # capacity code per window
+        self.histories: dict[str, tuple[int, int]] = {}  # history -> (first of its K + 1 rows in BI, K)
         self.fields = set(FIELDS) | set(checked.branch_vars)
         self.globals: Scope = Scope()
         # Values computed ahead of the current statement and still valid: key -> (code, what they read).
@@ -233,6 +234,9 @@ class NativeGenerator:
             self.branch_init.append((item.name, self.expr(item.init, g, None)))
         elif isinstance(item, ast.Signal):
             g.names[item.name] = _Sym("signal", node=item.value)
+        elif isinstance(item, ast.BranchHistory):  # BI rows: the reveals so far, then a ring of K answers
+            self.histories[item.name] = (self.n_bi, item.capacity)
+            self.n_bi += item.capacity + 1
         else:
             self.stmt(item, g)
 
@@ -349,6 +353,9 @@ class NativeGenerator:
         for name, init in self.branch_init:
             matrix, row, type_ = self.branch_rows[name]
             o.write(f"{matrix}[{row}, {slot}] = {self.typed(init, type_)}")
+        for first, k in self.histories.values():
+            o.write(f"BI[{first}, {slot}] = 0")
+        self.record_histories(slot)
         if bound is not None:
             o.write(f"{bound}[{got}] = {slot}")
         o.write(f"{longest} = max({longest}, BR[{TOKENS}, {slot}])")
@@ -390,8 +397,16 @@ class NativeGenerator:
         o.write(f"if BR[{STATUS}, {slot}] == {ACTIVE} and {steps} > 0:")
         o.write(f"    {longest} = max({longest}, rt.advance(env, BR, COMP, ACC, VOTE, {slot}, {steps}))")
         o.write(f"    {moved} += 1")
+        o.level += 1
+        self.record_histories(slot)
+        o.level -= 1
         o.level -= levels
         o.write(f"rt.end_round(ACC, {moved}, {longest})")
+
+    def record_histories(self, slot: str) -> None:
+        """Each reveal adds the answer it showed to the branch's histories."""
+        for first, k in self.histories.values():
+            self.out.write(f"rt.history_record(BI, {first}, {k}, {slot}, BR[{LAST}, {slot}])")
 
     def s_Prune(self, s: ast.Prune, scope):
         buf, n = self.set_expr(s.set, scope, None)
@@ -686,6 +701,9 @@ class NativeGenerator:
         for a, kind in zip(e.args, kinds):
             if kind == "window":
                 codes.append(str(scope.lookup(a.id).index))
+            elif kind == "history":  # the member in scope's own history
+                first, k = self.histories[a.id]
+                codes.append(f"{first}, {k}, {slot}")
             elif kind == "set":
                 # an aggregate walks the members' buffer to compute each member's value first
                 fill.update(self.set_operand(a, scope, slot, "{buf}" if "each" in kinds else template))

@@ -617,3 +617,52 @@ def weighted(members, last, weights, n, counts):
     for j in range(n):
         counts[last[members[j]] + 1] = 0
     return best
+
+
+# ---- per-branch answer histories: BI[first, slot] counts the reveals, BI[first + 1 + i, slot] is a
+# ring of the last K answers (the oldest at (reveals - held) % K) ---------------------------------
+
+@njit(cache=True, _nrt=False)
+def history_record(BI, first, k, slot, answer):
+    BI[first + 1 + BI[first, slot] % k, slot] = answer
+    BI[first, slot] += 1
+
+
+@njit(cache=True, _nrt=False)
+def history_size(BI, first, k, slot):
+    return min(BI[first, slot], k)
+
+
+@njit(cache=True, _nrt=False)
+def _held(BI, first, k, slot, i):
+    """The i-th oldest answer held."""
+    seen = BI[first, slot]
+    return BI[first + 1 + (seen - min(seen, k) + i) % k, slot]
+
+
+@njit(cache=True, _nrt=False)
+def history_majority(BI, first, k, slot, counts):
+    """Most common answer held, ties to the oldest; ``counts`` is zeroed scratch, left zeroed."""
+    n = history_size(BI, first, k, slot)
+    for i in range(n):
+        counts[_held(BI, first, k, slot, i) + 1] += 1
+    best, top = -1, 0
+    for i in range(n):
+        a = _held(BI, first, k, slot, i)
+        if counts[a + 1] > top:
+            best, top = a, counts[a + 1]
+    for i in range(n):
+        counts[_held(BI, first, k, slot, i) + 1] = 0
+    return best
+
+
+@njit(cache=True, _nrt=False)
+def history_unanimous(BI, first, k, slot):
+    n = history_size(BI, first, k, slot)
+    if n == 0:
+        return False
+    a = _held(BI, first, k, slot, 0)
+    for i in range(1, n):
+        if _held(BI, first, k, slot, i) != a:
+            return False
+    return True

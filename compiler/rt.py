@@ -541,6 +541,7 @@ class State:
         self.fin_count = np.zeros(e, dtype=np.int64)
         self.user: dict[str, np.ndarray] = {}
         self.windows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.histories: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (answers [E, B, K], reveals [E, B])
         self.stopped = np.zeros(e, dtype=bool)
         self.answer = np.full(e, -1, dtype=np.int64)
         self.stop_line = np.zeros(e, dtype=np.int64)
@@ -558,6 +559,31 @@ class State:
     def add_window(self, name: str, capacity: int) -> None:
         self.windows[name] = (np.zeros((self.E, max(capacity, 1)), dtype=np.float64),
                               np.zeros(self.E, dtype=np.int64), capacity)
+
+    def add_history(self, name: str, capacity: int) -> None:
+        self.histories[name] = (np.full((self.E, self.B, capacity), -1, dtype=np.int64),
+                                np.zeros((self.E, self.B), dtype=np.int64))
+
+    def history(self, name: str, fn: str, rows: np.ndarray) -> np.ndarray:
+        """A history function of every slot's own history, [n, W]: its answers oldest first."""
+        ring, seen = self.histories[name]
+        k = ring.shape[2]
+        reveals = self._rows(seen, rows)
+        held = np.minimum(reveals, k)
+        place = np.arange(k)
+        # the oldest held answer sits at (reveals - held) % K; ring order from there
+        order = (reveals[..., None] - held[..., None] + place) % k
+        answers = np.take_along_axis(ring[rows, :self.W], order, axis=2)
+        valid = place < held[..., None]
+        if fn == "size":
+            return held
+        same = (answers[..., :, None] == answers[..., None, :]) & valid[..., None, :]
+        counts = np.where(valid, same.sum(axis=3), 0)  # how many held answers equal each one
+        if fn == "unanimous":
+            return (held > 0) & (counts[..., 0] == held)
+        best = np.argmax(counts, axis=2)  # the first of the most common: ties go to the oldest
+        top = np.take_along_axis(answers, best[..., None], axis=2)[..., 0]
+        return np.where(held > 0, top, -1)
 
     def store_bound(self, full: np.ndarray, rows: np.ndarray, new: np.ndarray) -> None:
         full[rows] = False
@@ -748,6 +774,11 @@ class State:
         self.tokens_b.reshape(-1)[flat] += cost
         self.status.reshape(-1)[flat] = np.where(finished, STATUS_FINISHED, STATUS_ACTIVE)
         self.row_version[r] += 1
+        for ring, seen in self.histories.values():  # each reveal adds its answer to the branch's histories
+            k = ring.shape[2]
+            reveals = seen.reshape(-1)
+            ring.reshape(-1, k)[flat, reveals[flat] % k] = answer
+            reveals[flat] += 1
 
     def _finish(self, r: np.ndarray, s: np.ndarray) -> None:
         """Append finished branches to `completed`: r is grouped by row, in finishing order."""

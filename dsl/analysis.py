@@ -67,6 +67,8 @@ def reads(e: ast.Node, program: ast.Program) -> State:
                 out.add("branches")
             elif isinstance(d, ast.BranchVar):
                 out.add("fields")
+            elif isinstance(d, ast.BranchHistory):  # recorded by every reveal
+                out.add("branches")
             elif isinstance(d, ast.Var):
                 out.add(f"var {name}")
             elif isinstance(d, ast.Window):

@@ -279,6 +279,14 @@ class BranchVar(Node):
     init: Expr
 
 
+class BranchHistory(Node):
+    """``branch NAME: history(K)``: each branch's last K revealed answers, oldest first, recorded at each reveal."""
+
+    kind: Literal["branch_history"] = "branch_history"
+    name: str
+    capacity: int
+
+
 class Signal(Node):
     """``signal NAME = EXPR``: a derived value, recomputed each time it is read."""
 
@@ -287,9 +295,9 @@ class Signal(Node):
     value: Expr
 
 
-Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal], Field(discriminator="kind")]
+Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal, BranchHistory], Field(discriminator="kind")]
 Item = Annotated[
-    Union[Param, Var, Window, BranchVar, Signal, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
+    Union[Param, Var, Window, BranchVar, Signal, BranchHistory, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
     Field(discriminator="kind"),
 ]
 
@@ -306,7 +314,7 @@ class Program(Node):
         return tuple(i for i in self.items if isinstance(i, Param))
 
 
-DECL_TYPES = (Param, Var, Window, BranchVar, Signal)
+DECL_TYPES = (Param, Var, Window, BranchVar, Signal, BranchHistory)
 ACTION_TYPES = (Open, Read, Advance, Prune)
 
 for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp, IfBranch, If, Repeat, Let, Assign, Push, Stop,

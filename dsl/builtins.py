@@ -22,6 +22,7 @@ class T(str, Enum):
     ANSWER = "answer"
     SET = "branch set"
     WINDOW = "window"
+    HISTORY = "history"
 
     def __str__(self) -> str:
         return self.value
@@ -68,7 +69,7 @@ class Func:
     """One built-in function: everything the checker, the three engines and the docs need.
 
     ``params`` are argument kinds: "set", "window" (a window's name), "num" (int or float),
-    "int", "answer", "digits" (an int literal), "each" (a number per member of the "set" argument). The last ``optional`` of them may be left out;
+    "int", "answer", "digits" (an int literal), "history" (a history's name, in branch scope), "each" (a number per member of the "set" argument). The last ``optional`` of them may be left out;
     a ``variadic`` function takes two or more "num"s. ``result`` gives the result type from the
     argument types. Engines:
 
@@ -100,7 +101,7 @@ class Func:
     @property
     def constant(self) -> bool:
         """Can a call be fixed by the parameters? Not when it reads branches or a window."""
-        return not any(k in ("set", "window") for k in self.params)
+        return not any(k in ("set", "window", "history") for k in self.params)
 
     @property
     def coerces(self) -> bool:
@@ -194,6 +195,18 @@ FUNCS.update({f.name: f for f in [
          "rt.weighted({0}, st.field('last', {rows}), {1})", "rt.weighted({buf}, {last}, {1}, CNT)"),
 ]})
 
+# Per-branch answer histories (`branch h: history(K)`), read in branch scope: the member's own
+# history. Templates: batched ``{0}`` is the history's quoted name; native ``{0}`` is
+# "FIRST_ROW, K, SLOT" (its rows in BI, its capacity, the member's slot).
+FUNCS.update({f.name: f for f in [
+    Func("history_size", ("history",), "answers held: reveals so far, at most K", fixed(T.INT), ops.size,
+         "st.history({0}, 'size', {rows})", "rt.history_size(BI, {0})"),
+    Func("history_majority", ("history",), "most common answer held; ties go to the oldest; none when empty",
+         fixed(T.ANSWER), ops.majority, "st.history({0}, 'majority', {rows})", "rt.history_majority(BI, {0}, CNT)"),
+    Func("history_unanimous", ("history",), "true when at least one answer is held and all are equal",
+         fixed(T.BOOL), ops.unanimous, "st.history({0}, 'unanimous', {rows})", "rt.history_unanimous(BI, {0})"),
+]})
+
 KEYWORDS = frozenset({
     "strategy", "param", "var", "branch", "signal", "let", "push", "to", "if", "elif", "else", "then",
     "repeat", "as", "break", "stop", "open", "read", "advance", "by", "prune", "update", "set", "where", "sorted",
@@ -221,3 +234,4 @@ HIDDEN = {
 MAX_REPEAT = 100_000          # iterations of one `repeat`
 MAX_TOTAL_ITERATIONS = 1_000_000  # product of nested `repeat` counts
 MAX_WINDOW = 10_000
+MAX_HISTORY = 16  # answers a `branch NAME: history(K)` keeps per branch

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, NUMERIC, SETS, T
+from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_HISTORY, NUMERIC, SETS, T
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -120,7 +120,7 @@ class _Checker:
                        help="every name in a program is defined once",
                        notes=(f"first defined at line {first.line}",) if first else ())
             return
-        if sym.kind == "branch_var":
+        if sym.kind in ("branch_var", "history"):
             self.fields[name] = sym
         else:
             scope.names[name] = sym
@@ -184,12 +184,21 @@ class _Checker:
             self.expect_assignable(t, self.expr(d.init, scope), d.init.span, f"`{d.name}`")
             self.declare(scope, Symbol(d.name, "branch_var", t, d), self.name_span(d.name, d.span))
             self.result.branch_vars[d.name] = d
+        elif isinstance(d, ast.BranchHistory):
+            self.branch_history(d, scope)
         elif isinstance(d, ast.Signal):
             # Declared even when its expression is wrong (type None), so its uses are not reported again.
             t = self.expr(d.value, scope)
             self.declare(scope, Symbol(d.name, "signal", t, d), self.name_span(d.name, d.span))
         else:  # pragma: no cover - the grammar has no other declarations
             raise TypeError(f"unknown declaration {type(d).__name__}")
+
+    def branch_history(self, d: ast.BranchHistory, scope: Scope) -> None:
+        if not 1 <= d.capacity <= MAX_HISTORY:
+            span = self.name_span(str(d.capacity), d.span, after=self.name_span(d.name, d.span).end)
+            self.error("E0208", f"a history holds from 1 to {MAX_HISTORY} answers, got {d.capacity}", span,
+                       help="keep a short history; count longer runs with a `branch` variable")
+        self.declare(scope, Symbol(d.name, "history", T.HISTORY, d), self.name_span(d.name, d.span))
 
     def param(self, p: ast.Param, scope: Scope) -> None:
         t = _TYPES[p.type]
@@ -329,7 +338,10 @@ class _Checker:
             field_span = self.name_span(st.field, st.span)
             sym = self.fields.get(st.field)
             if sym is None or sym.kind != "branch_var":
-                if st.field in FIELDS:
+                if sym is not None and sym.kind == "history":
+                    self.error("E0206", f"`{st.field}` is a history: each reveal records it, nothing sets it",
+                               field_span, help="only `branch` fields can be set")
+                elif st.field in FIELDS:
                     self.error("E0206", f"`{st.field}` is a built-in field and cannot be set", field_span,
                                help="only `branch` fields can be set")
                 else:
@@ -370,6 +382,10 @@ class _Checker:
             return None
         if sym.kind == "window":
             self.error("E0203", f"`{e.id}` is a window; read it with size(), oldest(), newest() or mean()", e.span)
+            return None
+        if sym.kind == "history":
+            self.error("E0203", f"`{e.id}` is a history; read it with history_size(), history_majority() or "
+                                "history_unanimous()", e.span)
             return None
         return sym.type
 
@@ -426,6 +442,8 @@ class _Checker:
         f = FUNCS.get(e.func)
         if f is not None and "window" in f.params:
             return self._window_call(e, f, scope)
+        if f is not None and "history" in f.params:
+            return self._history_call(e, f, scope, branch)
         argtypes = [self.expr(a, scope, branch or _per_member(f, i)) for i, a in enumerate(e.args)]
         if f is None:
             hint = HIDDEN.get(e.func)
@@ -469,6 +487,18 @@ class _Checker:
             self.error("E0203", f"`{f.name}` takes a window", e.args[0].span,
                        help="declare one with `var NAME: window(N)`")
         return f.result([T.WINDOW])
+
+    def _history_call(self, e: ast.Call, f, scope, branch: bool) -> T:
+        """A history is read as the member in scope's own: its name is an argument, in branch scope only."""
+        arg = e.args[0] if len(e.args) == 1 else None
+        if arg is None:
+            self.error("E0204", f"`{f.name}` takes 1 argument, got {len(e.args)}", e.span, help=f"{f.name}: {f.doc}")
+        elif not (isinstance(arg, ast.Name) and (s := self.fields.get(arg.id)) and s.kind == "history"):
+            self.error("E0203", f"`{f.name}` takes a history", arg.span,
+                       help="declare one with `branch NAME: history(K)`")
+        elif not branch:
+            self.resolve(arg, scope, branch)  # reports E0209: no branch here
+        return f.result([T.HISTORY])
 
     def expr_Where(self, e: ast.Where, scope, branch):
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `where`")
@@ -545,4 +575,4 @@ def _per_member(f, i: int) -> bool:
 
 def _article(t: T) -> str:
     return {T.INT: "an int", T.FLOAT: "a float", T.BOOL: "a bool", T.ANSWER: "an answer", T.SET: "a branch set",
-            T.WINDOW: "a window"}[t]
+            T.WINDOW: "a window", T.HISTORY: "a history"}[t]

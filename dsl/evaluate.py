@@ -46,6 +46,9 @@ class Evaluator:
         """``e`` evaluated in the scope of each member of set ``s``, in set order."""
         raise TtscError(f"line {s.span.line}: a branch set is not fixed by the parameters")
 
+    def history_values(self, name: str, branch) -> Sequence[ops.Answer]:
+        raise TtscError(f"history `{name}` is not fixed by the parameters")
+
     def window_values(self, name: str) -> Sequence[float]:
         raise TtscError(f"window `{name}` is not fixed by the parameters")
 
@@ -87,6 +90,8 @@ class Evaluator:
                 args.append(self.answers_of(a, env, branch))
             elif kind == "window":
                 args.append(self.window_values(a.id))
+            elif kind == "history":
+                args.append(self.history_values(a.id, branch))
             elif kind == "each":
                 args.append(self.member_values(e.args[f.params.index("set")], a, env, branch))
             else:

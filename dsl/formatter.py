@@ -257,7 +257,8 @@ class _Line:
     trailing: str | None = None
 
 
-_GROUPS = {ast.Param: "param", ast.Var: "state", ast.Window: "state", ast.BranchVar: "state", ast.Signal: "signal"}
+_GROUPS = {ast.Param: "param", ast.Var: "state", ast.Window: "state", ast.BranchVar: "state", ast.Signal: "signal",
+           ast.BranchHistory: "state"}
 
 
 class _Layout:
@@ -335,6 +336,9 @@ class _Layout:
 
     def i_BranchVar(self, s: ast.BranchVar, col: int) -> None:
         self.simple(s, col, f"branch {s.name}: {s.type} = ", s.init)
+
+    def i_BranchHistory(self, s: ast.BranchHistory, col: int) -> None:
+        self.emit(col, [_Piece(f"branch {s.name}: history({s.capacity})", s.span.start)], s.span.end)
 
     def i_Signal(self, s: ast.Signal, col: int) -> None:
         self.simple(s, col, f"signal {s.name} = ", s.value)

@@ -260,6 +260,9 @@ class _ToAst(Transformer):
         return ast.Signal(span=_span(meta), name=str(c[0]), value=c[1])
 
     # -- statements
+    def branch_history(self, meta, c):
+        return ast.BranchHistory(span=_span(meta), name=str(c[0]), capacity=self.int(meta, [c[1]]).value)
+
     def let(self, meta, c):
         return ast.Let(span=_span(meta), name=str(c[0]), value=c[1])
 
