@@ -195,7 +195,10 @@ class _Checker:
 
     def branch_history(self, d: ast.BranchHistory, scope: Scope) -> None:
         if not 1 <= d.capacity <= MAX_HISTORY:
-            span = self.name_span(str(d.capacity), d.span, after=self.name_span(d.name, d.span).end)
+            text = self.source.text[d.span.start:d.span.end]
+            open_paren = d.span.start + text.rfind("(") + 1
+            digits = self.source.text[open_paren:d.span.end].split(")")[0].strip()
+            span = self.source.span_at(self.source.text.index(digits, open_paren), len(digits))
             self.error("E0208", f"a history holds from 1 to {MAX_HISTORY} answers, got {d.capacity}", span,
                        help="keep a short history; count longer runs with a `branch` variable")
         self.declare(scope, Symbol(d.name, "history", T.HISTORY, d), self.name_span(d.name, d.span))

@@ -228,6 +228,16 @@ CASES = [
     C("mean-of-bool", "E0203", H + "let x = mean_of(live, ⟦finished⟧)\n", message="got a bool"),
     C("weighted-arity", "E0204", H + "let x = ⟦weighted(completed)⟧\n", message="takes 2 arguments, got 1"),
     C("weighted-unknown-name", "E0201", H + "let x = weighted(completed, ⟦wieght⟧)\n"),
+    # ---- per-branch answer histories
+    C("history-too-long", "E0208", H + "branch h: history(⟦17⟧)\n", message="from 1 to 16 answers"),
+    C("history-empty", "E0208", H + "branch h: history( ⟦0⟧ )\n"),
+    C("history-outside-branch", "E0209", H + "branch h: history(2)\nlet x = history_size(⟦h⟧)\n"),
+    C("history-as-value", "E0203", H + "branch h: history(2)\nprune active where ⟦h⟧ == none\n",
+      message="read it with history_size()"),
+    C("history-set", "E0206", H + "branch h: history(2)\nupdate active set ⟦h⟧ = 1\n", message="nothing sets it"),
+    C("history-call-window", "E0203", H + "var w: window(2)\nprune active where history_unanimous(⟦w⟧)\n",
+      help="branch NAME: history(K)"),
+    C("history-arity", "E0204", H + "branch h: history(2)\nprune active where ⟦history_size(h, h)⟧ > 1\n"),
     # ---- several errors in one file: all reported, in source order, no cascades
     C("several", "E0201 E0203 E0207 E0202",
       H + "let y = ⟦foo⟧\nstop ⟦1⟧\n⟦break⟧\nlet ⟦y⟧ = 2\nstop y\n"),
