@@ -120,6 +120,7 @@ class _Gen:
         self.scopes: list[dict[str, _Sym]] = [{}]
         self.branch_vars: dict[str, str] = {}
         self.windows: list[str] = []
+        self.histories: list[str] = []  # `branch NAME: history(K)`
         self.n = 0
         self.loops = 0
         self.iterations = 1
@@ -172,6 +173,7 @@ class _Gen:
         opts: list[Callable[[], Any]] = [lambda s=s: _name(s.name) for s in self.visible(ty, const)]
         if branch:
             opts += [lambda f=f: _name(f) for f, t in {**_FIELDS, **self.branch_vars}.items() if t == ty]
+            opts += self.history_reads(ty)
         if ty == INT:
             opts.append(lambda: _int(self.draw(st.integers(-3, 12))))
             if self.wild:
@@ -370,6 +372,18 @@ class _Gen:
                     lambda: _call(self.pick(["sum_of", "min_of", "max_of"]), s(), self.expr(INT, d, True))]
         return [lambda: _call(self.pick(["sum_of", "min_of", "max_of"]), s(), self.expr(FLOAT, d, True)),
                 lambda: _call("mean_of", s(), self.num(d, True, False))]
+
+    # ---- per-branch answer histories
+    def history(self) -> ast.BranchHistory:
+        name = self.fresh("h")
+        self.histories.append(name)
+        return ast.BranchHistory(span=_S, name=name, capacity=self.draw(st.integers(1, 16) if self.wild else
+                                                                         st.integers(1, 4)))
+
+    def history_reads(self, ty: str) -> list[Callable[[], Any]]:
+        """In branch scope: the member's own history, through the function of type ``ty``."""
+        func = {INT: "history_size", ANSWER: "history_majority", BOOL: "history_unanimous"}.get(ty)
+        return [lambda h=h: _call(func, _name(h)) for h in self.histories] if func else []
 
     def bounded(self, e: Any, ty: str) -> Any:
         """``e`` kept within ±STATE_BOUND if it reads state, so state cannot grow without bound."""
@@ -575,7 +589,7 @@ class _Gen:
     def program(self) -> ast.Program:
         items: list[Any] = [self.param() for _ in range(self.draw(st.integers(0, 3)))]
         decls = {"knob": self.knob, "var": self.var, "window": self.window, "branch": self.branch_var,
-                 "signal": self.signal}
+                 "signal": self.signal, "history": self.history}
         for kind in self.draw(st.lists(st.sampled_from(sorted(decls)), min_size=2, max_size=8)):
             items.append(decls[kind]())
         if self.wild or self.chance(7):
@@ -779,6 +793,8 @@ class _Printer:
             return f"branch {s.name}: {s.type} = {x(s.init)}"
         if isinstance(s, ast.Signal):
             return f"signal {s.name} = {x(s.value)}"
+        if isinstance(s, ast.BranchHistory):
+            return f"branch {s.name}: history({s.capacity})"
         if isinstance(s, ast.Let):
             return f"let {s.name} = {x(s.value)}"
         if isinstance(s, ast.Assign):
