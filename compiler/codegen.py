@@ -46,6 +46,7 @@ class CodeGenerator:
         self.out = Emitter(source=(self.src_name, checked.source.text.split("\n")))
         self.branch_fields = set(FIELDS) | set(checked.branch_vars)
         self.loop_counter = 0
+        self.branch_windows = {i.name for i in checked.program.items if isinstance(i, ast.BranchWindow)}
 
     # ---- driver
     def generate(self) -> Generated:
@@ -111,6 +112,9 @@ class CodeGenerator:
         elif isinstance(item, ast.BranchHistory):
             self.comment(item)
             self.out.write(f"st.add_history({item.name!r}, {item.capacity})")
+        elif isinstance(item, ast.BranchWindow):
+            self.comment(item)
+            self.out.write(f"st.add_branch_window({item.name!r}, {item.capacity})")
         else:
             self.stmt(item, scope, rows, None, last=last)
 
@@ -167,6 +171,13 @@ class CodeGenerator:
     def s_Push(self, s: ast.Push, scope, rows, brk):
         value, _ = self.expr(s.value, scope, rows, False)
         self.out.write(f"st.push({s.window!r}, {rows}, {value})")
+
+    def s_UpdatePush(self, s: ast.UpdatePush, scope, rows, brk):
+        members = self.set_expr(s.set, scope, rows)
+        v, shape = self.expr(s.value, scope, rows, True)
+        name = self.out.tmp("pushed")
+        self.out.write(f"{name} = {self._as_branch(v, shape)}")
+        self.out.write(f"st.push_branch({s.window!r}, {rows}, {members}, {name})")
 
     def s_If(self, s: ast.If, scope, rows, brk):
         o = self.out
@@ -374,8 +385,8 @@ class CodeGenerator:
         kinds = f.params if not f.variadic else ("num",) * len(e.args)
         args: list[tuple[str, str]] = []
         for a, kind in zip(e.args, kinds):
-            if kind == "window":
-                args.append((repr(a.id), E))
+            if kind == "window":  # a branch window is the member in scope's own
+                args.append((repr(a.id), B if a.id in self.branch_windows else E))
             elif kind == "history":  # the member in scope's own history
                 args.append((repr(a.id), B))
             elif kind == "set":

@@ -97,6 +97,7 @@ class Interpreter(Evaluator):
         self.fields = set(FIELDS) | set(checked.branch_vars)
         self.var_types = {i.name: i.type for i in checked.program.items if isinstance(i, ast.Var)}
         self.histories = {i.name: i.capacity for i in checked.program.items if isinstance(i, ast.BranchHistory)}
+        self.branch_windows = {i.name: i.capacity for i in checked.program.items if isinstance(i, ast.BranchWindow)}
 
     # ---- episode driver
     def run(self, episode: EpisodeView, on_event: Callable[[TraceEvent], None] | None = None) -> EpisodeResult:
@@ -127,7 +128,7 @@ class Interpreter(Evaluator):
             frame.values[item.name] = self._as_type(self.eval(item.init, frame), item.type)
         elif isinstance(item, ast.Window):
             self.windows[item.name] = deque(maxlen=self.eval(item.capacity, frame))
-        elif isinstance(item, (ast.BranchVar, ast.BranchHistory)):
+        elif isinstance(item, (ast.BranchVar, ast.BranchHistory, ast.BranchWindow)):
             pass  # initialised when each branch opens
         else:
             self.stmt(item, frame)
@@ -236,6 +237,12 @@ class Interpreter(Evaluator):
             for st, v in zip(s.setters, values):
                 b.vars[st.field] = self._as_type(v, self.checked.branch_vars[st.field].type)
 
+    def s_UpdatePush(self, s: ast.UpdatePush, frame):
+        members = self.eval(s.set, frame)
+        values = [float(self.eval(s.value, frame, self.branches[i])) for i in members]  # every value first
+        for i, v in zip(members, values):
+            self.branches[i].vars[s.window].append(v)
+
     def _round(self, s, action: str, members: list[int], spent: list[int]) -> None:
         total = sum(spent)
         self.tokens += total
@@ -283,6 +290,8 @@ class Interpreter(Evaluator):
         return [self.eval(e, frame, self.branches[i]) for i in self.eval(s, frame, branch)]
 
     def _start_histories(self, b: BranchState) -> None:
+        for name, k in self.branch_windows.items():
+            b.vars[name] = deque(maxlen=k)
         for name, k in self.histories.items():
             b.vars[name] = deque(maxlen=k)
         self._record(b)
@@ -295,7 +304,9 @@ class Interpreter(Evaluator):
     def history_values(self, name: str, branch):
         return branch.vars[name]
 
-    def window_values(self, name: str):
+    def window_values(self, name: str, branch=None):
+        if name in self.branch_windows:  # the member in scope's own window
+            return branch.vars[name]
         return self.windows[name]
 
     def e_Where(self, e: ast.Where, frame, branch):

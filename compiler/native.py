@@ -77,6 +77,8 @@ class NativeGenerator:
         self.branch_init: list[tuple[str, str]] = []  # (branch var, code of its initial value)
         self.windows: list[str] = []  # capacity code per window
         self.histories: dict[str, tuple[int, int]] = {}  # history -> (first of its K + 1 rows in BI, K)
+        # branch window -> (its place among them, K); branch b's window j is window NW + j * B + b
+        self.branch_windows: dict[str, tuple[int, int]] = {}
         self.fields = set(FIELDS) | set(checked.branch_vars)
         self.globals: Scope = Scope()
         # Values computed ahead of the current statement and still valid: key -> (code, what they read).
@@ -114,6 +116,8 @@ class NativeGenerator:
         ]
         for k in self.constants:
             head.append(f"#   {k.store}[{k.index}]  {k.where}")
+        if self.branch_windows:
+            head += ["", f"NW = {max(len(self.windows), 1)}  # windows of `var`s; each branch's own windows follow"]
         head += [
             "",
             "",
@@ -127,6 +131,8 @@ class NativeGenerator:
 
     def driver(self) -> list[str]:
         nw = max(len(self.windows), 1)
+        caps = self.windows + [str(k) for _, k in self.branch_windows.values()]
+        rows_bw = f" + {len(self.branch_windows)} * B" if self.branch_windows else ""  # one per branch each
         return [
             "",
             "",
@@ -143,8 +149,8 @@ class NativeGenerator:
             f"    BF = np.zeros(({max(self.n_bf, 1)}, B), dtype=np.float64)",
             "    COMP = np.zeros(B, dtype=np.int64)",
             "    ACC = np.zeros(rt.N_ACC, dtype=np.int64)",
-            f"    WB = np.zeros(({nw}, max(1{''.join(', ' + w for w in self.windows)})), dtype=np.float64)",
-            f"    WM = np.zeros(({nw}, 3), dtype=np.int64)",
+            f"    WB = np.zeros(({nw}{rows_bw}, max(1{''.join(', ' + w for w in caps)})), dtype=np.float64)",
+            f"    WM = np.zeros(({nw}{rows_bw}, 3), dtype=np.int64)",
             f"    SB = np.zeros(({max(self.n_sets, 1)}, B), dtype=np.int64)",
             f"    XI = np.zeros(({max(self.n_xi, 1)}, B), dtype=np.int64)",
             f"    XF = np.zeros(({max(self.n_xf, 1)}, B), dtype=np.float64)",
@@ -234,6 +240,8 @@ class NativeGenerator:
             self.branch_init.append((item.name, self.expr(item.init, g, None)))
         elif isinstance(item, ast.Signal):
             g.names[item.name] = _Sym("signal", node=item.value)
+        elif isinstance(item, ast.BranchWindow):
+            self.branch_windows[item.name] = (len(self.branch_windows), item.capacity)
         elif isinstance(item, ast.BranchHistory):  # BI rows: the reveals so far, then a ring of K answers
             self.histories[item.name] = (self.n_bi, item.capacity)
             self.n_bi += item.capacity + 1
@@ -355,6 +363,11 @@ class NativeGenerator:
             o.write(f"{matrix}[{row}, {slot}] = {self.typed(init, type_)}")
         for first, k in self.histories.values():
             o.write(f"BI[{first}, {slot}] = 0")
+        for name, (_, k) in self.branch_windows.items():
+            w = self.branch_window(name, slot)
+            o.write(f"WM[{w}, 0] = 0")
+            o.write(f"WM[{w}, 1] = 0")
+            o.write(f"WM[{w}, 2] = {k}")
         self.record_histories(slot)
         if bound is not None:
             o.write(f"{bound}[{got}] = {slot}")
@@ -402,6 +415,17 @@ class NativeGenerator:
         o.level -= 1
         o.level -= levels
         o.write(f"rt.end_round(ACC, {moved}, {longest})")
+
+    def branch_window(self, name: str, slot: str) -> str:
+        """The window row of branch ``slot``'s own window ``name``."""
+        return f"NW + {self.branch_windows[name][0]} * BR.shape[1] + {slot}"
+
+    def s_UpdatePush(self, s: ast.UpdatePush, scope):
+        buf, n = self.set_expr(s.set, scope, None)
+        values = self.per_member(buf, n, s.value, scope, T.FLOAT)  # every value before any push
+        j = self.tmp("j")
+        self.out.write(f"for {j} in range({n}):")
+        self.out.write(f"    rt.push(WB, WM, {self.branch_window(s.window, f'{buf}[{j}]')}, {values}[{j}])")
 
     def record_histories(self, slot: str) -> None:
         """Each reveal adds the answer it showed to the branch's histories."""
@@ -699,7 +723,9 @@ class NativeGenerator:
         fill = {"last": f"BR[{LAST}]"}
         codes = []
         for a, kind in zip(e.args, kinds):
-            if kind == "window":
+            if kind == "window" and a.id in self.branch_windows:  # the member in scope's own
+                codes.append(self.branch_window(a.id, slot))
+            elif kind == "window":
                 codes.append(str(scope.lookup(a.id).index))
             elif kind == "history":  # the member in scope's own history
                 first, k = self.histories[a.id]

@@ -542,6 +542,7 @@ class State:
         self.user: dict[str, np.ndarray] = {}
         self.windows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
         self.histories: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (answers [E, B, K], reveals [E, B])
+        self.branch_windows: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (values [E, B, K], sizes)
         self.stopped = np.zeros(e, dtype=bool)
         self.answer = np.full(e, -1, dtype=np.int64)
         self.stop_line = np.zeros(e, dtype=np.int64)
@@ -559,6 +560,41 @@ class State:
     def add_window(self, name: str, capacity: int) -> None:
         self.windows[name] = (np.zeros((self.E, max(capacity, 1)), dtype=np.float64),
                               np.zeros(self.E, dtype=np.int64), capacity)
+
+    def add_branch_window(self, name: str, capacity: int) -> None:
+        self.branch_windows[name] = (np.zeros((self.E, self.B, capacity), dtype=np.float64),
+                                     np.zeros((self.E, self.B), dtype=np.int64))
+
+    def push_branch(self, name: str, rows: np.ndarray, s: Set, value) -> None:
+        """Each member pushes its own value to its own window (oldest first; the oldest drops when full)."""
+        buf, size = self.branch_windows[name]
+        cap = buf.shape[2]
+        value = np.broadcast_to(np.asarray(value, dtype=np.float64), s.mask.shape)
+        ri, si = np.nonzero(s.mask)
+        r, v = rows[ri], value[ri, si]
+        full = size[r, si] >= cap
+        fr, fs = r[full], si[full]
+        buf[fr, fs, :cap - 1] = buf[fr, fs, 1:cap]
+        buf[fr, fs, cap - 1] = v[full]
+        nr, ns = r[~full], si[~full]
+        buf[nr, ns, size[nr, ns]] = v[~full]
+        size[nr, ns] += 1
+
+    def _branch_window(self, name: str, fn: str, rows: np.ndarray) -> np.ndarray:
+        """A window function of every slot's own window, [n, W]."""
+        buf, size = self.branch_windows[name]
+        values, n = buf[rows, :self.W], size[rows, :self.W]
+        if fn == "size":
+            return n.copy()
+        if fn == "oldest":
+            return np.where(n > 0, values[..., 0], 0.0)
+        if fn == "newest":
+            return np.where(n > 0, np.take_along_axis(values, np.maximum(n - 1, 0)[..., None], axis=2)[..., 0], 0.0)
+        total = np.zeros(n.shape, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            for k in range(values.shape[2]):  # oldest first, one addition at a time, as the interpreter sums
+                total = np.where(k < n, total + values[..., k], total)
+            return np.where(n > 0, total / np.maximum(n, 1), 0.0)
 
     def add_history(self, name: str, capacity: int) -> None:
         self.histories[name] = (np.full((self.E, self.B, capacity), -1, dtype=np.int64),
@@ -675,6 +711,8 @@ class State:
         size[nf] += 1
 
     def window(self, name: str, fn: str, rows: np.ndarray):
+        if name in self.branch_windows:
+            return self._branch_window(name, fn, rows)
         buf, size, cap = self.windows[name]
         n = size[rows]
         if fn == "size":

@@ -69,6 +69,8 @@ def reads(e: ast.Node, program: ast.Program) -> State:
                 out.add("fields")
             elif isinstance(d, ast.BranchHistory):  # recorded by every reveal
                 out.add("branches")
+            elif isinstance(d, ast.BranchWindow):
+                out.add("fields")
             elif isinstance(d, ast.Var):
                 out.add(f"var {name}")
             elif isinstance(d, ast.Window):
@@ -85,7 +87,7 @@ def writes(s: ast.Node) -> State:
     """What running statement ``s`` itself changes (nested blocks report their own)."""
     if isinstance(s, (ast.Open, ast.Read, ast.Advance, ast.Prune)):
         return frozenset({"branches", "fields"})
-    if isinstance(s, ast.Update):
+    if isinstance(s, (ast.Update, ast.UpdatePush)):
         return frozenset({"fields"})
     if isinstance(s, ast.Assign):
         return frozenset({f"var {s.name}"})

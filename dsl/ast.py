@@ -237,8 +237,17 @@ class Update(Node):
     setters: tuple[Setter, ...]
 
 
+class UpdatePush(Node):
+    """``update SET push EXPR to NAME``: each member pushes its own value of EXPR to its window NAME."""
+
+    kind: Literal["update_push"] = "update_push"
+    set: Expr
+    value: Expr
+    window: str
+
+
 Stmt = Annotated[
-    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
+    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update, UpdatePush],
     Field(discriminator="kind"),
 ]
 
@@ -287,6 +296,14 @@ class BranchHistory(Node):
     capacity: int
 
 
+class BranchWindow(Node):
+    """``branch NAME: window(K)``: each branch's last K numbers pushed to it, oldest first."""
+
+    kind: Literal["branch_window"] = "branch_window"
+    name: str
+    capacity: int
+
+
 class Signal(Node):
     """``signal NAME = EXPR``: a derived value, recomputed each time it is read."""
 
@@ -295,9 +312,10 @@ class Signal(Node):
     value: Expr
 
 
-Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal, BranchHistory], Field(discriminator="kind")]
+Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow],
+                 Field(discriminator="kind")]
 Item = Annotated[
-    Union[Param, Var, Window, BranchVar, Signal, BranchHistory, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
+    Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow, UpdatePush, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
     Field(discriminator="kind"),
 ]
 
@@ -314,9 +332,9 @@ class Program(Node):
         return tuple(i for i in self.items if isinstance(i, Param))
 
 
-DECL_TYPES = (Param, Var, Window, BranchVar, Signal, BranchHistory)
+DECL_TYPES = (Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow)
 ACTION_TYPES = (Open, Read, Advance, Prune)
 
 for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp, IfBranch, If, Repeat, Let, Assign, Push, Stop,
-               Open, Read, Advance, Prune, Setter, Update, Var, Window, BranchVar, Signal, Program):
+               Open, Read, Advance, Prune, Setter, Update, UpdatePush, Var, Window, BranchVar, Signal, Program):
     _model.model_rebuild()

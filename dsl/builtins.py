@@ -235,3 +235,4 @@ MAX_REPEAT = 100_000          # iterations of one `repeat`
 MAX_TOTAL_ITERATIONS = 1_000_000  # product of nested `repeat` counts
 MAX_WINDOW = 10_000
 MAX_HISTORY = 16  # answers a `branch NAME: history(K)` keeps per branch
+MAX_BRANCH_WINDOW = 64  # numbers a `branch NAME: window(K)` keeps per branch

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_HISTORY, NUMERIC, SETS, T
+from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_BRANCH_WINDOW, MAX_HISTORY, NUMERIC, SETS, T
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -120,7 +120,7 @@ class _Checker:
                        help="every name in a program is defined once",
                        notes=(f"first defined at line {first.line}",) if first else ())
             return
-        if sym.kind in ("branch_var", "history"):
+        if sym.kind in ("branch_var", "history", "branch_window"):
             self.fields[name] = sym
         else:
             scope.names[name] = sym
@@ -186,6 +186,8 @@ class _Checker:
             self.result.branch_vars[d.name] = d
         elif isinstance(d, ast.BranchHistory):
             self.branch_history(d, scope)
+        elif isinstance(d, ast.BranchWindow):
+            self.branch_window(d, scope)
         elif isinstance(d, ast.Signal):
             # Declared even when its expression is wrong (type None), so its uses are not reported again.
             t = self.expr(d.value, scope)
@@ -195,13 +197,22 @@ class _Checker:
 
     def branch_history(self, d: ast.BranchHistory, scope: Scope) -> None:
         if not 1 <= d.capacity <= MAX_HISTORY:
-            text = self.source.text[d.span.start:d.span.end]
-            open_paren = d.span.start + text.rfind("(") + 1
-            digits = self.source.text[open_paren:d.span.end].split(")")[0].strip()
-            span = self.source.span_at(self.source.text.index(digits, open_paren), len(digits))
-            self.error("E0208", f"a history holds from 1 to {MAX_HISTORY} answers, got {d.capacity}", span,
-                       help="keep a short history; count longer runs with a `branch` variable")
+            self.error("E0208", f"a history holds from 1 to {MAX_HISTORY} answers, got {d.capacity}",
+                       self._capacity_span(d), help="keep a short history; count longer runs with a `branch` variable")
         self.declare(scope, Symbol(d.name, "history", T.HISTORY, d), self.name_span(d.name, d.span))
+
+    def branch_window(self, d: ast.BranchWindow, scope: Scope) -> None:
+        if not 1 <= d.capacity <= MAX_BRANCH_WINDOW:
+            self.error("E0208", f"a branch window holds from 1 to {MAX_BRANCH_WINDOW} numbers, got {d.capacity}",
+                       self._capacity_span(d), help="every branch carries one; keep it short")
+        self.declare(scope, Symbol(d.name, "branch_window", T.WINDOW, d), self.name_span(d.name, d.span))
+
+    def _capacity_span(self, d) -> ast.Span:
+        """The span of the integer literal K in `branch NAME: history(K)` / `window(K)`."""
+        text = self.source.text[d.span.start:d.span.end]
+        open_paren = d.span.start + text.rfind("(") + 1
+        digits = self.source.text[open_paren:d.span.end].split(")")[0].strip()
+        return self.source.span_at(self.source.text.index(digits, open_paren), len(digits))
 
     def param(self, p: ast.Param, scope: Scope) -> None:
         t = _TYPES[p.type]
@@ -287,8 +298,20 @@ class _Checker:
         self.expect_numeric(t, s.value.span, "a pushed value")
         sym = scope.lookup(s.window)
         if sym is None or sym.kind != "window":
+            branch_window = (f := self.fields.get(s.window)) is not None and f.kind == "branch_window"
             self.error("E0203", f"`{s.window}` is not a window", self.name_span(s.window, s.span, s.value.span.end),
-                       help=f"declare it: `var {s.window}: window(8)`")
+                       help=f"each branch has its own `{s.window}`: `update SET push … to {s.window}`"
+                       if branch_window else f"declare it: `var {s.window}: window(8)`")
+
+    def stmt_UpdatePush(self, s: ast.UpdatePush, scope, top) -> None:
+        self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to update")
+        self.expect_numeric(self.expr(s.value, scope, branch=True), s.value.span, "a pushed value")
+        sym = self.fields.get(s.window)
+        if sym is None or sym.kind != "branch_window":
+            self.error("E0203", f"`{s.window}` is not a branch window",
+                       self.name_span(s.window, s.span, s.value.span.end),
+                       help=f"declare it: `branch {s.window}: window(8)`" if scope.lookup(s.window) is None
+                       or scope.lookup(s.window).kind != "window" else f"push to a `var` window with `push … to`")
 
     def stmt_If(self, s: ast.If, scope, top) -> None:
         for br in s.branches:
@@ -386,6 +409,10 @@ class _Checker:
         if sym.kind == "window":
             self.error("E0203", f"`{e.id}` is a window; read it with size(), oldest(), newest() or mean()", e.span)
             return None
+        if sym.kind == "branch_window":
+            self.error("E0203", f"`{e.id}` is a branch window; read it with size(), oldest(), newest() or mean()",
+                       e.span)
+            return None
         if sym.kind == "history":
             self.error("E0203", f"`{e.id}` is a history; read it with history_size(), history_majority() or "
                                 "history_unanimous()", e.span)
@@ -444,7 +471,7 @@ class _Checker:
     def expr_Call(self, e: ast.Call, scope, branch):
         f = FUNCS.get(e.func)
         if f is not None and "window" in f.params:
-            return self._window_call(e, f, scope)
+            return self._window_call(e, f, scope, branch)
         if f is not None and "history" in f.params:
             return self._history_call(e, f, scope, branch)
         argtypes = [self.expr(a, scope, branch or _per_member(f, i)) for i, a in enumerate(e.args)]
@@ -483,7 +510,13 @@ class _Checker:
                 self.expect({"set": T.SET, "int": T.INT, "answer": T.ANSWER}[kind], t, arg.span, what)
         return f.result(argtypes)
 
-    def _window_call(self, e: ast.Call, f, scope) -> T:
+    def _window_call(self, e: ast.Call, f, scope, branch: bool = False) -> T:
+        arg = e.args[0] if len(e.args) == 1 else None
+        if isinstance(arg, ast.Name) and scope.lookup(arg.id) is None and \
+                (s := self.fields.get(arg.id)) is not None and s.kind == "branch_window":
+            if not branch:  # the member in scope's own window
+                self.resolve(arg, scope, branch)  # reports E0209: no branch here
+            return f.result([T.WINDOW])
         if len(e.args) != 1:
             self.error("E0204", f"`{f.name}` takes 1 argument, got {len(e.args)}", e.span, help=f"{f.name}: {f.doc}")
         elif not (isinstance(e.args[0], ast.Name) and (s := scope.lookup(e.args[0].id)) and s.kind == "window"):

@@ -49,7 +49,7 @@ class Evaluator:
     def history_values(self, name: str, branch) -> Sequence[ops.Answer]:
         raise TtscError(f"history `{name}` is not fixed by the parameters")
 
-    def window_values(self, name: str) -> Sequence[float]:
+    def window_values(self, name: str, branch=None) -> Sequence[float]:
         raise TtscError(f"window `{name}` is not fixed by the parameters")
 
     # ---- scalar semantics
@@ -89,7 +89,7 @@ class Evaluator:
             if kind == "set":
                 args.append(self.answers_of(a, env, branch))
             elif kind == "window":
-                args.append(self.window_values(a.id))
+                args.append(self.window_values(a.id, branch))
             elif kind == "history":
                 args.append(self.history_values(a.id, branch))
             elif kind == "each":

@@ -258,7 +258,7 @@ class _Line:
 
 
 _GROUPS = {ast.Param: "param", ast.Var: "state", ast.Window: "state", ast.BranchVar: "state", ast.Signal: "signal",
-           ast.BranchHistory: "state"}
+           ast.BranchHistory: "state", ast.BranchWindow: "state"}
 
 
 class _Layout:
@@ -339,6 +339,14 @@ class _Layout:
 
     def i_BranchHistory(self, s: ast.BranchHistory, col: int) -> None:
         self.emit(col, [_Piece(f"branch {s.name}: history({s.capacity})", s.span.start)], s.span.end)
+
+    def i_BranchWindow(self, s: ast.BranchWindow, col: int) -> None:
+        self.emit(col, [_Piece(f"branch {s.name}: window({s.capacity})", s.span.start)], s.span.end)
+
+    def i_UpdatePush(self, s: ast.UpdatePush, col: int) -> None:
+        pieces = _prefixed("update ", _pieces(s.set), s.span.start)
+        self.emit(col, pieces + [_Piece(f"push {format_expr(s.value)} to {s.window}", s.value.span.start)],
+                  s.span.end)
 
     def i_Signal(self, s: ast.Signal, col: int) -> None:
         self.simple(s, col, f"signal {s.name} = ", s.value)

@@ -263,6 +263,12 @@ class _ToAst(Transformer):
     def branch_history(self, meta, c):
         return ast.BranchHistory(span=_span(meta), name=str(c[0]), capacity=self.int(meta, [c[1]]).value)
 
+    def branch_window(self, meta, c):
+        return ast.BranchWindow(span=_span(meta), name=str(c[0]), capacity=self.int(meta, [c[1]]).value)
+
+    def update_push(self, meta, c):
+        return ast.UpdatePush(span=_span(meta), set=c[0], value=c[1], window=str(c[2]))
+
     def let(self, meta, c):
         return ast.Let(span=_span(meta), name=str(c[0]), value=c[1])
 
