@@ -121,6 +121,7 @@ class _Gen:
         self.branch_vars: dict[str, str] = {}
         self.windows: list[str] = []
         self.histories: list[str] = []  # `branch NAME: history(K)`
+        self.branch_windows: list[str] = []  # `branch NAME: window(K)`
         self.n = 0
         self.loops = 0
         self.iterations = 1
@@ -174,6 +175,7 @@ class _Gen:
         if branch:
             opts += [lambda f=f: _name(f) for f, t in {**_FIELDS, **self.branch_vars}.items() if t == ty]
             opts += self.history_reads(ty)
+            opts += self.branch_window_reads(ty)
         if ty == INT:
             opts.append(lambda: _int(self.draw(st.integers(-3, 12))))
             if self.wild:
@@ -385,6 +387,25 @@ class _Gen:
         func = {INT: "history_size", ANSWER: "history_majority", BOOL: "history_unanimous"}.get(ty)
         return [lambda h=h: _call(func, _name(h)) for h in self.histories] if func else []
 
+    # ---- per-branch windows
+    def branch_window(self) -> ast.BranchWindow:
+        name = self.fresh("bw")
+        self.branch_windows.append(name)
+        return ast.BranchWindow(span=_S, name=name, capacity=self.draw(st.integers(1, 64) if self.wild else
+                                                                       st.integers(1, 4)))
+
+    def branch_window_reads(self, ty: str) -> list[Callable[[], Any]]:
+        if ty == INT:
+            return [lambda w=w: _call("size", _name(w)) for w in self.branch_windows]
+        if ty == FLOAT:
+            return [lambda w=w: _call(self.pick(["oldest", "newest", "mean"]), _name(w)) for w in self.branch_windows]
+        return []
+
+    def s_update_push(self, depth: int) -> Any:
+        """`update S push E to w`: a member's own value, kept bounded like any state fed back into itself."""
+        value = self.bounded(self.num(self.size(), True, False), FLOAT)
+        return ast.UpdatePush(span=_S, set=self.expr(SET, 2), value=value, window=self.pick(self.branch_windows))
+
     def bounded(self, e: Any, ty: str) -> Any:
         """``e`` kept within ±STATE_BOUND if it reads state, so state cannot grow without bound."""
         if self.wild or ty not in NUM or not self.mentions_state(e):
@@ -472,6 +493,8 @@ class _Gen:
             kinds.append("push")
         if self.branch_vars:
             kinds += ["update", "update"]
+        if self.branch_windows:
+            kinds += ["update_push", "update_push"]
         if depth > 0:
             kinds += ["if", "if"]
             if self.iterations * 2 <= MAX_ITERATIONS:
@@ -589,7 +612,7 @@ class _Gen:
     def program(self) -> ast.Program:
         items: list[Any] = [self.param() for _ in range(self.draw(st.integers(0, 3)))]
         decls = {"knob": self.knob, "var": self.var, "window": self.window, "branch": self.branch_var,
-                 "signal": self.signal, "history": self.history}
+                 "signal": self.signal, "history": self.history, "branch window": self.branch_window}
         for kind in self.draw(st.lists(st.sampled_from(sorted(decls)), min_size=2, max_size=8)):
             items.append(decls[kind]())
         if self.wild or self.chance(7):
@@ -795,6 +818,10 @@ class _Printer:
             return f"signal {s.name} = {x(s.value)}"
         if isinstance(s, ast.BranchHistory):
             return f"branch {s.name}: history({s.capacity})"
+        if isinstance(s, ast.BranchWindow):
+            return f"branch {s.name}: window({s.capacity})"
+        if isinstance(s, ast.UpdatePush):
+            return f"update {x(s.set)} push {x(s.value)} to {s.window}"
         if isinstance(s, ast.Let):
             return f"let {s.name} = {x(s.value)}"
         if isinstance(s, ast.Assign):

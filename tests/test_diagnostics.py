@@ -238,6 +238,16 @@ CASES = [
     C("history-call-window", "E0203", H + "var w: window(2)\nprune active where history_unanimous(⟦w⟧)\n",
       help="branch NAME: history(K)"),
     C("history-arity", "E0204", H + "branch h: history(2)\nprune active where ⟦history_size(h, h)⟧ > 1\n"),
+    # ---- per-branch windows
+    C("branch-window-too-long", "E0208", H + "branch w: window(⟦65⟧)\n", message="from 1 to 64 numbers"),
+    C("branch-window-outside-branch", "E0209", H + "branch w: window(2)\nlet x = mean(⟦w⟧)\n"),
+    C("branch-window-as-value", "E0203", H + "branch w: window(2)\nprune active where ⟦w⟧ > 1\n",
+      message="a branch window"),
+    C("branch-window-var-push", "E0203", H + "branch w: window(2)\npush 1 to ⟦w⟧\n", help="update SET push"),
+    C("update-push-var-window", "E0203", H + "var w: window(2)\nupdate active push 1 to ⟦w⟧\n",
+      help="`push … to`"),
+    C("update-push-answer", "E0203", H + "branch w: window(2)\nupdate active push ⟦last⟧ to w\n",
+      message="a pushed value must be a number"),
     # ---- several errors in one file: all reported, in source order, no cascades
     C("several", "E0201 E0203 E0207 E0202",
       H + "let y = ⟦foo⟧\nstop ⟦1⟧\n⟦break⟧\nlet ⟦y⟧ = 2\nstop y\n"),
