@@ -46,6 +46,7 @@ class CodeGenerator:
         self.out = Emitter(source=(self.src_name, checked.source.text.split("\n")))
         self.branch_fields = set(FIELDS) | set(checked.branch_vars)
         self.loop_counter = 0
+        self.branch_windows = {i.name for i in checked.program.items if isinstance(i, ast.BranchWindow)}
 
     # ---- driver
     def generate(self) -> Generated:
@@ -108,6 +109,12 @@ class CodeGenerator:
         elif isinstance(item, ast.Signal):
             self.comment(item)
             self.signal(item, scope)
+        elif isinstance(item, ast.BranchHistory):
+            self.comment(item)
+            self.out.write(f"st.add_history({item.name!r}, {item.capacity})")
+        elif isinstance(item, ast.BranchWindow):
+            self.comment(item)
+            self.out.write(f"st.add_branch_window({item.name!r}, {item.capacity})")
         else:
             self.stmt(item, scope, rows, None, last=last)
 
@@ -164,6 +171,13 @@ class CodeGenerator:
     def s_Push(self, s: ast.Push, scope, rows, brk):
         value, _ = self.expr(s.value, scope, rows, False)
         self.out.write(f"st.push({s.window!r}, {rows}, {value})")
+
+    def s_UpdatePush(self, s: ast.UpdatePush, scope, rows, brk):
+        members = self.set_expr(s.set, scope, rows)
+        v, shape = self.expr(s.value, scope, rows, True)
+        name = self.out.tmp("pushed")
+        self.out.write(f"{name} = {self._as_branch(v, shape)}")
+        self.out.write(f"st.push_branch({s.window!r}, {rows}, {members}, {name})")
 
     def s_If(self, s: ast.If, scope, rows, brk):
         o = self.out
@@ -371,16 +385,21 @@ class CodeGenerator:
         kinds = f.params if not f.variadic else ("num",) * len(e.args)
         args: list[tuple[str, str]] = []
         for a, kind in zip(e.args, kinds):
-            if kind == "window":
-                args.append((repr(a.id), E))
+            if kind == "window":  # a branch window is the member in scope's own
+                args.append((repr(a.id), B if a.id in self.branch_windows else E))
+            elif kind == "history":  # the member in scope's own history
+                args.append((repr(a.id), B))
             elif kind == "set":
                 args.append((self.set_expr(a, scope, rows), E))
+            elif kind == "each":  # every slot's value; the function reads its set's members
+                v, s = self.expr(a, scope, rows, True)
+                args.append((self._as_branch(v, s), E))
             else:
                 args.append(self.expr(a, scope, rows, branch))
         shape = U
         for _, s in args:
             shape = _join(shape, s)
-        codes = [f"rt.col({c})" if shape == B and s == E and kind not in ("set", "window") else c
+        codes = [f"rt.col({c})" if shape == B and s == E and kind not in ("set", "window", "each") else c
                  for (c, s), kind in zip(args, kinds)]
         as_float = f.coerces and self.c.type_of(e) is T.FLOAT
         template = f.batched_uniform if shape == U and f.batched_uniform else f.batched
@@ -414,6 +433,16 @@ class CodeGenerator:
         k, _ = self.expr(e.count, scope, rows, False)
         return f"rt.take_set({members}, {k})", S
 
+    def e_TakeLast(self, e: ast.TakeLast, scope, rows, branch):
+        members = self.set_expr(e.set, scope, rows)
+        k, _ = self.expr(e.count, scope, rows, False)
+        return f"rt.take_last_set({members}, {k})", S
+
+    def e_SetOp(self, e: ast.SetOp, scope, rows, branch):
+        a = self.set_expr(e.set, scope, rows)
+        b = self.set_expr(e.other, scope, rows)
+        return f"rt.{e.op}_set({a}, {b})", S
+
     @staticmethod
     def _as_branch(code: str, shape: str) -> str:
         return f"rt.col({code})" if shape == E else code
@@ -431,11 +460,16 @@ def _set_choice(e):
     """
     if isinstance(e, ast.IfExp):
         return e.cond, e.then, e.orelse
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, ast.SET_QUERIES):
         inner = _set_choice(e.set)
         if inner is not None:
             c, a, b = inner
             return c, e.model_copy(update={"set": a}), e.model_copy(update={"set": b})
+    if isinstance(e, ast.SetOp):  # a choice on the right side, the left being fixed
+        inner = _set_choice(e.other)
+        if inner is not None:
+            c, a, b = inner
+            return c, e.model_copy(update={"other": a}), e.model_copy(update={"other": b})
     return None
 
 
@@ -453,6 +487,10 @@ def _set_hint(e) -> str:
         return "ordered"
     if isinstance(e, ast.Take):
         return "first"
+    if isinstance(e, ast.TakeLast):
+        return "last_k"
+    if isinstance(e, ast.SetOp):
+        return {"union": "joined", "intersect": "common", "minus": "rest"}[e.op]
     return "members"
 
 

@@ -125,6 +125,8 @@ class Interpreter(Evaluator):
         self.signals = {i.name: i for i in checked.program.items if isinstance(i, ast.Signal)}
         self.fields = set(FIELDS) | set(checked.branch_vars)
         self.var_types = {i.name: i.type for i in checked.program.items if isinstance(i, ast.Var)}
+        self.histories = {i.name: i.capacity for i in checked.program.items if isinstance(i, ast.BranchHistory)}
+        self.branch_windows = {i.name: i.capacity for i in checked.program.items if isinstance(i, ast.BranchWindow)}
 
     # ---- episode driver
     def run(self, episode: EpisodeView, on_event: Callable[[TraceEvent], None] | None = None) -> EpisodeResult:
@@ -155,7 +157,7 @@ class Interpreter(Evaluator):
             frame.values[item.name] = self._as_type(self.eval(item.init, frame), item.type)
         elif isinstance(item, ast.Window):
             self.windows[item.name] = _Window(self.eval(item.capacity, frame))
-        elif isinstance(item, ast.BranchVar):
+        elif isinstance(item, (ast.BranchVar, ast.BranchHistory, ast.BranchWindow)):
             pass  # initialised when each branch opens
         else:
             self.stmt(item, frame)
@@ -222,6 +224,7 @@ class Interpreter(Evaluator):
             self.branches.append(b)
             for name, decl in self.checked.branch_vars.items():
                 b.vars[name] = self._as_type(self.eval(decl.init, self.globals), decl.type)
+            self._start_histories(b)
             if r.finished:
                 self.completed.append(b.index)
             got.append(b.index)
@@ -241,6 +244,7 @@ class Interpreter(Evaluator):
             b.depth += r.steps
             b.last = r.answer
             b.tokens += r.tokens
+            self._record(b)
             if r.finished:
                 b.finished = True
                 self.completed.append(b.index)
@@ -261,6 +265,12 @@ class Interpreter(Evaluator):
             b = self.branches[i]
             for st, v in zip(s.setters, values):
                 b.vars[st.field] = self._as_type(v, self.checked.branch_vars[st.field].type)
+
+    def s_UpdatePush(self, s: ast.UpdatePush, frame):
+        members = self.eval(s.set, frame)
+        values = [float(self.eval(s.value, frame, self.branches[i])) for i in members]  # every value first
+        for i, v in zip(members, values):
+            self.branches[i].vars[s.window].append(v)
 
     def _round(self, s, action: str, members: list[int], spent: list[int]) -> None:
         total = sum(spent)
@@ -305,7 +315,27 @@ class Interpreter(Evaluator):
     def answers_of(self, e, frame, branch):
         return [self.branches[i].last for i in self.eval(e, frame, branch)]
 
-    def window_values(self, name: str):
+    def member_values(self, s, e, frame, branch):
+        return [self.eval(e, frame, self.branches[i]) for i in self.eval(s, frame, branch)]
+
+    def _start_histories(self, b: BranchState) -> None:
+        for name, k in self.branch_windows.items():
+            b.vars[name] = deque(maxlen=k)
+        for name, k in self.histories.items():
+            b.vars[name] = deque(maxlen=k)
+        self._record(b)
+
+    def _record(self, b: BranchState) -> None:
+        """Each reveal adds the answer it showed to the branch's histories (the oldest falls out)."""
+        for name in self.histories:
+            b.vars[name].append(b.last)
+
+    def history_values(self, name: str, branch):
+        return branch.vars[name]
+
+    def window_values(self, name: str, branch=None):
+        if name in self.branch_windows:  # the member in scope's own window
+            return branch.vars[name]
         return self.windows[name]
 
     def e_Where(self, e: ast.Where, frame, branch):
@@ -319,6 +349,21 @@ class Interpreter(Evaluator):
     def e_Take(self, e: ast.Take, frame, branch):
         members = self.eval(e.set, frame, branch)
         return members[: max(0, self.eval(e.count, frame))]  # counts are per episode, never per branch
+
+    def e_TakeLast(self, e: ast.TakeLast, frame, branch):
+        members = self.eval(e.set, frame, branch)
+        k = self.eval(e.count, frame)  # per episode, as for `take`
+        return members[max(0, len(members) - k):] if k > 0 else ()
+
+    def e_SetOp(self, e: ast.SetOp, frame, branch):
+        left = self.eval(e.set, frame, branch)
+        right = self.eval(e.other, frame, branch)
+        if e.op == "union":  # the left side's order, then the right side's new members in its order
+            seen = set(left)
+            return left + tuple(i for i in right if i not in seen)
+        keep = set(right)
+        want = e.op == "intersect"
+        return tuple(i for i in left if (i in keep) == want)
 
     @staticmethod
     def _as_type(v, type_name: str):

@@ -76,6 +76,9 @@ class NativeGenerator:
         self.n_bi = self.n_bf = 0
         self.branch_init: list[tuple[str, str]] = []  # (branch var, code of its initial value)
         self.windows: list[str] = []  # capacity code per window
+        self.histories: dict[str, tuple[int, int]] = {}  # history -> (first of its K + 1 rows in BI, K)
+        # branch window -> (its place among them, K); branch b's window j is window NW + j * B + b
+        self.branch_windows: dict[str, tuple[int, int]] = {}
         self.fields = set(FIELDS) | set(checked.branch_vars)
         self.globals: Scope = Scope()
         # Values computed ahead of the current statement and still valid: key -> (code, what they read).
@@ -113,6 +116,8 @@ class NativeGenerator:
         ]
         for k in self.constants:
             head.append(f"#   {k.store}[{k.index}]  {k.where}")
+        if self.branch_windows:
+            head += ["", f"NW = {max(len(self.windows), 1)}  # windows of `var`s; each branch's own windows follow"]
         head += [
             "",
             "",
@@ -126,6 +131,8 @@ class NativeGenerator:
 
     def driver(self) -> list[str]:
         nw = max(len(self.windows), 1)
+        caps = self.windows + [str(k) for _, k in self.branch_windows.values()]
+        rows_bw = f" + {len(self.branch_windows)} * B" if self.branch_windows else ""  # one per branch each
         return [
             "",
             "",
@@ -142,8 +149,8 @@ class NativeGenerator:
             f"    BF = np.zeros(({max(self.n_bf, 1)}, B), dtype=np.float64)",
             "    COMP = np.zeros(B, dtype=np.int64)",
             "    ACC = np.zeros(rt.N_ACC, dtype=np.int64)",
-            f"    WB = np.zeros(({nw}, max(1{''.join(', ' + w for w in self.windows)})), dtype=np.float64)",
-            f"    WM = np.zeros(({nw}, 3), dtype=np.int64)",
+            f"    WB = np.zeros(({nw}{rows_bw}, max(1{''.join(', ' + w for w in caps)})), dtype=np.float64)",
+            f"    WM = np.zeros(({nw}{rows_bw}, 3), dtype=np.int64)",
             f"    SB = np.zeros(({max(self.n_sets, 1)}, B), dtype=np.int64)",
             f"    XI = np.zeros(({max(self.n_xi, 1)}, B), dtype=np.int64)",
             f"    XF = np.zeros(({max(self.n_xf, 1)}, B), dtype=np.float64)",
@@ -233,6 +240,11 @@ class NativeGenerator:
             self.branch_init.append((item.name, self.expr(item.init, g, None)))
         elif isinstance(item, ast.Signal):
             g.names[item.name] = _Sym("signal", node=item.value)
+        elif isinstance(item, ast.BranchWindow):
+            self.branch_windows[item.name] = (len(self.branch_windows), item.capacity)
+        elif isinstance(item, ast.BranchHistory):  # BI rows: the reveals so far, then a ring of K answers
+            self.histories[item.name] = (self.n_bi, item.capacity)
+            self.n_bi += item.capacity + 1
         else:
             self.stmt(item, g)
 
@@ -349,6 +361,14 @@ class NativeGenerator:
         for name, init in self.branch_init:
             matrix, row, type_ = self.branch_rows[name]
             o.write(f"{matrix}[{row}, {slot}] = {self.typed(init, type_)}")
+        for first, k in self.histories.values():
+            o.write(f"BI[{first}, {slot}] = 0")
+        for name, (_, k) in self.branch_windows.items():
+            w = self.branch_window(name, slot)
+            o.write(f"WM[{w}, 0] = 0")
+            o.write(f"WM[{w}, 1] = 0")
+            o.write(f"WM[{w}, 2] = {k}")
+        self.record_histories(slot)
         if bound is not None:
             o.write(f"{bound}[{got}] = {slot}")
         o.write(f"{longest} = max({longest}, BR[{TOKENS}, {slot}])")
@@ -390,8 +410,27 @@ class NativeGenerator:
         o.write(f"if BR[{STATUS}, {slot}] == {ACTIVE} and {steps} > 0:")
         o.write(f"    {longest} = max({longest}, rt.advance(env, BR, COMP, ACC, VOTE, {slot}, {steps}))")
         o.write(f"    {moved} += 1")
+        o.level += 1
+        self.record_histories(slot)
+        o.level -= 1
         o.level -= levels
         o.write(f"rt.end_round(ACC, {moved}, {longest})")
+
+    def branch_window(self, name: str, slot: str) -> str:
+        """The window row of branch ``slot``'s own window ``name``."""
+        return f"NW + {self.branch_windows[name][0]} * BR.shape[1] + {slot}"
+
+    def s_UpdatePush(self, s: ast.UpdatePush, scope):
+        buf, n = self.set_expr(s.set, scope, None)
+        values = self.per_member(buf, n, s.value, scope, T.FLOAT)  # every value before any push
+        j = self.tmp("j")
+        self.out.write(f"for {j} in range({n}):")
+        self.out.write(f"    rt.push(WB, WM, {self.branch_window(s.window, f'{buf}[{j}]')}, {values}[{j}])")
+
+    def record_histories(self, slot: str) -> None:
+        """Each reveal adds the answer it showed to the branch's histories."""
+        for first, k in self.histories.values():
+            self.out.write(f"rt.history_record(BI, {first}, {k}, {slot}, BR[{LAST}, {slot}])")
 
     def s_Prune(self, s: ast.Prune, scope):
         buf, n = self.set_expr(s.set, scope, None)
@@ -543,7 +582,27 @@ class NativeGenerator:
                 o.write(f"    {buf}[{j}] = {src}[{j}]")
                 o.level -= 1
             return buf, n
+        if isinstance(e, (ast.TakeLast, ast.SetOp)):
+            return self.set_algebra(e, scope, slot)
         raise NotImplementedError(f"no native code for set expression {type(e).__name__}")
+
+    def set_algebra(self, e, scope: Scope, slot: str | None) -> tuple[str, str]:
+        """`take last` and union / intersect / minus, into a buffer of their own."""
+        o = self.out
+        src, src_n = self.set_expr(e.set, scope, slot)
+        buf = self.new_set()
+        if isinstance(e, ast.TakeLast):
+            k = self.expr(e.count, scope, None)  # counts are per episode, never per branch
+            n = self.tmp("n_last")
+            o.write(f"{n} = rt.take_last({src}, {src_n}, {k}, {buf})")
+            return buf, n
+        other, other_n = self.set_expr(e.other, scope, slot)
+        mark, n = self.new_scratch(T.INT), self.tmp(f"n_{e.op}")
+        if e.op == "union":
+            o.write(f"{n} = rt.union({src}, {src_n}, {other}, {other_n}, {buf}, {mark})")
+        else:
+            o.write(f"{n} = rt.select_in({src}, {src_n}, {other}, {other_n}, {e.op == 'intersect'}, {buf}, {mark})")
+        return buf, n
 
     def signal_set(self, name: str, sym: _Sym, scope: Scope) -> tuple[str, str]:
         return tuple(self.hoisted_signal(name, sym).split("|"))
@@ -664,11 +723,20 @@ class NativeGenerator:
         fill = {"last": f"BR[{LAST}]"}
         codes = []
         for a, kind in zip(e.args, kinds):
-            if kind == "window":
+            if kind == "window" and a.id in self.branch_windows:  # the member in scope's own
+                codes.append(self.branch_window(a.id, slot))
+            elif kind == "window":
                 codes.append(str(scope.lookup(a.id).index))
+            elif kind == "history":  # the member in scope's own history
+                first, k = self.histories[a.id]
+                codes.append(f"{first}, {k}, {slot}")
             elif kind == "set":
-                fill.update(self.set_operand(a, scope, slot, template))
+                # an aggregate walks the members' buffer to compute each member's value first
+                fill.update(self.set_operand(a, scope, slot, "{buf}" if "each" in kinds else template))
                 codes.append(fill.get("buf", ""))
+            elif kind == "each":  # the value for each member, into a scratch row: "ROW, N"
+                t = T.FLOAT if self.c.type_of(a) is T.FLOAT else T.INT
+                codes.append(f"{self.per_member(fill['buf'], fill['n'], a, scope, t)}, {fill['n']}")
             else:
                 codes.append(self.expr(a, scope, slot))
         if callable(template):

@@ -495,3 +495,178 @@ def window_mean(WB, WM, w):
     for k in range(size):  # oldest first, one addition at a time, as the interpreter sums
         total += WB[w, (start + k) % cap]
     return total / size
+
+
+# ---- set algebra: ``mark`` is a zeroed scratch row indexed by slot, left zeroed ----------
+
+@njit(cache=True, _nrt=False)
+def take_last(members, n, k, out):
+    """The last ``k`` of ``members[:n]`` into ``out``, in set order; returns how many."""
+    start = n - min(n, max(0, k))
+    for j in range(start, n):
+        out[j - start] = members[j]
+    return n - start
+
+
+@njit(cache=True, _nrt=False)
+def union(a, na, b, nb, out, mark):
+    """``a``'s members in order, then ``b``'s not in ``a`` in ``b``'s order."""
+    for j in range(na):
+        out[j] = a[j]
+        mark[a[j]] = 1
+    n = na
+    for j in range(nb):
+        if mark[b[j]] == 0:
+            out[n] = b[j]
+            mark[b[j]] = 1
+            n += 1
+    for j in range(n):
+        mark[out[j]] = 0
+    return n
+
+
+@njit(cache=True, _nrt=False)
+def select_in(a, na, b, nb, keep, out, mark):
+    """``a``'s members (in order) that are in ``b`` (``keep``) or not in it (not ``keep``)."""
+    for j in range(nb):
+        mark[b[j]] = 1
+    n = 0
+    for j in range(na):
+        if (mark[a[j]] == 1) == keep:
+            out[n] = a[j]
+            n += 1
+    for j in range(nb):
+        mark[b[j]] = 0
+    return n
+
+
+# ---- aggregates over a set: ``values[:n]`` holds each member's value, in set order ---------
+
+@njit(cache=True, _nrt=False)
+def distinct(members, n, last, counts):
+    """How many different answers ``members[:n]`` hold; ``counts`` is zeroed scratch, left zeroed."""
+    d = 0
+    for j in range(n):
+        a = last[members[j]]
+        if counts[a + 1] == 0:
+            counts[a + 1] = 1
+            d += 1
+    for j in range(n):
+        counts[last[members[j]] + 1] = 0
+    return d
+
+
+@njit(cache=True, _nrt=False)
+def sum_of(values, n):
+    total = 0  # an int row adds (and wraps) as int64, a float row as float64, one value at a time
+    for j in range(n):
+        total += values[j]
+    return total
+
+
+@njit(cache=True, _nrt=False)
+def mean_of(values, n):
+    if n == 0:
+        return 0.0
+    return float(sum_of(values, n)) / n
+
+
+@njit(cache=True, _nrt=False)
+def min_of(values, n):
+    if n == 0:
+        return 0
+    best = values[0]
+    for j in range(1, n):
+        best = min2(best, values[j])
+    return best
+
+
+@njit(cache=True, _nrt=False)
+def max_of(values, n):
+    if n == 0:
+        return 0
+    best = values[0]
+    for j in range(1, n):
+        best = max2(best, values[j])
+    return best
+
+
+@njit(cache=True, _nrt=False)
+def _weight(w):
+    w = float(w)
+    return w if 0.0 < w < np.inf else 0.0
+
+
+@njit(cache=True, _nrt=False)
+def weighted(members, last, weights, n, counts):
+    """ops.weighted: each answer's weights added in set order, answers ranked by first occurrence.
+
+    ``counts`` (zeroed, left zeroed) marks where each answer first occurs; nothing is allocated.
+    """
+    for j in range(n):
+        a = last[members[j]]
+        if counts[a + 1] == 0:
+            counts[a + 1] = j + 1
+    best, best_w = -1, 0.0
+    for j in range(n):
+        a = last[members[j]]
+        if counts[a + 1] != j + 1:
+            continue  # not the answer's first occurrence
+        total = 0.0
+        for i in range(j, n):
+            if last[members[i]] == a:
+                total += _weight(weights[i])
+        if total > best_w:
+            best, best_w = a, total
+    for j in range(n):
+        counts[last[members[j]] + 1] = 0
+    return best
+
+
+# ---- per-branch answer histories: BI[first, slot] counts the reveals, BI[first + 1 + i, slot] is a
+# ring of the last K answers (the oldest at (reveals - held) % K) ---------------------------------
+
+@njit(cache=True, _nrt=False)
+def history_record(BI, first, k, slot, answer):
+    BI[first + 1 + BI[first, slot] % k, slot] = answer
+    BI[first, slot] += 1
+
+
+@njit(cache=True, _nrt=False)
+def history_size(BI, first, k, slot):
+    return min(BI[first, slot], k)
+
+
+@njit(cache=True, _nrt=False)
+def _held(BI, first, k, slot, i):
+    """The i-th oldest answer held."""
+    seen = BI[first, slot]
+    return BI[first + 1 + (seen - min(seen, k) + i) % k, slot]
+
+
+@njit(cache=True, _nrt=False)
+def history_majority(BI, first, k, slot, counts):
+    """Most common answer held, ties to the oldest; ``counts`` is zeroed scratch, left zeroed."""
+    n = history_size(BI, first, k, slot)
+    for i in range(n):
+        counts[_held(BI, first, k, slot, i) + 1] += 1
+    best, top = -1, 0
+    for i in range(n):
+        a = _held(BI, first, k, slot, i)
+        if counts[a + 1] > top:
+            best, top = a, counts[a + 1]
+    for i in range(n):
+        counts[_held(BI, first, k, slot, i) + 1] = 0
+    return best
+
+
+@njit(cache=True, _nrt=False)
+def history_unanimous(BI, first, k, slot):
+    n = history_size(BI, first, k, slot)
+    if n == 0:
+        return False
+    a = _held(BI, first, k, slot, 0)
+    for i in range(1, n):
+        if _held(BI, first, k, slot, i) != a:
+            return False
+    return True

@@ -367,6 +367,111 @@ def take_set(s: Set, k) -> Set:
     return Set(s.mask & (ranks < limit), s.pos, s.dense)
 
 
+def take_last_set(s: Set, k) -> Set:
+    """The last ``k`` members in the set's order (none when ``k`` <= 0)."""
+    n, w = s.mask.shape
+    keep = np.clip(col(np.asarray(k)) if not is_uniform(k) else k, 0, w)
+    first = count(s)[:, None] - keep  # the place of the first member kept
+    return Set(s.mask & (_ranks(s) >= first), s.pos, s.dense)
+
+
+def union_set(a: Set, b: Set) -> Set:
+    """``a``'s members in ``a``'s order, then ``b``'s new members in ``b``'s order."""
+    w = a.mask.shape[1]
+    pos = np.where(a.mask, _ranks(a), w + _ranks(b))
+    return Set(a.mask | b.mask, pos)
+
+
+def intersect_set(a: Set, b: Set) -> Set:
+    return filter_set(a, b.mask)
+
+
+def minus_set(a: Set, b: Set) -> Set:
+    return filter_set(a, ~b.mask)
+
+
+# ---- aggregates over a set: ``values`` holds a value per slot ([n, W] or broadcastable) -------
+
+def _in_order(s: Set, *arrays) -> tuple[np.ndarray, list[np.ndarray], int]:
+    """The members first, in set order: (which places hold a member, each array gathered, widest count)."""
+    n, w = s.mask.shape
+    order = np.argsort(np.where(s.mask, _ranks(s), w), axis=1, kind="stable")
+    valid = np.take_along_axis(s.mask, order, axis=1)
+    gathered = [np.take_along_axis(np.broadcast_to(np.asarray(a), s.mask.shape), order, axis=1) for a in arrays]
+    return valid, gathered, int(valid.sum(axis=1).max()) if n and w else 0
+
+
+def distinct(s: Set, last: np.ndarray) -> np.ndarray:
+    n, w = s.mask.shape
+    if n == 0 or w == 0:
+        return np.zeros(n, dtype=np.int64)
+    key = np.sort(np.where(s.mask, last, _NONMEMBER), axis=1)
+    held = key != _NONMEMBER
+    return (held[:, 0] + (held[:, 1:] & (key[:, 1:] != key[:, :-1])).sum(axis=1)).astype(np.int64)
+
+
+def sum_of(s: Set, values) -> np.ndarray:
+    """Added one member at a time in set order, as the interpreter does (not numpy's pairwise sum)."""
+    valid, (v,), k = _in_order(s, values)
+    total = np.zeros(s.mask.shape[0], dtype=v.dtype)
+    with np.errstate(all="ignore"):  # inf - inf is NaN here as everywhere; ints wrap
+        for j in range(k):
+            total = np.where(valid[:, j], total + v[:, j], total)
+    return total
+
+
+def mean_of(s: Set, values) -> np.ndarray:
+    n = count(s)
+    total = sum_of(s, values).astype(np.float64)
+    with np.errstate(all="ignore"):
+        return np.where(n > 0, total / np.maximum(n, 1), 0.0)
+
+
+def _fold(s: Set, values, better) -> np.ndarray:
+    valid, (v,), k = _in_order(s, values)
+    if k == 0:
+        return np.zeros(s.mask.shape[0], dtype=v.dtype)
+    best = np.where(valid[:, 0], v[:, 0], 0)
+    for j in range(1, k):  # a later member replaces the best only when strictly better (Python's min/max)
+        best = np.where(valid[:, j] & better(v[:, j], best), v[:, j], best)
+    return best.astype(v.dtype)
+
+
+def min_of(s: Set, values) -> np.ndarray:
+    return _fold(s, values, np.less)
+
+
+def max_of(s: Set, values) -> np.ndarray:
+    return _fold(s, values, np.greater)
+
+
+def weighted(s: Set, last: np.ndarray, weights) -> np.ndarray:
+    """ops.weighted per row: each answer's weights added in set order, ties to its first occurrence."""
+    n, w = s.mask.shape
+    valid, (a, wt), k = _in_order(s, last, np.asarray(weights, dtype=np.float64))
+    if k == 0:
+        return np.full(n, -1, dtype=np.int64)
+    good = valid & (wt > 0.0) & (wt < np.inf)
+    contrib = np.where(good, wt, 0.0)
+    # where each place's answer first occurs: sort (answer, place), spread each group's first place
+    places = np.arange(w, dtype=np.int64)
+    key = np.sort(np.where(valid, ((a + 1) << 32) | places, _NONMEMBER), axis=1)
+    start = np.ones_like(key, dtype=bool)
+    start[:, 1:] = (key[:, 1:] >> 32) != (key[:, :-1] >> 32)
+    group = np.maximum.accumulate(np.where(start, places, 0), axis=1)
+    head_sorted = np.take_along_axis(key & _LOW32, group, axis=1)
+    head = np.zeros((n, w), dtype=np.int64)
+    held = key != _NONMEMBER
+    r, c = np.nonzero(held)
+    head[r, (key & _LOW32)[r, c]] = head_sorted[r, c]
+    totals = np.zeros((n, w), dtype=np.float64)
+    rows = np.arange(n)
+    for j in range(k):  # in set order, as the interpreter adds
+        totals[rows, head[:, j]] += contrib[:, j]
+    best = np.argmax(totals, axis=1)  # the first of equal totals: the earliest first occurrence
+    return np.where(totals[rows, best] > 0.0, a[rows, best], -1).astype(np.int64)
+
+
 def count(s: Set) -> np.ndarray:
     return s.mask.sum(axis=1).astype(np.int64)
 
@@ -466,6 +571,8 @@ class State:
         self.fin_count = np.zeros(e, dtype=np.int64)
         self.user: dict[str, np.ndarray] = {}
         self.windows: dict[str, _Window] = {}
+        self.histories: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (answers [E, B, K], reveals [E, B])
+        self.branch_windows: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (values [E, B, K], sizes)
         self.stopped = np.zeros(e, dtype=bool)
         self.answer = np.full(e, -1, dtype=np.int64)
         self.stop_line = np.zeros(e, dtype=np.int64)
@@ -482,6 +589,66 @@ class State:
 
     def add_window(self, name: str, capacity: int) -> None:
         self.windows[name] = _Window(self.E, capacity)
+
+    def add_branch_window(self, name: str, capacity: int) -> None:
+        self.branch_windows[name] = (np.zeros((self.E, self.B, capacity), dtype=np.float64),
+                                     np.zeros((self.E, self.B), dtype=np.int64))
+
+    def push_branch(self, name: str, rows: np.ndarray, s: Set, value) -> None:
+        """Each member pushes its own value to its own window (oldest first; the oldest drops when full)."""
+        buf, size = self.branch_windows[name]
+        cap = buf.shape[2]
+        value = np.broadcast_to(np.asarray(value, dtype=np.float64), s.mask.shape)
+        ri, si = np.nonzero(s.mask)
+        r, v = rows[ri], value[ri, si]
+        full = size[r, si] >= cap
+        fr, fs = r[full], si[full]
+        buf[fr, fs, :cap - 1] = buf[fr, fs, 1:cap]
+        buf[fr, fs, cap - 1] = v[full]
+        nr, ns = r[~full], si[~full]
+        buf[nr, ns, size[nr, ns]] = v[~full]
+        size[nr, ns] += 1
+
+    def _branch_window(self, name: str, fn: str, rows: np.ndarray) -> np.ndarray:
+        """A window function of every slot's own window, [n, W]."""
+        buf, size = self.branch_windows[name]
+        values, n = buf[rows, :self.W], size[rows, :self.W]
+        if fn == "size":
+            return n.copy()
+        if fn == "oldest":
+            return np.where(n > 0, values[..., 0], 0.0)
+        if fn == "newest":
+            return np.where(n > 0, np.take_along_axis(values, np.maximum(n - 1, 0)[..., None], axis=2)[..., 0], 0.0)
+        total = np.zeros(n.shape, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            for k in range(values.shape[2]):  # oldest first, one addition at a time, as the interpreter sums
+                total = np.where(k < n, total + values[..., k], total)
+            return np.where(n > 0, total / np.maximum(n, 1), 0.0)
+
+    def add_history(self, name: str, capacity: int) -> None:
+        self.histories[name] = (np.full((self.E, self.B, capacity), -1, dtype=np.int64),
+                                np.zeros((self.E, self.B), dtype=np.int64))
+
+    def history(self, name: str, fn: str, rows: np.ndarray) -> np.ndarray:
+        """A history function of every slot's own history, [n, W]: its answers oldest first."""
+        ring, seen = self.histories[name]
+        k = ring.shape[2]
+        reveals = self._rows(seen, rows)
+        held = np.minimum(reveals, k)
+        place = np.arange(k)
+        # the oldest held answer sits at (reveals - held) % K; ring order from there
+        order = (reveals[..., None] - held[..., None] + place) % k
+        answers = np.take_along_axis(ring[rows, :self.W], order, axis=2)
+        valid = place < held[..., None]
+        if fn == "size":
+            return held
+        same = (answers[..., :, None] == answers[..., None, :]) & valid[..., None, :]
+        counts = np.where(valid, same.sum(axis=3), 0)  # how many held answers equal each one
+        if fn == "unanimous":
+            return (held > 0) & (counts[..., 0] == held)
+        best = np.argmax(counts, axis=2)  # the first of the most common: ties go to the oldest
+        top = np.take_along_axis(answers, best[..., None], axis=2)[..., 0]
+        return np.where(held > 0, top, -1)
 
     def store_bound(self, full: np.ndarray, rows: np.ndarray, new: np.ndarray) -> None:
         full[rows] = False
@@ -564,6 +731,8 @@ class State:
         self.windows[name].push(rows, np.broadcast_to(np.asarray(value, dtype=np.float64), rows.shape))
 
     def window(self, name: str, fn: str, rows: np.ndarray):
+        if name in self.branch_windows:
+            return self._branch_window(name, fn, rows)
         w = self.windows[name]
         n = w.size[rows]
         if fn == "size":
@@ -668,6 +837,11 @@ class State:
         self.tokens_b.reshape(-1)[flat] += cost
         self.status.reshape(-1)[flat] = np.where(finished, STATUS_FINISHED, STATUS_ACTIVE)
         self.row_version[r] += 1
+        for ring, seen in self.histories.values():  # each reveal adds its answer to the branch's histories
+            k = ring.shape[2]
+            reveals = seen.reshape(-1)
+            ring.reshape(-1, k)[flat, reveals[flat] % k] = answer
+            reveals[flat] += 1
 
     def _finish(self, r: np.ndarray, s: np.ndarray) -> None:
         """Append finished branches to `completed`: r is grouped by row, in finishing order."""

@@ -30,7 +30,7 @@ def is_constant(e: ast.Node, constant_name: Callable[[str], bool]) -> bool:
     """True when ``e`` depends only on literals and the names ``constant_name`` accepts."""
     if isinstance(e, ast.Name):
         return constant_name(e.id)
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, ast.SET_QUERIES):
         return False
     if isinstance(e, ast.Call) and e.func in FUNCS and not FUNCS[e.func].constant:
         return False
@@ -67,6 +67,10 @@ def reads(e: ast.Node, program: ast.Program) -> State:
                 out.add("branches")
             elif isinstance(d, ast.BranchVar):
                 out.add("fields")
+            elif isinstance(d, ast.BranchHistory):  # recorded by every reveal
+                out.add("branches")
+            elif isinstance(d, ast.BranchWindow):
+                out.add("fields")
             elif isinstance(d, ast.Var):
                 out.add(f"var {name}")
             elif isinstance(d, ast.Window):
@@ -83,7 +87,7 @@ def writes(s: ast.Node) -> State:
     """What running statement ``s`` itself changes (nested blocks report their own)."""
     if isinstance(s, (ast.Open, ast.Read, ast.Advance, ast.Prune)):
         return frozenset({"branches", "fields"})
-    if isinstance(s, ast.Update):
+    if isinstance(s, (ast.Update, ast.UpdatePush)):
         return frozenset({"fields"})
     if isinstance(s, ast.Assign):
         return frozenset({f"var {s.name}"})
@@ -95,7 +99,7 @@ def writes(s: ast.Node) -> State:
 def reads_one_branch(e: ast.Node) -> bool:
     """Does ``e`` read no branch set? Then in branch scope it reads only the member in scope (and
     values computed before the statement), so members may be evaluated one after another."""
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, ast.SET_QUERIES):
         return False
     if isinstance(e, ast.Call) and e.func in FUNCS and "set" in FUNCS[e.func].params:
         return False

@@ -118,8 +118,29 @@ class Take(Node):
     count: Expr
 
 
+class TakeLast(Node):
+    """``SET take last N``: the last N members of SET, kept in SET's order."""
+
+    kind: Literal["take_last"] = "take_last"
+    set: Expr
+    count: Expr
+
+
+class SetOp(Node):
+    """``SET union OTHER`` / ``intersect`` / ``minus``: the members of SET (in its order) that are also /
+    not in OTHER; a union appends OTHER's members not in SET, in OTHER's order."""
+
+    kind: Literal["set_op"] = "set_op"
+    op: Literal["union", "intersect", "minus"]
+    set: Expr
+    other: Expr
+
+
+# Set-valued expressions built from other sets, each reading its operand `set` first.
+SET_QUERIES = (Where, Sorted, Take, TakeLast, SetOp)
+
 Expr = Annotated[
-    Union[Int, Float, Bool, NoneLit, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take],
+    Union[Int, Float, Bool, NoneLit, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp],
     Field(discriminator="kind"),
 ]
 
@@ -216,8 +237,17 @@ class Update(Node):
     setters: tuple[Setter, ...]
 
 
+class UpdatePush(Node):
+    """``update SET push EXPR to NAME``: each member pushes its own value of EXPR to its window NAME."""
+
+    kind: Literal["update_push"] = "update_push"
+    set: Expr
+    value: Expr
+    window: str
+
+
 Stmt = Annotated[
-    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
+    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update, UpdatePush],
     Field(discriminator="kind"),
 ]
 
@@ -258,6 +288,22 @@ class BranchVar(Node):
     init: Expr
 
 
+class BranchHistory(Node):
+    """``branch NAME: history(K)``: each branch's last K revealed answers, oldest first, recorded at each reveal."""
+
+    kind: Literal["branch_history"] = "branch_history"
+    name: str
+    capacity: int
+
+
+class BranchWindow(Node):
+    """``branch NAME: window(K)``: each branch's last K numbers pushed to it, oldest first."""
+
+    kind: Literal["branch_window"] = "branch_window"
+    name: str
+    capacity: int
+
+
 class Signal(Node):
     """``signal NAME = EXPR``: a derived value, recomputed each time it is read."""
 
@@ -266,9 +312,10 @@ class Signal(Node):
     value: Expr
 
 
-Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal], Field(discriminator="kind")]
+Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow],
+                 Field(discriminator="kind")]
 Item = Annotated[
-    Union[Param, Var, Window, BranchVar, Signal, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
+    Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow, UpdatePush, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
     Field(discriminator="kind"),
 ]
 
@@ -285,9 +332,10 @@ class Program(Node):
         return tuple(i for i in self.items if isinstance(i, Param))
 
 
-DECL_TYPES = (Param, Var, Window, BranchVar, Signal)
+DECL_TYPES = (Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow)
 ACTION_TYPES = (Open, Read, Advance, Prune)
 
-for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, IfBranch, If, Repeat, Let, Assign, Push, Stop,
-               Open, Read, Advance, Prune, Setter, Update, Var, Window, BranchVar, Signal, Program):
+for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp, IfBranch, If, Repeat, Let, Assign,
+               Push, Stop, Open, Read, Advance, Prune, Setter, Update, UpdatePush, Var, Window, BranchVar, Signal,
+               BranchHistory, BranchWindow, Program):
     _model.model_rebuild(force=False)

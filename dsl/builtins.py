@@ -22,6 +22,7 @@ class T(str, Enum):
     ANSWER = "answer"
     SET = "branch set"
     WINDOW = "window"
+    HISTORY = "history"
 
     def __str__(self) -> str:
         return self.value
@@ -68,7 +69,7 @@ class Func:
     """One built-in function: everything the checker, the three engines and the docs need.
 
     ``params`` are argument kinds: "set", "window" (a window's name), "num" (int or float),
-    "int", "answer", "digits" (an int literal). The last ``optional`` of them may be left out;
+    "int", "answer", "digits" (an int literal), "history" (a history's name, in branch scope), "each" (a number per member of the "set" argument). The last ``optional`` of them may be left out;
     a ``variadic`` function takes two or more "num"s. ``result`` gives the result type from the
     argument types. Engines:
 
@@ -100,7 +101,7 @@ class Func:
     @property
     def constant(self) -> bool:
         """Can a call be fixed by the parameters? Not when it reads branches or a window."""
-        return not any(k in ("set", "window") for k in self.params)
+        return not any(k in ("set", "window", "history") for k in self.params)
 
     @property
     def coerces(self) -> bool:
@@ -168,10 +169,48 @@ FUNCS: dict[str, Func] = {f.name: f for f in [
          "st.window({0}, 'mean', {rows})", "rt.window_mean(WB, WM, {0})"),
 ]}
 
+
+def _member_type(args: list[T | None]) -> T | None:
+    """Result type of sum_of/min_of/max_of: the type of the per-member value."""
+    return args[1] if len(args) > 1 and args[1] in NUMERIC else None
+
+
+# Aggregates over a set. An "each" argument is evaluated in the scope of every member of the set
+# argument (as a `where` condition is), in set order; in the engines' templates it is those values
+# (batched: an [n, W] array; native: a scratch row and the member count, "ROW, N").
+FUNCS.update({f.name: f for f in [
+    Func("distinct", ("set",), "number of different `last` answers among the members (`none` counts as one)",
+         fixed(T.INT), ops.distinct, "rt.distinct({0}, st.field('last', {rows}))", "rt.distinct({buf}, {n}, {last}, CNT)"),
+    Func("sum_of", ("set", "each"), "sum of the value over the members, added in set order (0 when empty)",
+         _member_type, ops.sum_of, "rt.sum_of({0}, {1})", "rt.sum_of({1})"),
+    Func("mean_of", ("set", "each"), "sum_of(S, x) / count(S) as a float (0.0 when empty)",
+         fixed(T.FLOAT), ops.mean_of, "rt.mean_of({0}, {1})", "rt.mean_of({1})"),
+    Func("min_of", ("set", "each"), "smallest value over the members; the first of equal ones (0 when empty)",
+         _member_type, ops.min_of, "rt.min_of({0}, {1})", "rt.min_of({1})"),
+    Func("max_of", ("set", "each"), "largest value over the members; the first of equal ones (0 when empty)",
+         _member_type, ops.max_of, "rt.max_of({0}, {1})", "rt.max_of({1})"),
+    Func("weighted", ("set", "each"), "the `last` answer with the largest total weight; ties go to the answer "
+                                      "seen first in set order; weights that are not finite and positive count 0; "
+                                      "none when no weight is positive", fixed(T.ANSWER), ops.weighted,
+         "rt.weighted({0}, st.field('last', {rows}), {1})", "rt.weighted({buf}, {last}, {1}, CNT)"),
+]})
+
+# Per-branch answer histories (`branch h: history(K)`), read in branch scope: the member's own
+# history. Templates: batched ``{0}`` is the history's quoted name; native ``{0}`` is
+# "FIRST_ROW, K, SLOT" (its rows in BI, its capacity, the member's slot).
+FUNCS.update({f.name: f for f in [
+    Func("history_size", ("history",), "answers held: reveals so far, at most K", fixed(T.INT), ops.size,
+         "st.history({0}, 'size', {rows})", "rt.history_size(BI, {0})"),
+    Func("history_majority", ("history",), "most common answer held; ties go to the oldest; none when empty",
+         fixed(T.ANSWER), ops.majority, "st.history({0}, 'majority', {rows})", "rt.history_majority(BI, {0}, CNT)"),
+    Func("history_unanimous", ("history",), "true when at least one answer is held and all are equal",
+         fixed(T.BOOL), ops.unanimous, "st.history({0}, 'unanimous', {rows})", "rt.history_unanimous(BI, {0})"),
+]})
+
 KEYWORDS = frozenset({
     "strategy", "param", "var", "branch", "signal", "let", "push", "to", "if", "elif", "else", "then",
     "repeat", "as", "break", "stop", "open", "read", "advance", "by", "prune", "update", "set", "where", "sorted",
-    "take", "asc", "desc", "and", "or", "not", "true", "false", "none", "in", "int", "float", "bool", "answer",
+    "take", "union", "intersect", "minus", "asc", "desc", "and", "or", "not", "true", "false", "none", "in", "int", "float", "bool", "answer",
 })
 
 # Names a program might reach for that it must never see: hidden data.
@@ -195,3 +234,5 @@ HIDDEN = {
 MAX_REPEAT = 100_000          # iterations of one `repeat`
 MAX_TOTAL_ITERATIONS = 1_000_000  # product of nested `repeat` counts
 MAX_WINDOW = 10_000
+MAX_HISTORY = 16  # answers a `branch NAME: history(K)` keeps per branch
+MAX_BRANCH_WINDOW = 64  # numbers a `branch NAME: window(K)` keeps per branch

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_REPEAT, MAX_WINDOW, NUMERIC, SETS, T
+from ttsc.dsl.builtins import (FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_BRANCH_WINDOW, MAX_HISTORY, MAX_REPEAT, MAX_WINDOW,
+                               NUMERIC, SETS, T)
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -121,7 +122,7 @@ class _Checker:
                        help="every name in a program is defined once",
                        notes=(f"first defined at line {first.line}",) if first else ())
             return
-        if sym.kind == "branch_var":
+        if sym.kind in ("branch_var", "history", "branch_window"):
             self.fields[name] = sym
         else:
             scope.names[name] = sym
@@ -135,7 +136,8 @@ class _Checker:
             return sym
         if name in self.fields:
             self.error("E0209", f"`{name}` is a branch field, and there is no branch here", node.span,
-                       help="branch fields are read inside `where`, `sorted by`, `advance … by` and `update … set`")
+                       help="branch fields are read inside `where`, `sorted by`, `advance … by`, `update … set` "
+                            "and the per-member value of `sum_of(S, …)`-style aggregates")
             return None
         if name in HIDDEN:
             self.error("E0201", f"unknown name `{name}`", node.span, help=HIDDEN[name])
@@ -193,12 +195,35 @@ class _Checker:
             self.expect_assignable(t, self.expr(d.init, scope), d.init.span, f"`{d.name}`")
             self.declare(scope, Symbol(d.name, "branch_var", t, d), self.name_span(d.name, d.span))
             self.result.branch_vars[d.name] = d
+        elif isinstance(d, ast.BranchHistory):
+            self.branch_history(d, scope)
+        elif isinstance(d, ast.BranchWindow):
+            self.branch_window(d, scope)
         elif isinstance(d, ast.Signal):
             # Declared even when its expression is wrong (type None), so its uses are not reported again.
             t = self.expr(d.value, scope)
             self.declare(scope, Symbol(d.name, "signal", t, d), self.name_span(d.name, d.span))
         else:  # pragma: no cover - the grammar has no other declarations
             raise TypeError(f"unknown declaration {type(d).__name__}")
+
+    def branch_history(self, d: ast.BranchHistory, scope: Scope) -> None:
+        if not 1 <= d.capacity <= MAX_HISTORY:
+            self.error("E0208", f"a history holds from 1 to {MAX_HISTORY} answers, got {d.capacity}",
+                       self._capacity_span(d), help="keep a short history; count longer runs with a `branch` variable")
+        self.declare(scope, Symbol(d.name, "history", T.HISTORY, d), self.name_span(d.name, d.span))
+
+    def branch_window(self, d: ast.BranchWindow, scope: Scope) -> None:
+        if not 1 <= d.capacity <= MAX_BRANCH_WINDOW:
+            self.error("E0208", f"a branch window holds from 1 to {MAX_BRANCH_WINDOW} numbers, got {d.capacity}",
+                       self._capacity_span(d), help="every branch carries one; keep it short")
+        self.declare(scope, Symbol(d.name, "branch_window", T.WINDOW, d), self.name_span(d.name, d.span))
+
+    def _capacity_span(self, d) -> ast.Span:
+        """The span of the integer literal K in `branch NAME: history(K)` / `window(K)`."""
+        text = self.source.text[d.span.start:d.span.end]
+        open_paren = d.span.start + text.rfind("(") + 1
+        digits = self.source.text[open_paren:d.span.end].split(")")[0].strip()
+        return self.source.span_at(self.source.text.index(digits, open_paren), len(digits))
 
     def param(self, p: ast.Param, scope: Scope) -> None:
         t = _TYPES[p.type]
@@ -284,8 +309,20 @@ class _Checker:
         self.expect_numeric(t, s.value.span, "a pushed value")
         sym = scope.lookup(s.window)
         if sym is None or sym.kind != "window":
+            branch_window = (f := self.fields.get(s.window)) is not None and f.kind == "branch_window"
             self.error("E0203", f"`{s.window}` is not a window", self.name_span(s.window, s.span, s.value.span.end),
-                       help=f"declare it: `var {s.window}: window(8)`")
+                       help=f"each branch has its own `{s.window}`: `update SET push … to {s.window}`"
+                       if branch_window else f"declare it: `var {s.window}: window(8)`")
+
+    def stmt_UpdatePush(self, s: ast.UpdatePush, scope, top) -> None:
+        self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to update")
+        self.expect_numeric(self.expr(s.value, scope, branch=True), s.value.span, "a pushed value")
+        sym = self.fields.get(s.window)
+        if sym is None or sym.kind != "branch_window":
+            self.error("E0203", f"`{s.window}` is not a branch window",
+                       self.name_span(s.window, s.span, s.value.span.end),
+                       help=f"declare it: `branch {s.window}: window(8)`" if scope.lookup(s.window) is None
+                       or scope.lookup(s.window).kind != "window" else "push to a `var` window with `push … to`")
 
     def stmt_If(self, s: ast.If, scope, top) -> None:
         for br in s.branches:
@@ -339,7 +376,10 @@ class _Checker:
             field_span = self.name_span(st.field, st.span)
             sym = self.fields.get(st.field)
             if sym is None or sym.kind != "branch_var":
-                if st.field in FIELDS:
+                if sym is not None and sym.kind == "history":
+                    self.error("E0206", f"`{st.field}` is a history: each reveal records it, nothing sets it",
+                               field_span, help="only `branch` fields can be set")
+                elif st.field in FIELDS:
                     self.error("E0206", f"`{st.field}` is a built-in field and cannot be set", field_span,
                                help="only `branch` fields can be set")
                 else:
@@ -380,6 +420,14 @@ class _Checker:
             return None
         if sym.kind == "window":
             self.error("E0203", f"`{e.id}` is a window; read it with size(), oldest(), newest() or mean()", e.span)
+            return None
+        if sym.kind == "branch_window":
+            self.error("E0203", f"`{e.id}` is a branch window; read it with size(), oldest(), newest() or mean()",
+                       e.span)
+            return None
+        if sym.kind == "history":
+            self.error("E0203", f"`{e.id}` is a history; read it with history_size(), history_majority() or "
+                                "history_unanimous()", e.span)
             return None
         return sym.type
 
@@ -435,8 +483,10 @@ class _Checker:
     def expr_Call(self, e: ast.Call, scope, branch):
         f = FUNCS.get(e.func)
         if f is not None and "window" in f.params:
-            return self._window_call(e, f, scope)
-        argtypes = [self.expr(a, scope, branch) for a in e.args]
+            return self._window_call(e, f, scope, branch)
+        if f is not None and "history" in f.params:
+            return self._history_call(e, f, scope, branch)
+        argtypes = [self.expr(a, scope, branch or _per_member(f, i)) for i, a in enumerate(e.args)]
         if f is None:
             hint = HIDDEN.get(e.func)
             if hint is None and (e.func.startswith("__") or e.func in ("eval", "exec", "import", "print", "getattr")):
@@ -462,6 +512,8 @@ class _Checker:
             what = f"an argument of `{f.name}`"
             if kind == "num":
                 self.expect_numeric(t, arg.span, what)
+            elif kind == "each":
+                self.expect_numeric(t, arg.span, f"the per-member value of `{f.name}`")
             elif kind == "digits":
                 self.expect(T.INT, t, arg.span, "the number of decimals")
                 if not isinstance(arg, ast.Int):
@@ -470,13 +522,31 @@ class _Checker:
                 self.expect({"set": T.SET, "int": T.INT, "answer": T.ANSWER}[kind], t, arg.span, what)
         return f.result(argtypes)
 
-    def _window_call(self, e: ast.Call, f, scope) -> T:
+    def _window_call(self, e: ast.Call, f, scope, branch: bool = False) -> T:
+        arg = e.args[0] if len(e.args) == 1 else None
+        if isinstance(arg, ast.Name) and scope.lookup(arg.id) is None and \
+                (s := self.fields.get(arg.id)) is not None and s.kind == "branch_window":
+            if not branch:  # the member in scope's own window
+                self.resolve(arg, scope, branch)  # reports E0209: no branch here
+            return f.result([T.WINDOW])
         if len(e.args) != 1:
             self.error("E0204", f"`{f.name}` takes 1 argument, got {len(e.args)}", e.span, help=f"{f.name}: {f.doc}")
         elif not (isinstance(e.args[0], ast.Name) and (s := scope.lookup(e.args[0].id)) and s.kind == "window"):
             self.error("E0203", f"`{f.name}` takes a window", e.args[0].span,
                        help="declare one with `var NAME: window(N)`")
         return f.result([T.WINDOW])
+
+    def _history_call(self, e: ast.Call, f, scope, branch: bool) -> T:
+        """A history is read as the member in scope's own: its name is an argument, in branch scope only."""
+        arg = e.args[0] if len(e.args) == 1 else None
+        if arg is None:
+            self.error("E0204", f"`{f.name}` takes 1 argument, got {len(e.args)}", e.span, help=f"{f.name}: {f.doc}")
+        elif not (isinstance(arg, ast.Name) and (s := self.fields.get(arg.id)) and s.kind == "history"):
+            self.error("E0203", f"`{f.name}` takes a history", arg.span,
+                       help="declare one with `branch NAME: history(K)`")
+        elif not branch:
+            self.resolve(arg, scope, branch)  # reports E0209: no branch here
+        return f.result([T.HISTORY])
 
     def expr_Where(self, e: ast.Where, scope, branch):
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `where`")
@@ -494,6 +564,16 @@ class _Checker:
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `take`")
         # A count per branch would make a different set for every branch in scope: counts are per episode.
         self.expect(T.INT, self.expr(e.count, scope, False), e.count.span, "the count of `take`")
+        return T.SET
+
+    def expr_TakeLast(self, e: ast.TakeLast, scope, branch):
+        self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `take last`")
+        self.expect(T.INT, self.expr(e.count, scope, False), e.count.span, "the count of `take last`")
+        return T.SET
+
+    def expr_SetOp(self, e: ast.SetOp, scope, branch):
+        self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, f"the left side of `{e.op}`")
+        self.expect(T.SET, self.expr(e.other, scope, branch), e.other.span, f"the right side of `{e.op}`")
         return T.SET
 
     # -- type helpers
@@ -558,6 +638,11 @@ def _assignable(want: T, got: T) -> bool:
     return want == got or (want is T.FLOAT and got is T.INT)
 
 
+def _per_member(f, i: int) -> bool:
+    """Is argument ``i`` of ``f`` evaluated for each member of a set (in branch scope)?"""
+    return f is not None and not f.variadic and i < len(f.params) and f.params[i] == "each"
+
+
 def _article(t: T) -> str:
     return {T.INT: "an int", T.FLOAT: "a float", T.BOOL: "a bool", T.ANSWER: "an answer", T.SET: "a branch set",
-            T.WINDOW: "a window"}[t]
+            T.WINDOW: "a window", T.HISTORY: "a history"}[t]

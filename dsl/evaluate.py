@@ -42,7 +42,14 @@ class Evaluator:
         """The `last` answers of set ``e``'s members, in set order."""
         raise TtscError(f"line {e.span.line}: a branch set is not fixed by the parameters")
 
-    def window_values(self, name: str) -> Sequence[float]:
+    def member_values(self, s, e, env, branch) -> Sequence:
+        """``e`` evaluated in the scope of each member of set ``s``, in set order."""
+        raise TtscError(f"line {s.span.line}: a branch set is not fixed by the parameters")
+
+    def history_values(self, name: str, branch) -> Sequence[ops.Answer]:
+        raise TtscError(f"history `{name}` is not fixed by the parameters")
+
+    def window_values(self, name: str, branch=None) -> Sequence[float]:
         raise TtscError(f"window `{name}` is not fixed by the parameters")
 
     # ---- scalar semantics
@@ -82,7 +89,11 @@ class Evaluator:
             if kind == "set":
                 args.append(self.answers_of(a, env, branch))
             elif kind == "window":
-                args.append(self.window_values(a.id))
+                args.append(self.window_values(a.id, branch))
+            elif kind == "history":
+                args.append(self.history_values(a.id, branch))
+            elif kind == "each":
+                args.append(self.member_values(e.args[f.params.index("set")], a, env, branch))
             else:
                 args.append(self.eval(a, env, branch))
         v = f.interpret(*args)

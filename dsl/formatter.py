@@ -126,7 +126,7 @@ def _expr(e: Any) -> tuple[str, int]:
     if isinstance(e, ast.IfExp):
         return (f"if {format_expr(e.cond)} then {format_expr(e.then)} else {format_expr(e.orelse, IFEXP)}",
                 IFEXP)
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, ast.SET_QUERIES):
         return format_expr(e.set) + " " + _query_tail(e), QUERY
     raise TypeError(f"cannot format {type(e).__name__}")  # a new node type must be taught here
 
@@ -136,6 +136,10 @@ def _query_tail(e: Any) -> str:
         return f"where {format_expr(e.cond, IFEXP)}"
     if isinstance(e, ast.Sorted):
         return f"sorted by {format_expr(e.key, IFEXP)}" + (" desc" if e.descending else "")
+    if isinstance(e, ast.TakeLast):
+        return f"take last {format_expr(e.count, IFEXP)}"
+    if isinstance(e, ast.SetOp):
+        return f"{e.op} {format_expr(e.other, IFEXP)}"
     return f"take {format_expr(e.count, IFEXP)}"
 
 
@@ -218,6 +222,8 @@ def _wrapped(parts: list[_Piece], pre: str, post: str) -> list[_Piece]:
 
 
 def _query_operand(e: Any) -> Any:
+    if isinstance(e, ast.SetOp):
+        return e.other
     return e.cond if isinstance(e, ast.Where) else e.key if isinstance(e, ast.Sorted) else e.count
 
 
@@ -251,7 +257,8 @@ class _Line:
     trailing: str | None = None
 
 
-_GROUPS = {ast.Param: "param", ast.Var: "state", ast.Window: "state", ast.BranchVar: "state", ast.Signal: "signal"}
+_GROUPS = {ast.Param: "param", ast.Var: "state", ast.Window: "state", ast.BranchVar: "state", ast.Signal: "signal",
+           ast.BranchHistory: "state", ast.BranchWindow: "state"}
 
 
 class _Layout:
@@ -329,6 +336,17 @@ class _Layout:
 
     def i_BranchVar(self, s: ast.BranchVar, col: int) -> None:
         self.simple(s, col, f"branch {s.name}: {s.type} = ", s.init)
+
+    def i_BranchHistory(self, s: ast.BranchHistory, col: int) -> None:
+        self.emit(col, [_Piece(f"branch {s.name}: history({s.capacity})", s.span.start)], s.span.end)
+
+    def i_BranchWindow(self, s: ast.BranchWindow, col: int) -> None:
+        self.emit(col, [_Piece(f"branch {s.name}: window({s.capacity})", s.span.start)], s.span.end)
+
+    def i_UpdatePush(self, s: ast.UpdatePush, col: int) -> None:
+        pieces = _prefixed("update ", _pieces(s.set), s.span.start)
+        self.emit(col, pieces + [_Piece(f"push {format_expr(s.value)} to {s.window}", s.value.span.start)],
+                  s.span.end)
 
     def i_Signal(self, s: ast.Signal, col: int) -> None:
         self.simple(s, col, f"signal {s.name} = ", s.value)

@@ -201,3 +201,50 @@ def sort_key(x) -> tuple[bool, float | int]:
     by raw keys would depend on the sorting algorithm.
     """
     return (True, 0) if x != x else (False, x)
+
+
+# ---- aggregates over a set: a per-member value for each member, in set order
+
+
+def distinct(answers: Sequence[Answer]) -> int:
+    """How many different `last` answers the members hold (`none` counts as one)."""
+    return len(set(answers))
+
+
+def sum_of(answers: Sequence[Answer], values: Sequence) -> int | float:
+    """The values added one at a time in set order (ints wrap); 0 for an empty set."""
+    total = 0
+    for v in values:
+        total = wrap(total + v) if isinstance(v, int) else total + v
+    return total
+
+
+def mean_of(answers: Sequence[Answer], values: Sequence) -> float:
+    """sum_of / count as floats; 0.0 for an empty set."""
+    return float(sum_of(answers, values)) / len(values) if values else 0.0
+
+
+def min_of(answers: Sequence[Answer], values: Sequence) -> int | float:
+    """Python's min over the values in set order (the first of equal values); 0 for an empty set."""
+    return min(values) if values else 0
+
+
+def max_of(answers: Sequence[Answer], values: Sequence) -> int | float:
+    return max(values) if values else 0
+
+
+def weighted(answers: Sequence[Answer], weights: Sequence) -> Answer:
+    """The answer with the largest total weight; ties go to the answer seen first in set order.
+
+    A weight that is not a finite positive number (NaN, infinite, zero, negative) adds nothing;
+    `none` when no member has a positive weight.
+    """
+    totals: dict[Answer, float] = {}
+    for a, w in zip(answers, weights):
+        w = float(w)
+        totals[a] = totals.get(a, 0.0) + (w if 0.0 < w < math.inf else 0.0)
+    best, best_w = None, 0.0
+    for a, w in totals.items():  # first-occurrence order
+        if w > best_w:
+            best, best_w = a, w
+    return best

@@ -32,11 +32,11 @@ MAX_INT_DIGITS = 15  # ints are exact in a float64 up to 2**53; nothing here nee
 # right after another keyword, so they stay usable where a name is wanted (`strategy asc`).
 RESERVED = frozenset({"strategy", "param", "var", "branch", "signal", "let", "push", "if", "elif", "else", "then",
                       "repeat", "break", "stop", "open", "read", "advance", "prune", "update", "where", "sorted",
-                      "take", "and", "or", "not", "true", "false", "none"})
+                      "take", "union", "intersect", "minus", "and", "or", "not", "true", "false", "none"})
 # About one match per token (`==` counts twice, a comment once and is skipped): enough for a cap.
 _ROUGH_TOKEN = re.compile(r"#[^\n]*|[A-Za-z0-9_.]+|\S")
 # Grammar rules (aliases) that are one level of expression nesting.
-_EXPR_RULES = frozenset({"where", "sorted", "take", "ifexp", "or_", "and_", "not_", "compare", "add", "sub",
+_EXPR_RULES = frozenset({"where", "sorted", "take", "take_last", "union", "intersect", "minus", "ifexp", "or_", "and_", "not_", "compare", "add", "sub",
                          "mul", "div", "floordiv", "mod", "neg", "call"})
 
 
@@ -260,6 +260,15 @@ class _ToAst(Transformer):
         return ast.Signal(span=_span(meta), name=str(c[0]), value=c[1])
 
     # -- statements
+    def branch_history(self, meta, c):
+        return ast.BranchHistory(span=_span(meta), name=str(c[0]), capacity=self.int(meta, [c[1]]).value)
+
+    def branch_window(self, meta, c):
+        return ast.BranchWindow(span=_span(meta), name=str(c[0]), capacity=self.int(meta, [c[1]]).value)
+
+    def update_push(self, meta, c):
+        return ast.UpdatePush(span=_span(meta), set=c[0], value=c[1], window=str(c[2]))
+
     def let(self, meta, c):
         return ast.Let(span=_span(meta), name=str(c[0]), value=c[1])
 
@@ -320,6 +329,16 @@ class _ToAst(Transformer):
 
     def take(self, meta, c):
         return ast.Take(span=_span(meta), set=c[0], count=c[1])
+
+    def take_last(self, meta, c):
+        return ast.TakeLast(span=_span(meta), set=c[0], count=c[1])
+
+    def _set_op(op):  # noqa: N805 - builds the union/intersect/minus methods below
+        def method(self, meta, c):
+            return ast.SetOp(span=_span(meta), op=op, set=c[0], other=c[1])
+        return method
+
+    union, intersect, minus = _set_op("union"), _set_op("intersect"), _set_op("minus")
 
     def ifexp(self, meta, c):
         return ast.IfExp(span=_span(meta), cond=c[0], then=c[1], orelse=c[2])

@@ -120,6 +120,8 @@ class _Gen:
         self.scopes: list[dict[str, _Sym]] = [{}]
         self.branch_vars: dict[str, str] = {}
         self.windows: list[str] = []
+        self.histories: list[str] = []  # `branch NAME: history(K)`
+        self.branch_windows: list[str] = []  # `branch NAME: window(K)`
         self.n = 0
         self.loops = 0
         self.iterations = 1
@@ -172,6 +174,8 @@ class _Gen:
         opts: list[Callable[[], Any]] = [lambda s=s: _name(s.name) for s in self.visible(ty, const)]
         if branch:
             opts += [lambda f=f: _name(f) for f, t in {**_FIELDS, **self.branch_vars}.items() if t == ty]
+            opts += self.history_reads(ty)
+            opts += self.branch_window_reads(ty)
         if ty == INT:
             opts.append(lambda: _int(self.draw(st.integers(-3, 12))))
             if self.wild:
@@ -268,6 +272,7 @@ class _Gen:
                 lambda: _call("votes", self.expr(SET, d, branch), self.expr(ANSWER, d, branch)),
             ]
             opts += [lambda w=w: _call("size", _name(w)) for w in self.windows]
+            opts += self.aggregates(INT, d, branch)
         return self.pick(opts)()
 
     def int_divisor(self, const: bool) -> Any:
@@ -303,6 +308,7 @@ class _Gen:
         ]
         if not const:
             opts.append(lambda: _call("confidence", self.expr(SET, d, branch)))
+            opts += self.aggregates(FLOAT, d, branch)
         return self.pick(opts)()
 
     def bool_(self, d: int, branch: bool, const: bool) -> Any:
@@ -326,6 +332,7 @@ class _Gen:
                                self.expr(ANSWER, d, branch, const))]
         if not const:
             opts.append(lambda: _call("majority", self.expr(SET, d, branch)))
+            opts += self.aggregates(ANSWER, d, branch)
         return self.pick(opts)()
 
     def set_(self, d: int, branch: bool, const: bool) -> Any:
@@ -337,7 +344,67 @@ class _Gen:
             lambda: ast.Take(span=_S, set=s(), count=self.expr(INT, d, False)),
             lambda: _ifexp(self.expr(BOOL, d, branch, const), s(), s()),  # inside branch scope, per member
         ]
+        opts += self.set_algebra(d, branch)
         return self.pick(opts)()
+
+    # ---- set algebra and aggregates over a set
+    def set_algebra(self, d: int, branch: bool) -> list[Callable[[], Any]]:
+        """`take last`, `union`, `intersect`, `minus`: often of sets that overlap (a set and a query on it)."""
+        s = lambda: self.expr(SET, d, branch)  # noqa: E731
+
+        def overlapping() -> Any:
+            a = s()
+            return a, (ast.Where(span=_S, set=a, cond=self.expr(BOOL, d, branch=True)) if self.chance(4) else s())
+
+        def set_op() -> Any:
+            a, b = overlapping()
+            if self.chance(4):
+                a, b = b, a
+            return ast.SetOp(span=_S, op=self.pick(["union", "intersect", "minus"]), set=a, other=b)
+
+        return [lambda: ast.TakeLast(span=_S, set=s(), count=self.expr(INT, d, False)), set_op]
+
+    def aggregates(self, ty: str, d: int, branch: bool) -> list[Callable[[], Any]]:
+        """distinct, sum_of / mean_of / min_of / max_of and weighted, the value per member in branch scope."""
+        s = lambda: self.expr(SET, d, branch)  # noqa: E731
+        if ty == ANSWER:
+            return [lambda: _call("weighted", s(), self.num(d, True, False))]
+        if ty == INT:
+            return [lambda: _call("distinct", s()),
+                    lambda: _call(self.pick(["sum_of", "min_of", "max_of"]), s(), self.expr(INT, d, True))]
+        return [lambda: _call(self.pick(["sum_of", "min_of", "max_of"]), s(), self.expr(FLOAT, d, True)),
+                lambda: _call("mean_of", s(), self.num(d, True, False))]
+
+    # ---- per-branch answer histories
+    def history(self) -> ast.BranchHistory:
+        name = self.fresh("h")
+        self.histories.append(name)
+        return ast.BranchHistory(span=_S, name=name, capacity=self.draw(st.integers(1, 16) if self.wild else
+                                                                         st.integers(1, 4)))
+
+    def history_reads(self, ty: str) -> list[Callable[[], Any]]:
+        """In branch scope: the member's own history, through the function of type ``ty``."""
+        func = {INT: "history_size", ANSWER: "history_majority", BOOL: "history_unanimous"}.get(ty)
+        return [lambda h=h: _call(func, _name(h)) for h in self.histories] if func else []
+
+    # ---- per-branch windows
+    def branch_window(self) -> ast.BranchWindow:
+        name = self.fresh("bw")
+        self.branch_windows.append(name)
+        return ast.BranchWindow(span=_S, name=name, capacity=self.draw(st.integers(1, 64) if self.wild else
+                                                                       st.integers(1, 4)))
+
+    def branch_window_reads(self, ty: str) -> list[Callable[[], Any]]:
+        if ty == INT:
+            return [lambda w=w: _call("size", _name(w)) for w in self.branch_windows]
+        if ty == FLOAT:
+            return [lambda w=w: _call(self.pick(["oldest", "newest", "mean"]), _name(w)) for w in self.branch_windows]
+        return []
+
+    def s_update_push(self, depth: int) -> Any:
+        """`update S push E to w`: a member's own value, kept bounded like any state fed back into itself."""
+        value = self.bounded(self.num(self.size(), True, False), FLOAT)
+        return ast.UpdatePush(span=_S, set=self.expr(SET, 2), value=value, window=self.pick(self.branch_windows))
 
     def bounded(self, e: Any, ty: str) -> Any:
         """``e`` kept within ±STATE_BOUND if it reads state, so state cannot grow without bound."""
@@ -426,6 +493,8 @@ class _Gen:
             kinds.append("push")
         if self.branch_vars:
             kinds += ["update", "update"]
+        if self.branch_windows:
+            kinds += ["update_push", "update_push"]
         if depth > 0:
             kinds += ["if", "if"]
             if self.iterations * 2 <= MAX_ITERATIONS:
@@ -543,7 +612,7 @@ class _Gen:
     def program(self) -> ast.Program:
         items: list[Any] = [self.param() for _ in range(self.draw(st.integers(0, 3)))]
         decls = {"knob": self.knob, "var": self.var, "window": self.window, "branch": self.branch_var,
-                 "signal": self.signal}
+                 "signal": self.signal, "history": self.history, "branch window": self.branch_window}
         for kind in self.draw(st.lists(st.sampled_from(sorted(decls)), min_size=2, max_size=8)):
             items.append(decls[kind]())
         if self.wild or self.chance(7):
@@ -665,7 +734,7 @@ _CMP = ("==", "!=", "<", "<=", ">", ">=")
 
 
 def _level(e: Any) -> int:
-    if isinstance(e, (ast.Where, ast.Sorted, ast.Take)):
+    if isinstance(e, (ast.Where, ast.Sorted, ast.Take, ast.TakeLast, ast.SetOp)):
         return 0
     if isinstance(e, ast.IfExp):
         return 1
@@ -723,6 +792,10 @@ class _Printer:
             return f"{self.x(e.set)} sorted by {self.x(e.key, 1)}{order}"
         if isinstance(e, ast.Take):
             return f"{self.x(e.set)} take {self.x(e.count, 1)}"
+        if isinstance(e, ast.TakeLast):
+            return f"{self.x(e.set)} take last {self.x(e.count, 1)}"
+        if isinstance(e, ast.SetOp):
+            return f"{self.x(e.set)} {e.op} {self.x(e.other, 1)}"
         raise TypeError(type(e).__name__)
 
     def block(self, body) -> str:
@@ -743,6 +816,12 @@ class _Printer:
             return f"branch {s.name}: {s.type} = {x(s.init)}"
         if isinstance(s, ast.Signal):
             return f"signal {s.name} = {x(s.value)}"
+        if isinstance(s, ast.BranchHistory):
+            return f"branch {s.name}: history({s.capacity})"
+        if isinstance(s, ast.BranchWindow):
+            return f"branch {s.name}: window({s.capacity})"
+        if isinstance(s, ast.UpdatePush):
+            return f"update {x(s.set)} push {x(s.value)} to {s.window}"
         if isinstance(s, ast.Let):
             return f"let {s.name} = {x(s.value)}"
         if isinstance(s, ast.Assign):

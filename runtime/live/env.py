@@ -27,7 +27,7 @@ moves (all rows at once), then one for the probes it needs.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
