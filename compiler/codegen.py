@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ttsc.compiler.emit import Emitter
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, SETS, T
+from ttsc.dsl.builtins import COUNTERS, FIELDS, FUNCS, SETS, T
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.scope import Scope
 
@@ -60,6 +60,8 @@ class CodeGenerator:
         scope = Scope()
         for name in SETS:
             scope.names[name] = _Sym("set", name, S)
+        for name in COUNTERS:
+            scope.names[name] = _Sym("counter", name, E)
         items = self.c.program.items
         for i, item in enumerate(items):
             self.item(item, scope, "rows", last=i == len(items) - 1)
@@ -306,6 +308,8 @@ class CodeGenerator:
             return tmp, S
         if sym.kind == "bound":
             return f"st.bound({sym.py}, {rows})", S
+        if sym.kind == "counter":
+            return f"st.counter({name!r}, {rows})", E
         if sym.kind == "letset":
             return f"st.load_set({sym.py}_mask, {sym.py}_pos, {rows})", S
         raise NotImplementedError(f"name kind {sym.kind}")

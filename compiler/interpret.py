@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ttsc.dsl import ast, ops
-from ttsc.dsl.builtins import FIELDS, MAX_REPEAT
+from ttsc.dsl.builtins import COUNTERS, FIELDS, MAX_REPEAT
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.dsl.evaluate import Evaluator
@@ -254,7 +254,17 @@ class Interpreter(Evaluator):
             return values[name]
         if name in self.signals:
             return self.eval(self.signals[name].value, self.globals)
+        if name in COUNTERS:
+            return self._counter(name)
         return self._set(name)
+
+    def _counter(self, name: str) -> int:
+        if name == "spent":
+            return self.tokens
+        if name == "spent_sequential":
+            return self.seq
+        return self.env.interval  # "interval"
+
 
     def _field(self, b: BranchState, name: str):
         if name in b.vars:

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 
 from ttsc.compiler.emit import Emitter
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, SETS, T
+from ttsc.dsl.builtins import COUNTERS, FIELDS, FUNCS, SETS, T
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.scope import Scope
 from ttsc.compiler.native_rt import (ACTIVE, DEPTH, FINISHED, LAST, MAJORITY, N_ACTIVE, N_COMPLETED, N_PRUNED,
-                                     OPENED, PRUNED, STATUS, TOKENS, TOP1, TOP2)
+                                     OPENED, PRUNED, SEQUENTIAL, STATUS, TOKENS, TOP1, TOP2, TOTAL)
 
 
 
@@ -91,6 +91,8 @@ class NativeGenerator:
     def generate(self) -> NativeProgram:
         for name in SETS:
             self.globals.names[name] = _Sym("set", name)
+        for name, code in _COUNTER_CODE.items():
+            self.globals.names[name] = _Sym("local", code)
         o = self.out
         o.level = 1
         for item in self.c.program.items:
@@ -705,6 +707,10 @@ class NativeGenerator:
             self.out.write(f"{out['tally']} = rt.votes({buf}, {n}, BR[{LAST}], CNT, ANS)")
         return out
 
+
+# The budget counters (builtins.COUNTERS), read in place: env[5] is the episode's Δ.
+_COUNTER_CODE = {"spent": f"ACC[{TOTAL}]", "spent_sequential": f"ACC[{SEQUENTIAL}]", "interval": "env[5]"}
+assert set(_COUNTER_CODE) == set(COUNTERS)
 
 _COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 

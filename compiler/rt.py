@@ -446,6 +446,17 @@ class State:
         # vote statistics of built-in sets are recomputed only for rows that moved.
         self.row_version = np.zeros(e, dtype=np.int64)
         self._votes: dict[str, tuple[np.ndarray, Votes]] = {}
+        self._interval: np.ndarray | None = None
+
+    def counter(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """A budget counter (builtins.COUNTERS) of each row: a copy, so later spending does not change it."""
+        if name == "spent":
+            return self.tokens[rows].copy()
+        if name == "spent_sequential":
+            return self.sequential[rows].copy()
+        if self._interval is None:  # "interval": asked of the environment once per run
+            self._interval = np.asarray(self.env.interval(self.all_rows()), dtype=np.int64)
+        return self._interval[rows]
 
     def add_branch_var(self, name: str, dtype, init) -> None:
         self.user[name] = np.full((self.E, self.B), init, dtype=dtype)

@@ -37,6 +37,15 @@ SETS = {
     "completed": "finished branches, in the order they finished",
 }
 
+# Read-only per-episode counters (budget awareness): ints, visible everywhere, never assignable.
+# They change only when an action spends tokens (`interval` never changes within an episode).
+COUNTERS = {
+    "spent": "tokens spent so far in this episode: every reveal of every branch, summed",
+    "spent_sequential": "sequential tokens so far: the sum over rounds of each round's longest generation",
+    "interval": "the interval length Δ of this episode's question: what one `open` or one `advance` step "
+                "costs a branch, except the step that reveals its final answer (the rest of the branch)",
+}
+
 # Read-only per-branch fields, visible in branch scope.
 FIELDS: dict[str, tuple[T, str]] = {
     "last": (T.ANSWER, "the answer revealed most recently (the final answer once finished)"),

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, HIDDEN, KEYWORDS, NUMERIC, SETS, T
+from ttsc.dsl.builtins import COUNTERS, FIELDS, FUNCS, HIDDEN, KEYWORDS, NUMERIC, SETS, T
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -69,6 +69,8 @@ class _Checker:
         self.globals = Scope()
         for name, doc in SETS.items():
             self.globals.names[name] = Symbol(name, "set", T.SET)
+        for name in COUNTERS:
+            self.globals.names[name] = Symbol(name, "counter", T.INT)
         self.fields: dict[str, Symbol] = {n: Symbol(n, "field", t) for n, (t, _) in FIELDS.items()}
         self.loop_depth = 0
         self.in_body = False
@@ -103,7 +105,7 @@ class _Checker:
         if name in KEYWORDS:
             self.error("E0211", f"`{name}` is a keyword", span)
             return
-        if name in FUNCS or name in SETS or name in FIELDS:
+        if name in FUNCS or name in SETS or name in FIELDS or name in COUNTERS:
             self.error("E0211", f"`{name}` is a built-in name and cannot be redefined", span,
                        help="pick another name")
             return
@@ -150,7 +152,7 @@ class _Checker:
     def _suggest(self, name: str, scope: Scope, branch: bool) -> str | None:
         import difflib
 
-        pool: set[str] = set(FUNCS) | set(SETS)
+        pool: set[str] = set(FUNCS) | set(SETS) | set(COUNTERS)
         pool |= set(scope.visible())
         if branch:
             pool |= set(self.fields)
@@ -263,7 +265,7 @@ class _Checker:
         if sym.kind != "var":
             what = {"param": "a parameter", "knob": "a constant", "let": "a `let` value", "signal": "a signal",
                     "set": "a built-in set", "loop": "a loop counter", "bound": "a branch set",
-                    "window": "a window (use `push … to`)"}[sym.kind]
+                    "window": "a window (use `push … to`)", "counter": "a built-in counter"}[sym.kind]
             self.error("E0206", f"cannot assign to `{s.name}`: it is {what}", target,
                        help="only `var` state can be assigned")
             return

@@ -11,6 +11,7 @@ are handed out in order.
     advance(rows, slots, steps) -> Moved  up to steps[i] more intervals of each branch
     answer_text(rows, answers)  -> texts
     grade(rows, answers)        -> bool array: is each episode's answer correct
+    interval(rows)              -> int array: each episode's interval length Δ
 
 Answers are small ints interned per episode by the environment (``NO_ANSWER``
 = -1 = none); ``answer_text`` maps them back. Each reveal reports its token
@@ -64,6 +65,8 @@ class Environment(Protocol):
 
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray: ...
 
+    def interval(self, rows: np.ndarray) -> np.ndarray: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Reveal:
@@ -112,6 +115,11 @@ class EpisodeView:
         texts = self._texts(m.answer)
         return [Reveal(s, a, c, f, k) for s, a, c, f, k in zip(slots, texts, m.cost.tolist(), m.finished.tolist(),
                                                                m.steps.tolist())]
+
+    @property
+    def interval(self) -> int:
+        """The episode's interval length Δ (the environment's, as a live one would configure it)."""
+        return int(self.env.interval(self._rows1)[0])
 
     def answer_id(self, text: str | None) -> int:
         return self._ids[text]

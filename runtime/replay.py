@@ -110,6 +110,10 @@ class ReplayEnvironment:
         revealed[flat] = t1
         return Moved(answer.astype(np.int64), cost, finished, t1 - t0)
 
+    def interval(self, rows: np.ndarray) -> np.ndarray:
+        """Δ of each episode: its question's ``probe_freq``."""
+        return self.tables.probe_freq[self.question[rows]].astype(np.int64)
+
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
         vocab = self.tables.vocab
         return [None if a < 0 else vocab[q][a] for q, a in zip(self.question[rows].tolist(), answers.tolist())]

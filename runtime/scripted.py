@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ttsc.errors import TtscError
 from ttsc.runtime.env import NO_ANSWER, Moved, Taken
 
 
@@ -28,9 +29,15 @@ class Trajectory:
 class ScriptedEnvironment:
     """Episodes in row order (``seed_index * n_questions + question``), each a list of trajectories."""
 
-    def __init__(self, episodes: Sequence[Sequence[Trajectory]], golds: Sequence[str], seeds: Sequence[int]):
+    def __init__(self, episodes: Sequence[Sequence[Trajectory]], golds: Sequence[str], seeds: Sequence[int],
+                 intervals: Sequence[int] | None = None):
+        """``intervals``: per question, the interval length Δ the script was generated with (what a live
+        environment is configured with); programs that read `interval` need it."""
         self.seeds = tuple(int(s) for s in seeds)
         self.golds = tuple(golds)
+        if intervals is not None and len(intervals) != len(self.golds):
+            raise ValueError(f"{len(intervals)} intervals given for {len(self.golds)} questions")
+        self.intervals = None if intervals is None else np.array([int(d) for d in intervals], dtype=np.int64)
         self.n_questions = len(self.golds)
         self.n_episodes = len(self.seeds) * self.n_questions
         if len(episodes) != self.n_episodes:
@@ -90,6 +97,11 @@ class ScriptedEnvironment:
 
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
         return [None if a < 0 else self._texts[r][a] for r, a in zip(rows.tolist(), answers.tolist())]
+
+    def interval(self, rows: np.ndarray) -> np.ndarray:
+        if self.intervals is None:
+            raise TtscError("this scripted environment was given no `intervals`, so `interval` is unknown")
+        return self.intervals[np.asarray(rows, dtype=np.int64) % self.n_questions]
 
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         texts = self.answer_text(rows, answers)

@@ -178,6 +178,7 @@ class _Gen:
                 opts += [lambda: self.wild_literal(_WILD_INTS)] * 2
             if not const:
                 opts.append(lambda: _call("count", self.set_leaf()))
+                opts.append(self.budget_counter)
         elif ty == FLOAT:
             opts.append(lambda: self.float_literal())
             if self.wild:
@@ -196,6 +197,10 @@ class _Gen:
         else:
             return self.set_leaf()
         return self.pick(opts)()
+
+    def budget_counter(self) -> Any:
+        """A budget counter (builtins.COUNTERS): the episode's spending so far, or its interval Δ."""
+        return _name(self.pick(["spent", "spent_sequential", "interval"]))
 
     def set_leaf(self) -> Any:
         names = [s.name for s in self.visible(SET)]

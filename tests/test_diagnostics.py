@@ -162,6 +162,10 @@ CASES = [
     C("declare-gold", "E0211", H + "var ⟦gold⟧: answer = none\n", help="not visible"),
     C("declare-dunder", "E0211", H + "let ⟦__x⟧ = 1\n", message="`__`"),
     C("contextual-keyword", "E0211", H + "let ⟦as⟧ = 1\n", message="keyword"),
+    # budget counters are built in: not definable, not assignable
+    C("redefine-counter", "E0211", H + "var ⟦spent⟧: int = 0\n", message="built-in"),
+    C("assign-counter", "E0206", H + "⟦interval⟧ = 3\n", message="a built-in counter"),
+    C("counter-type", "E0203", H + "stop ⟦spent_sequential⟧\n", message="answer"),
     # ---- checker: definitions (E0202, E0210)
     C("duplicate-param", "E0202", H + "param n: int = 1\nparam ⟦n⟧: int = 2\n", message="`n` is already defined"),
     C("duplicate-let", "E0202", H + "let a = 1\nlet ⟦a⟧ = 2\n"),

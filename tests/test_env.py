@@ -38,7 +38,8 @@ def scripted_from(store: Store, seeds) -> ScriptedEnvironment:
                                         final=(b.final_answer, max(0, b.total_tokens - d * len(b.probes))),
                                         whole_tokens=b.total_tokens)
                              for b in (q.branches[i] for i in shuffled_order(len(q.branches), seed))])
-    return ScriptedEnvironment(episodes, [q.gold for q in store.questions], seeds)
+    return ScriptedEnvironment(episodes, [q.gold for q in store.questions], seeds,
+                               intervals=[q.probe_freq for q in store.questions])
 
 
 @pytest.fixture(scope="module")
