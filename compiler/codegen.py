@@ -251,6 +251,10 @@ class CodeGenerator:
         members = self.set_expr(s.set, scope, rows)
         self.out.write(f"st.prune({rows}, {members}, line={s.span.line})")
 
+    def s_Accept(self, s: ast.Accept, scope, rows, brk):
+        members = self.set_expr(s.set, scope, rows)
+        self.out.write(f"st.accept({rows}, {members}, line={s.span.line})")
+
     def s_Update(self, s: ast.Update, scope, rows, brk):
         members = self.set_expr(s.set, scope, rows)
         values = []

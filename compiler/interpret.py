@@ -225,6 +225,18 @@ class Interpreter(Evaluator):
             self.on_event(TraceEvent(self.rounds, s.span.line, "prune", pruned, [self.branches[i].last for i in pruned],
                                      [0] * len(pruned), [False] * len(pruned), self.tokens))
 
+    def s_Accept(self, s: ast.Accept, frame):
+        """The active members finish now, in set order, with their current `last`; nothing is generated."""
+        accepted = [i for i in self.eval(s.set, frame) if not self.branches[i].finished and not self.branches[i].pruned]
+        self.env.accept(accepted)
+        for i in accepted:
+            self.branches[i].finished = True
+            self.completed.append(i)
+        if self.on_event is not None and accepted:
+            self.on_event(TraceEvent(self.rounds, s.span.line, "accept", accepted,
+                                     [self.branches[i].last for i in accepted], [0] * len(accepted),
+                                     [True] * len(accepted), self.tokens))
+
     def s_Update(self, s: ast.Update, frame):
         members = self.eval(s.set, frame)
         new = [[self.eval(st.value, frame, self.branches[i]) for st in s.setters] for i in members]

@@ -399,6 +399,10 @@ class NativeGenerator:
         buf, n = self.set_expr(s.set, scope, None)
         self.out.write(f"rt.prune(BR, ACC, {buf}, {n})")
 
+    def s_Accept(self, s: ast.Accept, scope):
+        buf, n = self.set_expr(s.set, scope, None)
+        self.out.write(f"rt.accept(BR, COMP, ACC, VOTE, {buf}, {n})")
+
     def s_Update(self, s: ast.Update, scope):
         o = self.out
         if all(analysis.reads_one_branch(st.value) for st in s.setters):

@@ -173,6 +173,15 @@ def prune(BR, ACC, members, n):
             ACC[N_PRUNED] += 1
 
 
+@njit(cache=True, _nrt=False)
+def accept(BR, COMP, ACC, VOTE, members, n):
+    """`accept`: active members finish with their current `last`, joining `completed` in set order."""
+    for j in range(n):
+        s = members[j]
+        if BR[STATUS, s] == ACTIVE:
+            _complete(BR, COMP, ACC, VOTE, s)
+
+
 # ---- built-in branch sets: fill ``out`` with slots, return how many -------
 
 @njit(cache=True, _nrt=False)

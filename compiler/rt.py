@@ -407,7 +407,7 @@ class ActionEvent:
     """
 
     line: int
-    action: str               # open | read | advance | prune
+    action: str               # open | read | advance | prune | accept
     rows: np.ndarray          # [n] episodes that ran the statement
     branch_rows: np.ndarray   # [m] the row of each touched branch
     slots: np.ndarray         # [m]
@@ -621,6 +621,22 @@ class State:
         if self.trace is not None:
             seq = np.lexsort((*s.order_keys(ri, si), ri))
             self._event(line, "prune", rows[hit], rows[ri[seq]], si[seq], np.zeros(ri.size, dtype=np.int64))
+
+    def accept(self, rows: np.ndarray, s: Set, line: int = 0) -> None:
+        """The active members finish with their current `last`, joining `completed` in set order; no tokens."""
+        cut = s.mask & (self._rows(self.status, rows) == STATUS_ACTIVE)
+        hit = cut.any(axis=1)
+        if not hit.any():
+            return
+        ri, si = np.nonzero(cut)
+        seq = np.lexsort((*s.order_keys(ri, si), ri))  # by row, then set order
+        r, sl = rows[ri[seq]], si[seq].astype(np.int64)
+        self.env.accept(r, sl)
+        self.status.reshape(-1)[r * self.B + sl] = STATUS_FINISHED
+        self._finish(r, sl)
+        self.row_version[rows[hit]] += 1
+        if self.trace is not None:
+            self._event(line, "accept", rows[hit], r, sl, np.zeros(r.size, dtype=np.int64))
 
     def _event(self, line: int, action: str, rows: np.ndarray, r: np.ndarray, s: np.ndarray,
                cost: np.ndarray) -> None:

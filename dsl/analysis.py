@@ -81,7 +81,7 @@ def reads(e: ast.Node, program: ast.Program) -> State:
 
 def writes(s: ast.Node) -> State:
     """What running statement ``s`` itself changes (nested blocks report their own)."""
-    if isinstance(s, (ast.Open, ast.Read, ast.Advance, ast.Prune)):
+    if isinstance(s, (ast.Open, ast.Read, ast.Advance, ast.Prune, ast.Accept)):
         return frozenset({"branches", "fields"})
     if isinstance(s, ast.Update):
         return frozenset({"fields"})

@@ -202,6 +202,13 @@ class Prune(Node):
     set: Expr
 
 
+class Accept(Node):
+    """``accept S``: each active member stops generating; its current `last` is its final answer."""
+
+    kind: Literal["accept"] = "accept"
+    set: Expr
+
+
 class Setter(Node):
     kind: Literal["setter"] = "setter"
     field: str
@@ -217,7 +224,7 @@ class Update(Node):
 
 
 Stmt = Annotated[
-    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
+    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update, Accept],
     Field(discriminator="kind"),
 ]
 
@@ -268,7 +275,8 @@ class Signal(Node):
 
 Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal], Field(discriminator="kind")]
 Item = Annotated[
-    Union[Param, Var, Window, BranchVar, Signal, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
+    Union[Param, Var, Window, BranchVar, Signal, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update,
+          Accept],
     Field(discriminator="kind"),
 ]
 
@@ -286,8 +294,8 @@ class Program(Node):
 
 
 DECL_TYPES = (Param, Var, Window, BranchVar, Signal)
-ACTION_TYPES = (Open, Read, Advance, Prune)
+ACTION_TYPES = (Open, Read, Advance, Prune, Accept)
 
 for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, IfBranch, If, Repeat, Let, Assign, Push, Stop,
-               Open, Read, Advance, Prune, Setter, Update, Var, Window, BranchVar, Signal, Program):
+               Open, Read, Advance, Prune, Accept, Setter, Update, Var, Window, BranchVar, Signal, Program):
     _model.model_rebuild()

@@ -181,6 +181,7 @@ KEYWORDS = frozenset({
     "strategy", "param", "var", "branch", "signal", "let", "push", "to", "if", "elif", "else", "then",
     "repeat", "as", "break", "stop", "open", "read", "advance", "by", "prune", "update", "set", "where", "sorted",
     "take", "asc", "desc", "and", "or", "not", "true", "false", "none", "in", "int", "float", "bool", "answer",
+    "accept",
 })
 
 # Names a program might reach for that it must never see: hidden data.

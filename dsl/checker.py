@@ -322,6 +322,9 @@ class _Checker:
     def stmt_Prune(self, s: ast.Prune, scope, top) -> None:
         self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to prune")
 
+    def stmt_Accept(self, s: ast.Accept, scope, top) -> None:
+        self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to accept")
+
     def stmt_Update(self, s: ast.Update, scope, top) -> None:
         self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to update")
         seen: set[str] = set()

@@ -360,6 +360,9 @@ class _Layout:
     def i_Prune(self, s: ast.Prune, col: int) -> None:
         self.simple(s, col, "prune ", s.set)
 
+    def i_Accept(self, s: ast.Accept, col: int) -> None:
+        self.simple(s, col, "accept ", s.set)
+
     def i_Advance(self, s: ast.Advance, col: int) -> None:
         pieces = _prefixed("advance ", _pieces(s.set), s.span.start)
         if s.by is not None:

@@ -32,7 +32,7 @@ MAX_INT_DIGITS = 15  # ints are exact in a float64 up to 2**53; nothing here nee
 # right after another keyword, so they stay usable where a name is wanted (`strategy asc`).
 RESERVED = frozenset({"strategy", "param", "var", "branch", "signal", "let", "push", "if", "elif", "else", "then",
                       "repeat", "break", "stop", "open", "read", "advance", "prune", "update", "where", "sorted",
-                      "take", "and", "or", "not", "true", "false", "none"})
+                      "take", "and", "or", "not", "true", "false", "none", "accept"})
 # About one match per token (`==` counts twice, a comment once and is skipped): enough for a cap.
 _ROUGH_TOKEN = re.compile(r"#[^\n]*|[A-Za-z0-9_.]+|\S")
 # Grammar rules (aliases) that are one level of expression nesting.
@@ -304,6 +304,9 @@ class _ToAst(Transformer):
 
     def prune(self, meta, c):
         return ast.Prune(span=_span(meta), set=c[0])
+
+    def accept(self, meta, c):
+        return ast.Accept(span=_span(meta), set=c[0])
 
     def update(self, meta, c):
         return ast.Update(span=_span(meta), set=c[0], setters=tuple(c[1:]))

@@ -31,7 +31,8 @@ _FAMILIES = (
     ("an operator", {"PLUS", "STAR"}, _OPERATORS),
 )
 _CLASSES = {"NAME": "a name", "INT": "an integer", "FLOAT": "a number", "COMPARE": "a comparison"}
-_STATEMENTS = ("let", "if", "repeat", "stop", "open", "read", "advance", "prune", "update", "push", "break")
+_STATEMENTS = ("let", "if", "repeat", "stop", "open", "read", "advance", "prune", "update", "push", "break",
+               "accept")
 _DECLARATIONS = ("param", "var", "branch", "signal")
 # Words from other languages and what they are called here.
 _ALIASES = {"return": "stop", "while": "repeat", "for": "repeat", "loop": "repeat", "exit": "stop",

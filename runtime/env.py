@@ -9,6 +9,7 @@ are handed out in order.
 
     take(rows, want, whole)     -> Taken  up to want[i] new branches for episode rows[i]
     advance(rows, slots, steps) -> Moved  up to steps[i] more intervals of each branch
+    accept(rows, slots)                   stop generating each branch: its latest answer is final
     answer_text(rows, answers)  -> texts
     grade(rows, answers)        -> bool array: is each episode's answer correct
     interval(rows)              -> int array: each episode's interval length Δ
@@ -18,6 +19,9 @@ Answers are small ints interned per episode by the environment (``NO_ANSWER``
 cost: the replay environment computes it (``runtime/replay.py``), a live one
 reports what generation used. Grading is the environment's too: only it knows
 the gold answers. Advancing a finished branch reveals nothing and costs nothing.
+``accept`` ends unfinished branches early (a live environment stops generating
+them and frees their slots); it costs nothing, and engines never advance an
+accepted branch again.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class Environment(Protocol):
     def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken: ...
 
     def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved: ...
+
+    def accept(self, rows: np.ndarray, slots: np.ndarray) -> None: ...
 
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]: ...
 
@@ -120,6 +126,15 @@ class EpisodeView:
     def interval(self) -> int:
         """The episode's interval length Δ (the environment's, as a live one would configure it)."""
         return int(self.env.interval(self._rows1)[0])
+
+    def accept(self, slots: list[int]) -> None:
+        """Stop generating the given opened, unfinished branches (one environment call for all)."""
+        if not slots:
+            return
+        bad = [s for s in slots if not 0 <= s < self.opened]
+        if bad:
+            raise IndexError(f"no opened branch in slot {bad[0]} (opened: {self.opened})")
+        self.env.accept(np.full(len(slots), self.row, dtype=np.int64), np.array(slots, dtype=np.int64))
 
     def answer_id(self, text: str | None) -> int:
         return self._ids[text]

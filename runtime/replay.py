@@ -59,6 +59,7 @@ class ReplayEnvironment:
         self.cursor = np.zeros(self.n_episodes, dtype=np.int64)
         # reveals made per (row, slot): n_probes + 1 once finished (reveal.py)
         self.revealed = np.zeros((self.n_episodes, self.max_branches), dtype=np.int64)
+        self.accepted = np.zeros((self.n_episodes, self.max_branches), dtype=bool)  # ended early by `accept`
         self.n_avail = t.n_branches[self.question].astype(np.int64)
         self.delta = t.probe_freq[self.question]
         # Per (row, slot): the store branch as one flat id, and its lengths, so each
@@ -92,6 +93,12 @@ class ReplayEnvironment:
         if not self._state:
             self._start()
         return self._reveal(rows, slots, steps)
+
+    def accept(self, rows: np.ndarray, slots: np.ndarray) -> None:
+        """Accepted branches are only marked: the store's trajectories are already generated."""
+        if not self._state:
+            self._start()
+        self.accepted.reshape(-1)[rows * self.max_branches + slots] = True
 
     def _reveal(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
         flat = rows * self.max_branches + slots

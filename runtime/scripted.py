@@ -47,6 +47,7 @@ class ScriptedEnvironment:
         self.max_branches = max((len(e) for e in self.episodes), default=0)
         self._taken = [0] * self.n_episodes
         self._step: dict[tuple[int, int], int] = {}  # reveals made per (row, slot)
+        self.accepted: set[tuple[int, int]] = set()  # (row, slot) ended early: never generated again
         self._vocab: list[dict[str, int]] = [{} for _ in range(self.n_episodes)]
         self._texts: list[list[str]] = [[] for _ in range(self.n_episodes)]
 
@@ -75,7 +76,15 @@ class ScriptedEnvironment:
         return Moved(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
                      np.array(cols[2], dtype=bool), np.array(cols[3], dtype=np.int64))
 
+    def accept(self, rows: np.ndarray, slots: np.ndarray) -> None:
+        for row, slot in zip(rows.tolist(), slots.tolist()):
+            if (row, slot) not in self._step:
+                raise IndexError(f"episode {row} has no opened branch in slot {slot}")
+            self.accepted.add((row, slot))
+
     def _move(self, row: int, slot: int, steps: int) -> tuple[int, int, bool, int]:
+        if (row, slot) in self.accepted:
+            raise ValueError(f"branch {slot} of episode {row} was accepted: it generates nothing more")
         tr = self.episodes[row][slot]
         k = len(tr.chunks)
         t0 = t = self._step[row, slot]
