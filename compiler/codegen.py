@@ -293,6 +293,9 @@ class CodeGenerator:
     def e_NoneLit(self, e, scope, rows, branch):
         return "-1", U
 
+    def e_Str(self, e: ast.Str, scope, rows, branch):
+        return f"st.literal({e.value!r}, {rows})", E  # the environment's id for it, per episode
+
     def e_Name(self, e: ast.Name, scope, rows, branch):
         name = e.id
         if branch and name in self.branch_fields:

@@ -301,6 +301,9 @@ class Interpreter(Evaluator):
     def window_values(self, name: str):
         return self.windows[name]
 
+    def episode(self, e):
+        return self.env
+
     def e_Where(self, e: ast.Where, frame, branch):
         return tuple(i for i in self.eval(e.set, frame, branch) if self.eval(e.cond, frame, self.branches[i]))
 

@@ -62,6 +62,7 @@ class NativeProgram:
     constants: list[Constant] = field(default_factory=list)
     n_int_constants: int = 0
     n_float_constants: int = 0
+    literals: list[str] = field(default_factory=list)  # answers written in the program: env[7][k] is text k's id
 
 
 class NativeGenerator:
@@ -81,6 +82,7 @@ class NativeGenerator:
         # Values computed ahead of the current statement and still valid: key -> (code, what they read).
         # A statement that changes something (see analysis.writes) drops the entries that read it.
         self.known: dict[str, tuple[str, frozenset[str]]] = {}
+        self.literals: dict[str, int] = {}  # string literal -> its column in the kernel's literal ids
         self.changed: set[str] = set()  # what the statements emitted so far in this block changed
         self.ahead: Emitter | None = None  # code computed ahead of the current statement (see ``hoisted``)
 
@@ -124,7 +126,7 @@ class NativeGenerator:
         ]
         tail = self.driver()
         text = "\n".join(head + body + tail) + "\n"
-        return NativeProgram(text, self.constants, self.n_ki, self.n_kf)
+        return NativeProgram(text, self.constants, self.n_ki, self.n_kf, list(self.literals))
 
     def driver(self) -> list[str]:
         nw = max(len(self.windows), 1)
@@ -133,7 +135,7 @@ class NativeGenerator:
             "",
             "@njit(cache=True, nogil=True)",
             "def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of,",
-            "        n_answers, BETA, out, first, stop):",
+            "        n_answers, BETA, valid, literals, out, first, stop):",
             '    """Episodes first..stop-1: column e = s * Q + q of `out` gets episode (seed s, question q)\'s answer,',
             "    tokens, sequential tokens, rounds, opened, pruned and stop line. It holds no lock and writes only",
             '    its own columns, so threads run disjoint ranges at once."""',
@@ -156,7 +158,7 @@ class NativeGenerator:
             "    for e in range(first, stop):",
             "        s, q = e // Q, e % Q",
             "        env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],",
-            "               perms[perm_of[q], s, :n_branches[q]], delta[q])",
+            "               perms[perm_of[q], s, :n_branches[q]], delta[q], valid[q], literals[q])",
             "        rt.start_episode(ACC)",
             "        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,",
             "                               BETA)",
@@ -607,6 +609,10 @@ class NativeGenerator:
 
     def e_NoneLit(self, e, scope, slot):
         return "-1"
+
+    def e_Str(self, e: ast.Str, scope, slot):
+        k = self.literals.setdefault(e.value, len(self.literals))
+        return f"env[7][{k}]"  # this question's id of {e.value!r}
 
     def e_Name(self, e: ast.Name, scope, slot):
         name = e.id

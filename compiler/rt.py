@@ -418,6 +418,12 @@ class ActionEvent:
     tokens: np.ndarray        # [n] tokens so far, per row
 
 
+def valid_uniform(answer: int) -> bool:
+    """`valid` of an answer fixed by the parameters: such an answer is always none (a string is per episode)."""
+    assert answer == -1, answer
+    return False
+
+
 class State:
     """All episodes' state for one run of a compiled policy."""
 
@@ -447,6 +453,25 @@ class State:
         self.row_version = np.zeros(e, dtype=np.int64)
         self._votes: dict[str, tuple[np.ndarray, Votes]] = {}
         self._interval: np.ndarray | None = None
+        self._literals: dict[str, np.ndarray] = {}
+
+    def literal(self, text: str, rows: np.ndarray) -> np.ndarray:
+        """The id of an answer written in the program, in each row's episode (asked once per run)."""
+        ids = self._literals.get(text)
+        if ids is None:
+            ids = self._literals[text] = np.asarray(self.env.answer_ids(self.all_rows(), [text]),
+                                                    dtype=np.int64)[:, 0]
+        return ids[rows]
+
+    def valid(self, answers, rows: np.ndarray) -> np.ndarray:
+        """`valid` of per-row ([n]) or per-branch ([n, W]) answer ids: the environment decides."""
+        a = np.asarray(answers, dtype=np.int64)
+        r = rows if a.ndim == 1 else np.broadcast_to(rows[:, None], a.shape)
+        out = np.zeros(a.shape, dtype=bool)
+        real = a >= 0
+        if real.any():
+            out[real] = self.env.valid(r[real], a[real])
+        return out
 
     def counter(self, name: str, rows: np.ndarray) -> np.ndarray:
         """A budget counter (builtins.COUNTERS) of each row: a copy, so later spending does not change it."""

@@ -58,6 +58,13 @@ class NoneLit(Node):
     kind: Literal["none"] = "none"
 
 
+class Str(Node):
+    """A string literal: an answer written in the program (``"ERR"``), compared with branches' answers."""
+
+    kind: Literal["str"] = "str"
+    value: str
+
+
 class Name(Node):
     kind: Literal["name"] = "name"
     id: str
@@ -119,7 +126,7 @@ class Take(Node):
 
 
 Expr = Annotated[
-    Union[Int, Float, Bool, NoneLit, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take],
+    Union[Int, Float, Bool, NoneLit, Str, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take],
     Field(discriminator="kind"),
 ]
 

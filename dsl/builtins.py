@@ -92,6 +92,9 @@ class Func:
     * ``native``: the scalar numba expression (compiler/native.py), same forms. Placeholders:
       ``{0}``… the arguments (a window's row), ``{buf}``/``{n}`` a set's member buffer and
       count, ``{tally}`` its (majority, top1, top2) tally, ``{last}`` the row of `last` answers.
+
+    ``environment`` functions ask the environment (``valid``): never fixed by the parameters; the
+    interpreter passes its episode view (runtime/env.py ``EpisodeView``) as the first argument.
       When ``result`` is :func:`numeric` and the type is float, the code is wrapped in float().
     """
 
@@ -105,11 +108,12 @@ class Func:
     batched_uniform: str | None = None
     variadic: bool = False
     optional: int = 0
+    environment: bool = False  # asks the environment: ``interpret`` gets the episode view first
 
     @property
     def constant(self) -> bool:
-        """Can a call be fixed by the parameters? Not when it reads branches or a window."""
-        return not any(k in ("set", "window") for k in self.params)
+        """Can a call be fixed by the parameters? Not when it reads branches, a window or the environment."""
+        return not self.environment and not any(k in ("set", "window") for k in self.params)
 
     @property
     def coerces(self) -> bool:
@@ -167,6 +171,10 @@ FUNCS: dict[str, Func] = {f.name: f for f in [
     Func("abs", ("num",), "absolute value", numeric, ops.absolute, "rt.absolute({0}{as_float})", "abs({0})"),
     Func("floor", ("num",), "largest int <= x", fixed(T.INT), ops.floor, "rt.floor({0})", _step_native("floor")),
     Func("ceil", ("num",), "smallest int >= x", fixed(T.INT), ops.ceil, "rt.ceil({0})", _step_native("ceil")),
+    Func("valid", ("answer",), "true for a real answer: false for none and for the environment's non-answers "
+                               "(replay: the store's `meta.non_answers`, by default \"ERR\" and \"\")",
+         fixed(T.BOOL), ops.valid, "st.valid({0}, {rows})", "rt.valid(env, {0})",
+         batched_uniform="rt.valid_uniform({0})", environment=True),
     Func("size", ("window",), "number of values held", fixed(T.INT), ops.size,
          "st.window({0}, 'size', {rows})", "rt.window_size(WM, {0})"),
     Func("oldest", ("window",), "first value held (0.0 when empty)", fixed(T.FLOAT), ops.oldest,

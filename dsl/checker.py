@@ -365,6 +365,9 @@ class _Checker:
     def expr_Bool(self, e, scope, branch):
         return T.BOOL
 
+    def expr_Str(self, e, scope, branch):
+        return T.ANSWER
+
     def expr_NoneLit(self, e, scope, branch):
         return T.ANSWER
 

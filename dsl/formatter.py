@@ -109,6 +109,8 @@ def _expr(e: Any) -> tuple[str, int]:
         return ("true" if e.value else "false"), ATOM
     if isinstance(e, ast.NoneLit):
         return "none", ATOM
+    if isinstance(e, ast.Str):
+        return f'"{e.value}"', ATOM
     if isinstance(e, ast.Name):
         return e.id, ATOM
     if isinstance(e, ast.Call):

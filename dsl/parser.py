@@ -25,6 +25,7 @@ MAX_SOURCE_BYTES = 256 * 1024
 MAX_NESTING = 48
 MAX_EXPR_DEPTH = 100  # operators nested in one expression; keeps every recursive pass far from Python's limit
 MAX_TOKENS = 20_000
+MAX_STRING = 200  # characters of a string literal (an answer written in the program)
 MAX_INT_DIGITS = 15  # ints are exact in a float64 up to 2**53; nothing here needs more
 
 # Keywords that start a statement or declaration, or stand inside expressions: never a name.
@@ -232,6 +233,11 @@ class _ToAst(Transformer):
 
     def param(self, meta, c):
         name, type_, default, rng = c
+        if isinstance(default, ast.Str):  # the grammar shares `constant` with expressions
+            raise DiagnosticError(self.src, [Diagnostic(
+                "E0101", "a parameter's default cannot be a string", default.span,
+                help="parameters are numbers, booleans or `none`; use `let` for a fixed answer: "
+                     f"`let {name} = \"{default.value}\"`")])
         low, high = rng if rng else (None, None)
         return ast.Param(span=_span(meta), name=str(name), type=type_, default=default, low=low, high=high)
 
@@ -390,3 +396,12 @@ class _ToAst(Transformer):
 
     def none(self, meta, c):
         return ast.NoneLit(span=_span(meta))
+
+    def string(self, meta, c):
+        tok = c[0]
+        text = str(tok)[1:-1]
+        if len(text) > MAX_STRING:
+            raise DiagnosticError(self.src, [Diagnostic(
+                "E0104", "string literal is too long", _tok_span(tok),
+                help=f"an answer written in a program has at most {MAX_STRING} characters")])
+        return ast.Str(span=_span(meta), value=text)

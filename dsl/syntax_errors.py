@@ -39,8 +39,8 @@ _ALIASES = {"return": "stop", "while": "repeat", "for": "repeat", "loop": "repea
             "const": "let", "def": None, "import": None, "class": None}
 _PYTHON = ".tts is a rule language, not Python: no imports, defs or classes (see docs/language.md)"
 _CHAR_HINTS = {
-    '"': "strings are not part of the language; answers come only from branches",
-    "'": "strings are not part of the language; answers come only from branches",
+    '"': 'a string (an answer, e.g. "ERR") ends with `"` on the same line and holds no `\\`',
+    "'": 'answers are written in double quotes: `"ERR"`',
     "!": "write `not x` for negation (`!=` compares)",
     "&": "write `and`",
     "|": "write `or`",

@@ -13,6 +13,8 @@ are handed out in order.
     answer_text(rows, answers)  -> texts
     grade(rows, answers)        -> bool array: is each episode's answer correct
     interval(rows)              -> int array: each episode's interval length Δ
+    answer_ids(rows, texts)     -> int array [rows, texts]: ids of answers written in the program
+    valid(rows, answers)        -> bool array: is each answer a real one (not none, not a non-answer)
 
 Answers are small ints interned per episode by the environment (``NO_ANSWER``
 = -1 = none); ``answer_text`` maps them back. Each reveal reports its token
@@ -32,6 +34,9 @@ from typing import Protocol
 import numpy as np
 
 NO_ANSWER = -1
+# What an environment calls a non-answer unless told otherwise: an intermediate answer that says
+# there is none yet (a probe that failed to parse is stored as "ERR").
+DEFAULT_NON_ANSWERS = ("ERR", "")
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ class Environment(Protocol):
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray: ...
 
     def interval(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray: ...
+
+    def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +145,15 @@ class EpisodeView:
             raise IndexError(f"no opened branch in slot {bad[0]} (opened: {self.opened})")
         self.env.accept(np.full(len(slots), self.row, dtype=np.int64), np.array(slots, dtype=np.int64))
 
+    def is_valid(self, text: str) -> bool:
+        """Is an answer this episode was shown (or that the program wrote) a real answer?"""
+        ids = self.env.answer_ids(self._rows1, [text])[0]
+        self._ids.setdefault(text, int(ids[0]))
+        return bool(self.env.valid(self._rows1, ids)[0])
+
     def answer_id(self, text: str | None) -> int:
+        if text not in self._ids:  # an answer the program wrote that no branch gave: the environment interns it
+            self._ids[text] = int(self.env.answer_ids(self._rows1, [text])[0, 0])
         return self._ids[text]
 
     def correct(self, text: str | None) -> bool:

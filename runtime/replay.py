@@ -12,8 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ttsc.errors import TtscError
 from ttsc.runtime import reveal
-from ttsc.runtime.env import Moved, Taken
+from ttsc.runtime.env import DEFAULT_NON_ANSWERS, Moved, Taken
 from ttsc.runtime.store import Store
 from ttsc.runtime.tables import ReplayTables, shuffle_orders
 
@@ -44,6 +45,10 @@ class ReplayEnvironment:
         self.n_episodes = len(self.seeds) * nq
         self.max_branches = int(t.n_branches.max())
         self.question = np.tile(np.arange(nq), len(self.seeds))
+        self.non_answers = non_answers(store)
+        # Answers written in the program that a question's branches never give: ids after its vocabulary.
+        self._extra: list[dict[str, int]] = [{} for _ in range(nq)]
+        self._index: list[dict[str, int] | None] = [None] * nq
         self._state = False  # the per-episode arrays below are built on the first action
 
     def _start(self) -> None:
@@ -123,9 +128,57 @@ class ReplayEnvironment:
 
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
         vocab = self.tables.vocab
-        return [None if a < 0 else vocab[q][a] for q, a in zip(self.question[rows].tolist(), answers.tolist())]
+        return [None if a < 0 else vocab[q][a] if a < len(vocab[q]) else self._extra_text(q, a)
+                for q, a in zip(self.question[rows].tolist(), answers.tolist())]
+
+    def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Each text's id in each row's question: its vocabulary id, else one interned after it."""
+        out = np.empty((len(rows), len(texts)), dtype=np.int64)
+        for i, q in enumerate(self.question[np.asarray(rows, dtype=np.int64)].tolist()):
+            out[i] = [self._id(q, t) for t in texts]
+        return out
+
+    def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """A real answer: an id (not none) whose text is not one of the store's non-answers."""
+        texts = self.answer_text(np.asarray(rows, dtype=np.int64), np.asarray(answers, dtype=np.int64))
+        return np.array([t is not None and t not in self.non_answers for t in texts], dtype=bool)
+
+    def valid_table(self, texts: list[str]) -> np.ndarray:
+        """[Q, A] bool: is answer id a of question q valid, for every id a branch or ``texts`` can have."""
+        width = max((len(v) for v in self.tables.vocab), default=0) + len(texts)
+        table = np.zeros((self.n_questions, max(width, 1)), dtype=np.bool_)
+        for q, vocab in enumerate(self.tables.vocab):
+            for t in texts:
+                self._id(q, t)
+            for a, t in enumerate(list(vocab) + list(self._extra[q])):
+                table[q, a] = t not in self.non_answers
+        return table
+
+    def _id(self, q: int, text: str) -> int:
+        index = self._index[q]
+        if index is None:
+            index = self._index[q] = {t: i for i, t in enumerate(self.tables.vocab[q])}
+        if text in index:
+            return index[text]
+        extra = self._extra[q]
+        return extra.setdefault(text, len(index) + len(extra))
+
+    def _extra_text(self, q: int, a: int) -> str:
+        return list(self._extra[q])[a - len(self.tables.vocab[q])]
 
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         """Correct iff the answer is the question's gold one (an id -1 gold is never matched)."""
-        gold = self.tables.gold_ids[self.question[rows]].astype(np.int64)
+        q = self.question[rows]
+        gold = self.tables.gold_ids[q].astype(np.int64)
+        golds = [s.gold for s in self.store.questions]
+        for i in np.flatnonzero(gold < 0):  # a gold no branch gives may still be written in the program
+            gold[i] = self._extra[q[i]].get(golds[q[i]], -1)
         return (answers >= 0) & (answers == gold)
+
+
+def non_answers(store: Store) -> frozenset[str]:
+    """The store's non-answers: ``meta.non_answers`` (a list of strings), by default "ERR" and ""."""
+    given = store.meta.get("non_answers", list(DEFAULT_NON_ANSWERS))
+    if not isinstance(given, list) or not all(isinstance(t, str) for t in given):
+        raise TtscError(f"{store.path}: meta.non_answers must be a list of strings, got {given!r}")
+    return frozenset(given)

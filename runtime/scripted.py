@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ttsc.errors import TtscError
-from ttsc.runtime.env import NO_ANSWER, Moved, Taken
+from ttsc.runtime.env import DEFAULT_NON_ANSWERS, NO_ANSWER, Moved, Taken
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,11 @@ class ScriptedEnvironment:
     """Episodes in row order (``seed_index * n_questions + question``), each a list of trajectories."""
 
     def __init__(self, episodes: Sequence[Sequence[Trajectory]], golds: Sequence[str], seeds: Sequence[int],
-                 intervals: Sequence[int] | None = None):
+                 intervals: Sequence[int] | None = None, non_answers: Sequence[str] = DEFAULT_NON_ANSWERS):
         """``intervals``: per question, the interval length Δ the script was generated with (what a live
-        environment is configured with); programs that read `interval` need it."""
+        environment is configured with); programs that read `interval` need it. ``non_answers``: the
+        texts `valid` rejects."""
+        self.non_answers = frozenset(non_answers)
         self.seeds = tuple(int(s) for s in seeds)
         self.golds = tuple(golds)
         if intervals is not None and len(intervals) != len(self.golds):
@@ -111,6 +113,14 @@ class ScriptedEnvironment:
         if self.intervals is None:
             raise TtscError("this scripted environment was given no `intervals`, so `interval` is unknown")
         return self.intervals[np.asarray(rows, dtype=np.int64) % self.n_questions]
+
+    def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
+        out = [[self._intern(r, t) for t in texts] for r in np.asarray(rows, dtype=np.int64).tolist()]
+        return np.array(out, dtype=np.int64).reshape(len(out), len(texts))
+
+    def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        texts = self.answer_text(np.asarray(rows, dtype=np.int64), np.asarray(answers, dtype=np.int64))
+        return np.array([t is not None and t not in self.non_answers for t in texts], dtype=bool)
 
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         texts = self.answer_text(rows, answers)

@@ -6,7 +6,7 @@ tests share it, so it aims at covering the language's semantics rather than at
 size: parameters with ranges, knobs, every kind of state (int, float, bool and
 answer variables, windows, branch variables), signals, every statement (nested
 `if`/`elif`/`else`, `repeat … as`, `break`, `stop`, `open`/`read … as`, `advance
-… by`, `prune`, `update` with several setters), every built-in function and
+… by`, `prune`, `accept`, `update` with several setters), the budget counters, every built-in function and
 every query operator, with nested branch scopes (a `where` inside a `where`,
 `votes(live, last)` inside an `update`).
 
@@ -421,7 +421,7 @@ class _Gen:
         return body
 
     def stmt(self, depth: int) -> Any:
-        kinds = ["let", "let", "open", "read", "advance", "advance", "advance", "prune"]
+        kinds = ["let", "let", "open", "read", "advance", "advance", "advance", "prune", "accept"]
         if depth < 3:  # not at top level, where it would end most episodes before they start
             kinds.append("stop")
         if any(s.kind == "var" for s in self.visible(INT) + self.visible(FLOAT) + self.visible(BOOL)
@@ -534,6 +534,10 @@ class _Gen:
 
     def s_prune(self, depth: int) -> ast.Prune:
         return ast.Prune(span=_S, set=self.expr(SET, self.size()))
+
+    def s_accept(self, depth: int) -> ast.Accept:
+        """`accept S`: any set (often a query, so the order within one `accept` matters)."""
+        return ast.Accept(span=_S, set=self.expr(SET, self.size()))
 
     def s_update(self, depth: int) -> ast.Update:
         fields = self.draw(st.lists(st.sampled_from(sorted(self.branch_vars)), min_size=1, max_size=3, unique=True))
@@ -770,6 +774,8 @@ class _Printer:
             return f"advance {x(s.set)}" + (f" by {x(s.by)}" if s.by is not None else "")
         if isinstance(s, ast.Prune):
             return f"prune {x(s.set)}"
+        if isinstance(s, ast.Accept):
+            return f"accept {x(s.set)}"
         if isinstance(s, ast.Update):
             return f"update {x(s.set)} set " + ", ".join(f"{t.field} = {x(t.value)}" for t in s.setters)
         raise TypeError(type(s).__name__)
