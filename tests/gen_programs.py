@@ -6,7 +6,8 @@ tests share it, so it aims at covering the language's semantics rather than at
 size: parameters with ranges, knobs, every kind of state (int, float, bool and
 answer variables, windows, branch variables), signals, every statement (nested
 `if`/`elif`/`else`, `repeat … as`, `break`, `stop`, `open`/`read … as`, `advance
-… by`, `prune`, `accept`, `update` with several setters), the budget counters, every built-in function and
+… by`, `prune`, `accept`, `update` with several setters), the budget counters,
+string literals and `valid`, every built-in function and
 every query operator, with nested branch scopes (a `where` inside a `where`,
 `votes(live, last)` inside an `update`).
 
@@ -194,6 +195,7 @@ class _Gen:
             opts.append(lambda: ast.NoneLit(span=_S))
             if not const:
                 opts.append(lambda: _call("majority", self.set_leaf()))
+                opts.append(self.answer_literal)
         else:
             return self.set_leaf()
         return self.pick(opts)()
@@ -201,6 +203,16 @@ class _Gen:
     def budget_counter(self) -> Any:
         """A budget counter (builtins.COUNTERS): the episode's spending so far, or its interval Δ."""
         return _name(self.pick(["spent", "spent_sequential", "interval"]))
+
+    def answer_literal(self) -> ast.Str:
+        """An answer written in the program: one the stores give (the non-answer "ERR" among them), or not."""
+        return ast.Str(span=_S, value=self.pick(list(ALPHABET) + ["", "x y"]))
+
+    def validity(self, d: int, branch: bool) -> ast.Call:
+        """`valid(a)`: often of a branch's `last` in branch scope, so `where valid(last)` filters."""
+        if branch and self.chance(4):
+            return _call("valid", _name("last"))
+        return _call("valid", self.expr(ANSWER, d, branch))
 
     def set_leaf(self) -> Any:
         names = [s.name for s in self.visible(SET)]
@@ -324,6 +336,7 @@ class _Gen:
         ]
         if not const:
             opts.append(lambda: _call("unanimous", self.expr(SET, d, branch)))
+            opts.append(lambda: self.validity(d, branch))
         return self.pick(opts)()
 
     def answer_(self, d: int, branch: bool, const: bool) -> Any:
@@ -709,6 +722,8 @@ class _Printer:
             return "true" if e.value else "false"
         if isinstance(e, ast.NoneLit):
             return "none"
+        if isinstance(e, ast.Str):
+            return f'"{e.value}"'
         if isinstance(e, ast.Name):
             return e.id
         if isinstance(e, ast.Call):

@@ -13,7 +13,7 @@ from ttsc.dsl.parser import parse_source, read_source
 from ttsc.errors import TtscError
 from ttsc.insight.trace import record, record_episode
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.replay import ReplayEnvironment
+from ttsc.runtime.replay import ReplayEnvironment, non_answers
 from ttsc.runtime.scripted import ScriptedEnvironment, Trajectory
 from ttsc.runtime.store import Store, default_store_path, load_store
 from ttsc.runtime.tables import shuffled_order
@@ -39,7 +39,7 @@ def scripted_from(store: Store, seeds) -> ScriptedEnvironment:
                                         whole_tokens=b.total_tokens)
                              for b in (q.branches[i] for i in shuffled_order(len(q.branches), seed))])
     return ScriptedEnvironment(episodes, [q.gold for q in store.questions], seeds,
-                               intervals=[q.probe_freq for q in store.questions])
+                               intervals=[q.probe_freq for q in store.questions], non_answers=non_answers(store))
 
 
 @pytest.fixture(scope="module")
