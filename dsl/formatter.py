@@ -62,7 +62,7 @@ class Comments:
 
     @classmethod
     def scan(cls, text: str) -> "Comments":
-        # The language has no strings, so every `#` starts a comment and every brace is a block's.
+        # Outside string literals (one line each), every `#` starts a comment and every brace is a block's.
         comments: list[Comment] = []
         blocks: list[list[int]] = []
         stack: list[int] = []
@@ -77,6 +77,11 @@ class Comments:
                 comments.append(Comment(i, j, text[i:j].rstrip(), own))
                 i = j
                 continue
+            if ch == '"':  # a string literal: skip to its closing quote on the same line
+                j = text.find('"', i + 1)
+                if j >= 0 and "\n" not in text[i:j]:
+                    i = j + 1
+                    continue
             if ch == "{":
                 stack.append(len(blocks))
                 blocks.append([i, -1])

@@ -206,7 +206,7 @@ class _Gen:
 
     def answer_literal(self) -> ast.Str:
         """An answer written in the program: one the stores give (the non-answer "ERR" among them), or not."""
-        return ast.Str(span=_S, value=self.pick(list(ALPHABET) + ["", "x y"]))
+        return ast.Str(span=_S, value=self.pick(list(ALPHABET) + ["", "#{x}"]))
 
     def validity(self, d: int, branch: bool) -> ast.Call:
         """`valid(a)`: often of a branch's `last` in branch scope, so `where valid(last)` filters."""
