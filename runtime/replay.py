@@ -49,6 +49,7 @@ class ReplayEnvironment:
         # Answers written in the program that a question's branches never give: ids after its vocabulary.
         self._extra: list[dict[str, int]] = [{} for _ in range(nq)]
         self._index: list[dict[str, int] | None] = [None] * nq
+        self._valid: tuple[int, np.ndarray] | None = None  # (texts interned when built, valid_table)
         self._state = False  # the per-episode arrays below are built on the first action
 
     def _start(self) -> None:
@@ -140,18 +141,26 @@ class ReplayEnvironment:
 
     def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         """A real answer: an id (not none) whose text is not one of the store's non-answers."""
-        texts = self.answer_text(np.asarray(rows, dtype=np.int64), np.asarray(answers, dtype=np.int64))
-        return np.array([t is not None and t not in self.non_answers for t in texts], dtype=bool)
+        interned = sum(len(e) for e in self._extra)
+        if self._valid is None or self._valid[0] != interned:  # rebuilt only when a new text was interned
+            self._valid = (interned, self.valid_table([]))
+        table = self._valid[1]
+        a = np.asarray(answers, dtype=np.int64)
+        q = self.question[np.asarray(rows, dtype=np.int64)]
+        known = (a >= 0) & (a < table.shape[1])
+        out = np.zeros(a.shape, dtype=bool)
+        out[known] = table[q[known], a[known]]
+        return out
 
     def valid_table(self, texts: list[str]) -> np.ndarray:
         """[Q, A] bool: is answer id a of question q valid, for every id a branch or ``texts`` can have."""
-        width = max((len(v) for v in self.tables.vocab), default=0) + len(texts)
-        table = np.zeros((self.n_questions, max(width, 1)), dtype=np.bool_)
-        for q, vocab in enumerate(self.tables.vocab):
+        for q in range(self.n_questions):
             for t in texts:
                 self._id(q, t)
-            for a, t in enumerate(list(vocab) + list(self._extra[q])):
-                table[q, a] = t not in self.non_answers
+        answers = [list(v) + list(e) for v, e in zip(self.tables.vocab, self._extra)]
+        table = np.zeros((self.n_questions, max(max(map(len, answers), default=0), 1)), dtype=np.bool_)
+        for q, texts_q in enumerate(answers):
+            table[q, :len(texts_q)] = [t not in self.non_answers for t in texts_q]
         return table
 
     def _id(self, q: int, text: str) -> int:
