@@ -35,7 +35,7 @@ RESERVED = frozenset({"strategy", "param", "var", "branch", "signal", "let", "pu
                       "repeat", "break", "stop", "open", "read", "advance", "prune", "update", "where", "sorted",
                       "take", "and", "or", "not", "true", "false", "none", "accept"})
 # About one match per token (`==` counts twice, a comment once and is skipped): enough for a cap.
-_ROUGH_TOKEN = re.compile(r"#[^\n]*|[A-Za-z0-9_.]+|\S")
+_ROUGH_TOKEN = re.compile(r'"[^"\n]*"|#[^\n]*|[A-Za-z0-9_.]+|\S')  # a string is one token, `#` and all
 # Grammar rules (aliases) that are one level of expression nesting.
 _EXPR_RULES = frozenset({"where", "sorted", "take", "ifexp", "or_", "and_", "not_", "compare", "add", "sub",
                          "mul", "div", "floordiv", "mod", "neg", "call"})
@@ -184,12 +184,16 @@ def _screen(src: Source) -> None:
             "E0003", "empty program", src.span_at(0),
             help="a program starts with `strategy NAME`, then parameters, state and rules")])
     depth = 0
-    in_comment = False
+    in_comment = in_string = False
     for i, ch in enumerate(src.text):
         if in_comment:
             in_comment = ch != "\n"
+        elif in_string:  # a string literal ends at its closing quote (or, unterminated, at the line's end)
+            in_string = ch not in '"\n'
         elif ch == "#":
             in_comment = True
+        elif ch == '"':
+            in_string = True
         elif ch in "({":
             depth += 1
             if depth > MAX_NESTING:

@@ -130,3 +130,9 @@ def test_dynasor_controller_agrees_on_a_published_store(shared, extra) -> None:
     checked = _program(read_source(ROOT / "benchmarks" / "dynasor.tts").text)
     store = load_store(shared / "replay" / "autotts" / "Qwen3-0.6B" / "aime25.json")
     assert_engines_agree(checked, bind_params(checked, {"n": 8, "k": 3, **extra}), store, range(2), str(extra))
+
+
+def test_brackets_and_hashes_in_strings_are_text() -> None:
+    deep = "(" * 60
+    checked = _program(f'strategy t\nopen 1\nif majority(live) == "{deep}#" {{ stop "#)" }}\nstop "x"\n')
+    assert checked.program.items[1].branches[0].cond.right.value == deep + "#"
