@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ttsc.compiler.emit import Emitter
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, SETS, T
+from ttsc.dsl.builtins import COUNTERS, FIELDS, FUNCS, SETS, T
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.scope import Scope
 
@@ -61,6 +61,8 @@ class CodeGenerator:
         scope = Scope()
         for name in SETS:
             scope.names[name] = _Sym("set", name, S)
+        for name in COUNTERS:
+            scope.names[name] = _Sym("counter", name, E)
         items = self.c.program.items
         for i, item in enumerate(items):
             self.item(item, scope, "rows", last=i == len(items) - 1)
@@ -263,6 +265,10 @@ class CodeGenerator:
         members = self.set_expr(s.set, scope, rows)
         self.out.write(f"st.prune({rows}, {members}, line={s.span.line})")
 
+    def s_Accept(self, s: ast.Accept, scope, rows, brk):
+        members = self.set_expr(s.set, scope, rows)
+        self.out.write(f"st.accept({rows}, {members}, line={s.span.line})")
+
     def s_Update(self, s: ast.Update, scope, rows, brk):
         members = self.set_expr(s.set, scope, rows)
         values = []
@@ -301,6 +307,9 @@ class CodeGenerator:
     def e_NoneLit(self, e, scope, rows, branch):
         return "-1", U
 
+    def e_Str(self, e: ast.Str, scope, rows, branch):
+        return f"st.literal({e.value!r}, {rows})", E  # the environment's id for it, per episode
+
     def e_Name(self, e: ast.Name, scope, rows, branch):
         name = e.id
         if branch and name in self.branch_fields:
@@ -320,6 +329,8 @@ class CodeGenerator:
             return tmp, S
         if sym.kind == "bound":
             return f"st.bound({sym.py}, {rows})", S
+        if sym.kind == "counter":
+            return f"st.counter({name!r}, {rows})", E
         if sym.kind == "letset":
             return f"st.load_set({sym.py}_mask, {sym.py}_pos, {rows})", S
         raise NotImplementedError(f"name kind {sym.kind}")

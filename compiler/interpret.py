@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ttsc.dsl import ast, ops
-from ttsc.dsl.builtins import FIELDS, MAX_REPEAT
+from ttsc.dsl.builtins import COUNTERS, FIELDS, MAX_REPEAT
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.dsl.evaluate import Evaluator
@@ -258,6 +258,18 @@ class Interpreter(Evaluator):
             self.on_event(TraceEvent(self.rounds, s.span.line, "prune", pruned, [self.branches[i].last for i in pruned],
                                      [0] * len(pruned), [False] * len(pruned), self.tokens))
 
+    def s_Accept(self, s: ast.Accept, frame):
+        """The active members finish now, in set order, with their current `last`; nothing is generated."""
+        accepted = [i for i in self.eval(s.set, frame) if not self.branches[i].finished and not self.branches[i].pruned]
+        self.env.accept(accepted)
+        for i in accepted:
+            self.branches[i].finished = True
+            self.completed.append(i)
+        if self.on_event is not None and accepted:
+            self.on_event(TraceEvent(self.rounds, s.span.line, "accept", accepted,
+                                     [self.branches[i].last for i in accepted], [0] * len(accepted),
+                                     [True] * len(accepted), self.tokens))
+
     def s_Update(self, s: ast.Update, frame):
         members = self.eval(s.set, frame)
         new = [[self.eval(st.value, frame, self.branches[i]) for st in s.setters] for i in members]
@@ -293,7 +305,17 @@ class Interpreter(Evaluator):
             return values[name]
         if name in self.signals:
             return self.eval(self.signals[name].value, self.globals)
+        if name in COUNTERS:
+            return self._counter(name)
         return self._set(name)
+
+    def _counter(self, name: str) -> int:
+        if name == "spent":
+            return self.tokens
+        if name == "spent_sequential":
+            return self.seq
+        return self.env.interval  # "interval"
+
 
     def _field(self, b: BranchState, name: str):
         if name in b.vars:
@@ -337,6 +359,9 @@ class Interpreter(Evaluator):
         if name in self.branch_windows:  # the member in scope's own window
             return branch.vars[name]
         return self.windows[name]
+
+    def episode(self, e):
+        return self.env
 
     def e_Where(self, e: ast.Where, frame, branch):
         return tuple(i for i in self.eval(e.set, frame, branch) if self.eval(e.cond, frame, self.branches[i]))

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 
 from ttsc.compiler.emit import Emitter
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, SETS, T
+from ttsc.dsl.builtins import COUNTERS, FIELDS, FUNCS, SETS, T
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.scope import Scope
 from ttsc.compiler.native_rt import (ACTIVE, DEPTH, FINISHED, LAST, MAJORITY, N_ACTIVE, N_COMPLETED, N_PRUNED,
-                                     OPENED, PRUNED, STATUS, TOKENS, TOP1, TOP2)
+                                     OPENED, PRUNED, SEQUENTIAL, STATUS, TOKENS, TOP1, TOP2, TOTAL)
 
 
 
@@ -62,6 +62,7 @@ class NativeProgram:
     constants: list[Constant] = field(default_factory=list)
     n_int_constants: int = 0
     n_float_constants: int = 0
+    literals: list[str] = field(default_factory=list)  # answers written in the program: env[7][k] is text k's id
 
 
 class NativeGenerator:
@@ -84,6 +85,7 @@ class NativeGenerator:
         # Values computed ahead of the current statement and still valid: key -> (code, what they read).
         # A statement that changes something (see analysis.writes) drops the entries that read it.
         self.known: dict[str, tuple[str, frozenset[str]]] = {}
+        self.literals: dict[str, int] = {}  # string literal -> its column in the kernel's literal ids
         self.changed: set[str] = set()  # what the statements emitted so far in this block changed
         self.ahead: Emitter | None = None  # code computed ahead of the current statement (see ``hoisted``)
 
@@ -94,6 +96,8 @@ class NativeGenerator:
     def generate(self) -> NativeProgram:
         for name in SETS:
             self.globals.names[name] = _Sym("set", name)
+        for name, code in _COUNTER_CODE.items():
+            self.globals.names[name] = _Sym("local", code)
         o = self.out
         o.level = 1
         for item in self.c.program.items:
@@ -127,7 +131,7 @@ class NativeGenerator:
         ]
         tail = self.driver()
         text = "\n".join(head + body + tail) + "\n"
-        return NativeProgram(text, self.constants, self.n_ki, self.n_kf)
+        return NativeProgram(text, self.constants, self.n_ki, self.n_kf, list(self.literals))
 
     def driver(self) -> list[str]:
         nw = max(len(self.windows), 1)
@@ -138,7 +142,7 @@ class NativeGenerator:
             "",
             "@njit(cache=True, nogil=True)",
             "def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of,",
-            "        n_answers, BETA, out, first, stop):",
+            "        n_answers, BETA, valid, literals, out, first, stop):",
             '    """Episodes first..stop-1: column e = s * Q + q of `out` gets episode (seed s, question q)\'s answer,',
             "    tokens, sequential tokens, rounds, opened, pruned and stop line. It holds no lock and writes only",
             '    its own columns, so threads run disjoint ranges at once."""',
@@ -161,7 +165,7 @@ class NativeGenerator:
             "    for e in range(first, stop):",
             "        s, q = e // Q, e % Q",
             "        env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],",
-            "               perms[perm_of[q], s, :n_branches[q]], delta[q])",
+            "               perms[perm_of[q], s, :n_branches[q]], delta[q], valid[q], literals[q])",
             "        rt.start_episode(ACC)",
             "        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,",
             "                               BETA)",
@@ -436,6 +440,10 @@ class NativeGenerator:
         buf, n = self.set_expr(s.set, scope, None)
         self.out.write(f"rt.prune(BR, ACC, {buf}, {n})")
 
+    def s_Accept(self, s: ast.Accept, scope):
+        buf, n = self.set_expr(s.set, scope, None)
+        self.out.write(f"rt.accept(BR, COMP, ACC, VOTE, {buf}, {n})")
+
     def s_Update(self, s: ast.Update, scope):
         o = self.out
         if all(analysis.reads_one_branch(st.value) for st in s.setters):
@@ -661,6 +669,10 @@ class NativeGenerator:
     def e_NoneLit(self, e, scope, slot):
         return "-1"
 
+    def e_Str(self, e: ast.Str, scope, slot):
+        k = self.literals.setdefault(e.value, len(self.literals))
+        return f"env[7][{k}]"  # this question's id of {e.value!r}
+
     def e_Name(self, e: ast.Name, scope, slot):
         name = e.id
         if slot is not None and name in self.fields:
@@ -773,6 +785,10 @@ class NativeGenerator:
             self.out.write(f"{out['tally']} = rt.votes({buf}, {n}, BR[{LAST}], CNT, ANS)")
         return out
 
+
+# The budget counters (builtins.COUNTERS), read in place: env[5] is the episode's Δ.
+_COUNTER_CODE = {"spent": f"ACC[{TOTAL}]", "spent_sequential": f"ACC[{SEQUENTIAL}]", "interval": "env[5]"}
+assert set(_COUNTER_CODE) == set(COUNTERS)
 
 _COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 

@@ -212,8 +212,13 @@ def run_native(checked: CheckedProgram, params: dict, env: ReplayEnvironment) ->
     out = np.zeros((7, len(seeds) * nq), dtype=np.int64)
     if out.shape[1]:
         beta = _beta_table(min(BETA_TABLE_MAX, max(130, int(d.n_branches.max()) + 2)))
+        written = policy.program.literals
+        valid = env.valid_table(written)  # interns the literals first: their ids follow each vocabulary
+        literals = np.asarray(env.answer_ids(np.arange(nq), written), dtype=np.int64).reshape(nq, -1)
+        if literals.shape[1] == 0:
+            literals = np.zeros((nq, 1), dtype=np.int64)
         args = (ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq, d.n_branches,
-                _perms(d.widths, seeds), d.perm_of, d.n_answers, beta, out)
+                _perms(d.widths, seeds), d.perm_of, d.n_answers, beta, valid, literals, out)
         if policy.digest not in _ready:  # compile (or load) now, on no episode, to time it apart
             if compile_notice is not None and not _has_machine_code(policy.module):
                 compile_notice(policy.name)
@@ -225,9 +230,15 @@ def run_native(checked: CheckedProgram, params: dict, env: ReplayEnvironment) ->
     shape = (len(seeds), nq)
     answer = out[0]
     question = np.tile(np.arange(nq), len(seeds))
+    sizes = np.array([len(v) for v in t.vocab], dtype=np.int64)
+    given = (answer >= 0) & (answer < sizes[question])  # else none, or a string of the program no branch gave
+    texts = d.texts[np.where(given, d.offsets[question] + answer, len(d.texts) - 1)]
+    written = np.flatnonzero(answer >= sizes[question])
+    if written.size:
+        texts[written] = env.answer_text(written, answer[written])
     return Outcome(
         seeds=seeds,
-        answers=d.texts[np.where(answer >= 0, d.offsets[question] + answer, len(d.texts) - 1)].reshape(shape),
+        answers=texts.reshape(shape),
         correct=env.grade(np.arange(answer.size), answer).reshape(shape),
         tokens=out[1].reshape(shape),
         sequential=out[2].reshape(shape),

@@ -52,7 +52,8 @@ whole_cost = njit(cache=True, _nrt=False)(reveal.whole_cost)
 
 # ---- the replay environment, one episode -----------------------------------
 # env = (probe_ids [B, I] int32, n_probes [B] int32, total_tokens [B] int64, final_ids [B] int32,
-#        order [n_branches] int64, delta)  — one question's rows of the store tables and the seed's order
+#        order [n_branches] int64, delta, valid [A] bool, literals [K] int64)  — one question's rows of the
+#        store tables, the seed's order, which answer ids are real answers and the program's string literals' ids
 
 @njit(cache=True, _nrt=False)
 def start_episode(ACC):
@@ -102,7 +103,7 @@ def _complete(BR, COMP, ACC, VOTE, slot):
 @njit(cache=True, _nrt=False)
 def _reveal(env, BR, COMP, ACC, VOTE, slot, steps):
     """Reveal up to ``steps`` intervals of an opened branch; returns their cost (semantics.md §3)."""
-    probe_ids, n_probes, total_tokens, final_ids, order, delta = env
+    probe_ids, n_probes, total_tokens, final_ids, delta = env[0], env[1], env[2], env[3], env[5]
     b = BR[SOURCE, slot]
     p = n_probes[b]
     t0 = BR[REVEALED, slot]
@@ -175,6 +176,22 @@ def prune(BR, ACC, members, n):
             BR[STATUS, s] = PRUNED
             ACC[N_ACTIVE] -= 1
             ACC[N_PRUNED] += 1
+
+
+@njit(cache=True, _nrt=False)
+def accept(BR, COMP, ACC, VOTE, members, n):
+    """`accept`: active members finish with their current `last`, joining `completed` in set order."""
+    for j in range(n):
+        s = members[j]
+        if BR[STATUS, s] == ACTIVE:
+            _complete(BR, COMP, ACC, VOTE, s)
+
+
+@njit(cache=True, _nrt=False)
+def valid(env, a):
+    """`valid`: a real answer id of this question (not none, not a non-answer of the store)."""
+    table = env[6]
+    return a >= 0 and a < table.shape[0] and table[a]
 
 
 # ---- built-in branch sets: fill ``out`` with slots, return how many -------

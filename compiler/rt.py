@@ -542,7 +542,7 @@ class ActionEvent:
     """
 
     line: int
-    action: str               # open | read | advance | prune
+    action: str               # open | read | advance | prune | accept
     rows: np.ndarray          # [n] episodes that ran the statement
     branch_rows: np.ndarray   # [m] the row of each touched branch
     slots: np.ndarray         # [m]
@@ -551,6 +551,12 @@ class ActionEvent:
     finished: np.ndarray      # [m] bool
     rounds: np.ndarray        # [n] action rounds so far, per row
     tokens: np.ndarray        # [n] tokens so far, per row
+
+
+def valid_uniform(answer: int) -> bool:
+    """`valid` of an answer fixed by the parameters: such an answer is always none (a string is per episode)."""
+    assert answer == -1, answer
+    return False
 
 
 class State:
@@ -583,6 +589,36 @@ class State:
         # vote statistics of built-in sets are recomputed only for rows that moved.
         self.row_version = np.zeros(e, dtype=np.int64)
         self._votes: dict[str, tuple[np.ndarray, Votes]] = {}
+        self._interval: np.ndarray | None = None
+        self._literals: dict[str, np.ndarray] = {}
+
+    def literal(self, text: str, rows: np.ndarray) -> np.ndarray:
+        """The id of an answer written in the program, in each row's episode (asked once per run)."""
+        ids = self._literals.get(text)
+        if ids is None:
+            ids = self._literals[text] = np.asarray(self.env.answer_ids(self.all_rows(), [text]),
+                                                    dtype=np.int64)[:, 0]
+        return ids[rows]
+
+    def valid(self, answers, rows: np.ndarray) -> np.ndarray:
+        """`valid` of per-row ([n]) or per-branch ([n, W]) answer ids: the environment decides."""
+        a = np.asarray(answers, dtype=np.int64)
+        r = rows if a.ndim == 1 else np.broadcast_to(rows[:, None], a.shape)
+        out = np.zeros(a.shape, dtype=bool)
+        real = a >= 0
+        if real.any():
+            out[real] = self.env.valid(r[real], a[real])
+        return out
+
+    def counter(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """A budget counter (builtins.COUNTERS) of each row: a copy, so later spending does not change it."""
+        if name == "spent":
+            return self.tokens[rows].copy()
+        if name == "spent_sequential":
+            return self.sequential[rows].copy()
+        if self._interval is None:  # "interval": asked of the environment once per run
+            self._interval = np.asarray(self.env.interval(self.all_rows()), dtype=np.int64)
+        return self._interval[rows]
 
     def add_branch_var(self, name: str, dtype, init) -> None:
         self.user[name] = np.full((self.E, self.B), init, dtype=dtype)
@@ -804,6 +840,22 @@ class State:
         if self.trace is not None:
             seq = np.lexsort((*s.order_keys(ri, si), ri))
             self._event(line, "prune", rows[hit], rows[ri[seq]], si[seq], np.zeros(ri.size, dtype=np.int64))
+
+    def accept(self, rows: np.ndarray, s: Set, line: int = 0) -> None:
+        """The active members finish with their current `last`, joining `completed` in set order; no tokens."""
+        cut = s.mask & (self._rows(self.status, rows) == STATUS_ACTIVE)
+        hit = cut.any(axis=1)
+        if not hit.any():
+            return
+        ri, si = np.nonzero(cut)
+        seq = np.lexsort((*s.order_keys(ri, si), ri))  # by row, then set order
+        r, sl = rows[ri[seq]], si[seq].astype(np.int64)
+        self.env.accept(r, sl)
+        self.status.reshape(-1)[r * self.B + sl] = STATUS_FINISHED
+        self._finish(r, sl)
+        self.row_version[rows[hit]] += 1
+        if self.trace is not None:
+            self._event(line, "accept", rows[hit], r, sl, np.zeros(r.size, dtype=np.int64))
 
     def _event(self, line: int, action: str, rows: np.ndarray, r: np.ndarray, s: np.ndarray,
                cost: np.ndarray) -> None:

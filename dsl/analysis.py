@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from ttsc.dsl import ast
-from ttsc.dsl.builtins import FIELDS, FUNCS, SETS
+from ttsc.dsl.builtins import COUNTERS, FIELDS, FUNCS, SETS
 
 # What state can be read and changed, as names: "branches" (branch sets and built-in fields),
 # "fields" (`branch` variables), "var NAME" (episode state), "window NAME".
@@ -31,6 +31,8 @@ def is_constant(e: ast.Node, constant_name: Callable[[str], bool]) -> bool:
     if isinstance(e, ast.Name):
         return constant_name(e.id)
     if isinstance(e, ast.SET_QUERIES):
+        return False
+    if isinstance(e, ast.Str):  # an answer: the environment interns it per episode
         return False
     if isinstance(e, ast.Call) and e.func in FUNCS and not FUNCS[e.func].constant:
         return False
@@ -63,8 +65,8 @@ def reads(e: ast.Node, program: ast.Program) -> State:
     def visit(x: ast.Node) -> None:
         for name in free_names(x):
             d = decls.get(name)
-            if name in SETS or name in FIELDS:
-                out.add("branches")
+            if name in SETS or name in FIELDS or name in COUNTERS:
+                out.add("branches")  # the counters change exactly when an action changes the branches
             elif isinstance(d, ast.BranchVar):
                 out.add("fields")
             elif isinstance(d, ast.BranchHistory):  # recorded by every reveal
@@ -85,7 +87,7 @@ def reads(e: ast.Node, program: ast.Program) -> State:
 
 def writes(s: ast.Node) -> State:
     """What running statement ``s`` itself changes (nested blocks report their own)."""
-    if isinstance(s, (ast.Open, ast.Read, ast.Advance, ast.Prune)):
+    if isinstance(s, (ast.Open, ast.Read, ast.Advance, ast.Prune, ast.Accept)):
         return frozenset({"branches", "fields"})
     if isinstance(s, (ast.Update, ast.UpdatePush)):
         return frozenset({"fields"})
@@ -102,6 +104,8 @@ def reads_one_branch(e: ast.Node) -> bool:
     if isinstance(e, ast.SET_QUERIES):
         return False
     if isinstance(e, ast.Call) and e.func in FUNCS and "set" in FUNCS[e.func].params:
+        return False
+    if isinstance(e, ast.Name) and e.id in COUNTERS:  # `spent` grows as the members before it move
         return False
     return all(reads_one_branch(c) for c in children(e))
 

@@ -58,6 +58,13 @@ class NoneLit(Node):
     kind: Literal["none"] = "none"
 
 
+class Str(Node):
+    """A string literal: an answer written in the program (``"ERR"``), compared with branches' answers."""
+
+    kind: Literal["str"] = "str"
+    value: str
+
+
 class Name(Node):
     kind: Literal["name"] = "name"
     id: str
@@ -140,7 +147,7 @@ class SetOp(Node):
 SET_QUERIES = (Where, Sorted, Take, TakeLast, SetOp)
 
 Expr = Annotated[
-    Union[Int, Float, Bool, NoneLit, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp],
+    Union[Int, Float, Bool, NoneLit, Str, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp],
     Field(discriminator="kind"),
 ]
 
@@ -223,6 +230,13 @@ class Prune(Node):
     set: Expr
 
 
+class Accept(Node):
+    """``accept S``: each active member stops generating; its current `last` is its final answer."""
+
+    kind: Literal["accept"] = "accept"
+    set: Expr
+
+
 class Setter(Node):
     kind: Literal["setter"] = "setter"
     field: str
@@ -247,7 +261,7 @@ class UpdatePush(Node):
 
 
 Stmt = Annotated[
-    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update, UpdatePush],
+    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update, UpdatePush, Accept],
     Field(discriminator="kind"),
 ]
 
@@ -315,7 +329,8 @@ class Signal(Node):
 Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow],
                  Field(discriminator="kind")]
 Item = Annotated[
-    Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow, UpdatePush, Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update],
+    Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow, UpdatePush, Let, Assign, Push, If, Repeat,
+          Break, Stop, Open, Read, Advance, Prune, Update, Accept],
     Field(discriminator="kind"),
 ]
 
@@ -333,9 +348,9 @@ class Program(Node):
 
 
 DECL_TYPES = (Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow)
-ACTION_TYPES = (Open, Read, Advance, Prune)
+ACTION_TYPES = (Open, Read, Advance, Prune, Accept)
 
 for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp, IfBranch, If, Repeat, Let, Assign,
-               Push, Stop, Open, Read, Advance, Prune, Setter, Update, UpdatePush, Var, Window, BranchVar, Signal,
-               BranchHistory, BranchWindow, Program):
+               Push, Stop, Open, Read, Advance, Prune, Accept, Setter, Update, UpdatePush, Var, Window, BranchVar,
+               Signal, BranchHistory, BranchWindow, Program):
     _model.model_rebuild(force=False)

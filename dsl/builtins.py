@@ -38,6 +38,15 @@ SETS = {
     "completed": "finished branches, in the order they finished",
 }
 
+# Read-only per-episode counters (budget awareness): ints, visible everywhere, never assignable.
+# They change only when an action spends tokens (`interval` never changes within an episode).
+COUNTERS = {
+    "spent": "tokens spent so far in this episode: every reveal of every branch, summed",
+    "spent_sequential": "sequential tokens so far: the sum over rounds of each round's longest generation",
+    "interval": "the interval length Δ of this episode's question: what one `open` or one `advance` step "
+                "costs a branch, except the step that reveals its final answer (the rest of the branch)",
+}
+
 # Read-only per-branch fields, visible in branch scope.
 FIELDS: dict[str, tuple[T, str]] = {
     "last": (T.ANSWER, "the answer revealed most recently (the final answer once finished)"),
@@ -84,6 +93,9 @@ class Func:
     * ``native``: the scalar numba expression (compiler/native.py), same forms. Placeholders:
       ``{0}``… the arguments (a window's row), ``{buf}``/``{n}`` a set's member buffer and
       count, ``{tally}`` its (majority, top1, top2) tally, ``{last}`` the row of `last` answers.
+
+    ``environment`` functions ask the environment (``valid``): never fixed by the parameters; the
+    interpreter passes its episode view (runtime/env.py ``EpisodeView``) as the first argument.
       When ``result`` is :func:`numeric` and the type is float, the code is wrapped in float().
     """
 
@@ -97,11 +109,12 @@ class Func:
     batched_uniform: str | None = None
     variadic: bool = False
     optional: int = 0
+    environment: bool = False  # asks the environment: ``interpret`` gets the episode view first
 
     @property
     def constant(self) -> bool:
-        """Can a call be fixed by the parameters? Not when it reads branches or a window."""
-        return not any(k in ("set", "window", "history") for k in self.params)
+        """Can a call be fixed by the parameters? Not when it reads branches, a window, a history or the environment."""
+        return not self.environment and not any(k in ("set", "window", "history") for k in self.params)
 
     @property
     def coerces(self) -> bool:
@@ -159,6 +172,10 @@ FUNCS: dict[str, Func] = {f.name: f for f in [
     Func("abs", ("num",), "absolute value", numeric, ops.absolute, "rt.absolute({0}{as_float})", "abs({0})"),
     Func("floor", ("num",), "largest int <= x", fixed(T.INT), ops.floor, "rt.floor({0})", _step_native("floor")),
     Func("ceil", ("num",), "smallest int >= x", fixed(T.INT), ops.ceil, "rt.ceil({0})", _step_native("ceil")),
+    Func("valid", ("answer",), "true for a real answer: false for none and for the environment's non-answers "
+                               "(replay: the store's `meta.non_answers`, by default \"ERR\" and \"\")",
+         fixed(T.BOOL), ops.valid, "st.valid({0}, {rows})", "rt.valid(env, {0})",
+         batched_uniform="rt.valid_uniform({0})", environment=True),
     Func("size", ("window",), "number of values held", fixed(T.INT), ops.size,
          "st.window({0}, 'size', {rows})", "rt.window_size(WM, {0})"),
     Func("oldest", ("window",), "first value held (0.0 when empty)", fixed(T.FLOAT), ops.oldest,
@@ -210,7 +227,8 @@ FUNCS.update({f.name: f for f in [
 KEYWORDS = frozenset({
     "strategy", "param", "var", "branch", "signal", "let", "push", "to", "if", "elif", "else", "then",
     "repeat", "as", "break", "stop", "open", "read", "advance", "by", "prune", "update", "set", "where", "sorted",
-    "take", "union", "intersect", "minus", "asc", "desc", "and", "or", "not", "true", "false", "none", "in", "int", "float", "bool", "answer",
+    "take", "union", "intersect", "minus", "asc", "desc", "and", "or", "not", "true", "false", "none", "in", "int",
+    "float", "bool", "answer", "accept",
 })
 
 # Names a program might reach for that it must never see: hidden data.

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import (FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_BRANCH_WINDOW, MAX_HISTORY, MAX_REPEAT, MAX_WINDOW,
-                               NUMERIC, SETS, T)
+from ttsc.dsl.builtins import (COUNTERS, FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_BRANCH_WINDOW, MAX_HISTORY, MAX_REPEAT,
+                               MAX_WINDOW, NUMERIC, SETS, T)
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -70,6 +70,8 @@ class _Checker:
         self.globals = Scope()
         for name, doc in SETS.items():
             self.globals.names[name] = Symbol(name, "set", T.SET)
+        for name in COUNTERS:
+            self.globals.names[name] = Symbol(name, "counter", T.INT)
         self.fields: dict[str, Symbol] = {n: Symbol(n, "field", t) for n, (t, _) in FIELDS.items()}
         self.loop_depth = 0
         self.in_body = False
@@ -105,7 +107,7 @@ class _Checker:
         if name in KEYWORDS:
             self.error("E0211", f"`{name}` is a keyword", span)
             return
-        if name in FUNCS or name in SETS or name in FIELDS:
+        if name in FUNCS or name in SETS or name in FIELDS or name in COUNTERS:
             self.error("E0211", f"`{name}` is a built-in name and cannot be redefined", span,
                        help="pick another name")
             return
@@ -153,7 +155,7 @@ class _Checker:
     def _suggest(self, name: str, scope: Scope, branch: bool) -> str | None:
         import difflib
 
-        pool: set[str] = set(FUNCS) | set(SETS)
+        pool: set[str] = set(FUNCS) | set(SETS) | set(COUNTERS)
         pool |= set(scope.visible())
         if branch:
             pool |= set(self.fields)
@@ -298,7 +300,7 @@ class _Checker:
         if sym.kind != "var":
             what = {"param": "a parameter", "knob": "a constant", "let": "a `let` value", "signal": "a signal",
                     "set": "a built-in set", "loop": "a loop counter", "bound": "a branch set",
-                    "window": "a window (use `push … to`)"}[sym.kind]
+                    "window": "a window (use `push … to`)", "counter": "a built-in counter"}[sym.kind]
             self.error("E0206", f"cannot assign to `{s.name}`: it is {what}", target,
                        help="only `var` state can be assigned")
             return
@@ -368,6 +370,9 @@ class _Checker:
     def stmt_Prune(self, s: ast.Prune, scope, top) -> None:
         self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to prune")
 
+    def stmt_Accept(self, s: ast.Accept, scope, top) -> None:
+        self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to accept")
+
     def stmt_Update(self, s: ast.Update, scope, top) -> None:
         self.expect(T.SET, self.expr(s.set, scope), s.set.span, "the branches to update")
         seen: set[str] = set()
@@ -410,6 +415,9 @@ class _Checker:
 
     def expr_Bool(self, e, scope, branch):
         return T.BOOL
+
+    def expr_Str(self, e, scope, branch):
+        return T.ANSWER
 
     def expr_NoneLit(self, e, scope, branch):
         return T.ANSWER

@@ -52,6 +52,10 @@ class Evaluator:
     def window_values(self, name: str, branch=None) -> Sequence[float]:
         raise TtscError(f"window `{name}` is not fixed by the parameters")
 
+    def episode(self, e) -> Any:
+        """The environment's view of the episode, for built-ins that ask it (``Func.environment``)."""
+        raise TtscError(f"line {e.span.line}: `{e.func}` asks the environment: it is not fixed by the parameters")
+
     # ---- scalar semantics
     def e_Int(self, e, env, branch):
         return e.value
@@ -60,6 +64,9 @@ class Evaluator:
 
     def e_NoneLit(self, e, env, branch):
         return None
+
+    def e_Str(self, e, env, branch):
+        return e.value  # answers are their texts here; compiled engines use the environment's ids
 
     def e_Unary(self, e: ast.Unary, env, branch):
         v = self.eval(e.operand, env, branch)
@@ -84,7 +91,7 @@ class Evaluator:
     def e_Call(self, e: ast.Call, env, branch):
         f = FUNCS[e.func]
         kinds = f.params if not f.variadic else ("num",) * len(e.args)
-        args = []
+        args = [self.episode(e)] if f.environment else []
         for a, kind in zip(e.args, kinds):
             if kind == "set":
                 args.append(self.answers_of(a, env, branch))

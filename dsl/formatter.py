@@ -62,7 +62,7 @@ class Comments:
 
     @classmethod
     def scan(cls, text: str) -> "Comments":
-        # The language has no strings, so every `#` starts a comment and every brace is a block's.
+        # Outside string literals (one line each), every `#` starts a comment and every brace is a block's.
         comments: list[Comment] = []
         blocks: list[list[int]] = []
         stack: list[int] = []
@@ -77,6 +77,11 @@ class Comments:
                 comments.append(Comment(i, j, text[i:j].rstrip(), own))
                 i = j
                 continue
+            if ch == '"':  # a string literal: skip to its closing quote on the same line
+                j = text.find('"', i + 1)
+                if j >= 0 and "\n" not in text[i:j]:
+                    i = j + 1
+                    continue
             if ch == "{":
                 stack.append(len(blocks))
                 blocks.append([i, -1])
@@ -109,6 +114,8 @@ def _expr(e: Any) -> tuple[str, int]:
         return ("true" if e.value else "false"), ATOM
     if isinstance(e, ast.NoneLit):
         return "none", ATOM
+    if isinstance(e, ast.Str):
+        return f'"{e.value}"', ATOM
     if isinstance(e, ast.Name):
         return e.id, ATOM
     if isinstance(e, ast.Call):
@@ -377,6 +384,9 @@ class _Layout:
 
     def i_Prune(self, s: ast.Prune, col: int) -> None:
         self.simple(s, col, "prune ", s.set)
+
+    def i_Accept(self, s: ast.Accept, col: int) -> None:
+        self.simple(s, col, "accept ", s.set)
 
     def i_Advance(self, s: ast.Advance, col: int) -> None:
         pieces = _prefixed("advance ", _pieces(s.set), s.span.start)

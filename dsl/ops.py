@@ -141,6 +141,13 @@ def votes(answers: Sequence[Answer], answer: Answer) -> int:
     return sum(1 for a in answers if a == answer)
 
 
+# ---- built-ins that ask the environment (its episode view comes first)
+
+def valid(episode, answer: Answer) -> bool:
+    """A real answer: neither none nor one of the environment's non-answers (runtime/env.py)."""
+    return answer is not None and episode.is_valid(answer)
+
+
 # ---- numeric built-ins (the caller makes the result a float when its type is float)
 
 def minimum(*xs):

@@ -25,6 +25,7 @@ MAX_SOURCE_BYTES = 256 * 1024
 MAX_NESTING = 48
 MAX_EXPR_DEPTH = 100  # operators nested in one expression; keeps every recursive pass far from Python's limit
 MAX_TOKENS = 20_000
+MAX_STRING = 200  # characters of a string literal (an answer written in the program)
 MAX_INT_DIGITS = 15  # ints are exact in a float64 up to 2**53; nothing here needs more
 
 # Keywords that start a statement or declaration, or stand inside expressions: never a name.
@@ -32,9 +33,9 @@ MAX_INT_DIGITS = 15  # ints are exact in a float64 up to 2**53; nothing here nee
 # right after another keyword, so they stay usable where a name is wanted (`strategy asc`).
 RESERVED = frozenset({"strategy", "param", "var", "branch", "signal", "let", "push", "if", "elif", "else", "then",
                       "repeat", "break", "stop", "open", "read", "advance", "prune", "update", "where", "sorted",
-                      "take", "union", "intersect", "minus", "and", "or", "not", "true", "false", "none"})
+                      "take", "union", "intersect", "minus", "and", "or", "not", "true", "false", "none", "accept"})
 # About one match per token (`==` counts twice, a comment once and is skipped): enough for a cap.
-_ROUGH_TOKEN = re.compile(r"#[^\n]*|[A-Za-z0-9_.]+|\S")
+_ROUGH_TOKEN = re.compile(r'"[^"\n]*"|#[^\n]*|[A-Za-z0-9_.]+|\S')  # a string is one token, `#` and all
 # Grammar rules (aliases) that are one level of expression nesting.
 _EXPR_RULES = frozenset({"where", "sorted", "take", "take_last", "union", "intersect", "minus", "ifexp", "or_", "and_", "not_", "compare", "add", "sub",
                          "mul", "div", "floordiv", "mod", "neg", "call"})
@@ -183,12 +184,16 @@ def _screen(src: Source) -> None:
             "E0003", "empty program", src.span_at(0),
             help="a program starts with `strategy NAME`, then parameters, state and rules")])
     depth = 0
-    in_comment = False
+    in_comment = in_string = False
     for i, ch in enumerate(src.text):
         if in_comment:
             in_comment = ch != "\n"
+        elif in_string:  # a string literal ends at its closing quote (or, unterminated, at the line's end)
+            in_string = ch not in '"\n'
         elif ch == "#":
             in_comment = True
+        elif ch == '"':
+            in_string = True
         elif ch in "({":
             depth += 1
             if depth > MAX_NESTING:
@@ -232,6 +237,11 @@ class _ToAst(Transformer):
 
     def param(self, meta, c):
         name, type_, default, rng = c
+        if isinstance(default, ast.Str):  # the grammar shares `constant` with expressions
+            raise DiagnosticError(self.src, [Diagnostic(
+                "E0101", "a parameter's default cannot be a string", default.span,
+                help="parameters are numbers, booleans or `none`; use `let` for a fixed answer: "
+                     f"`let {name} = \"{default.value}\"`")])
         low, high = rng if rng else (None, None)
         return ast.Param(span=_span(meta), name=str(name), type=type_, default=default, low=low, high=high)
 
@@ -313,6 +323,9 @@ class _ToAst(Transformer):
 
     def prune(self, meta, c):
         return ast.Prune(span=_span(meta), set=c[0])
+
+    def accept(self, meta, c):
+        return ast.Accept(span=_span(meta), set=c[0])
 
     def update(self, meta, c):
         return ast.Update(span=_span(meta), set=c[0], setters=tuple(c[1:]))
@@ -406,3 +419,12 @@ class _ToAst(Transformer):
 
     def none(self, meta, c):
         return ast.NoneLit(span=_span(meta))
+
+    def string(self, meta, c):
+        tok = c[0]
+        text = str(tok)[1:-1]
+        if len(text) > MAX_STRING:
+            raise DiagnosticError(self.src, [Diagnostic(
+                "E0104", "string literal is too long", _tok_span(tok),
+                help=f"an answer written in a program has at most {MAX_STRING} characters")])
+        return ast.Str(span=_span(meta), value=text)

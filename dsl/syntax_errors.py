@@ -18,9 +18,10 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from ttsc.dsl.builtins import KEYWORDS
 from ttsc.dsl.diagnostics import Diagnostic, Source
 
-_STMT_START = {"LET", "PUSH", "IF", "REPEAT", "BREAK", "STOP", "OPEN", "READ", "ADVANCE", "PRUNE", "UPDATE"}
+_STMT_START = {"LET", "PUSH", "IF", "REPEAT", "BREAK", "STOP", "OPEN", "READ", "ADVANCE", "PRUNE", "UPDATE",
+               "ACCEPT"}
 _DECL_START = {"PARAM", "VAR", "BRANCH", "SIGNAL"}
-_EXPR_START = {"NAME", "INT", "FLOAT", "LPAR", "MINUS", "NOT", "IF", "TRUE", "FALSE", "NONE"}
+_EXPR_START = {"NAME", "INT", "FLOAT", "LPAR", "MINUS", "NOT", "IF", "TRUE", "FALSE", "NONE", "STRING"}
 _OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "__ANON_1", "PERCENT", "COMPARE", "AND", "OR",
               "WHERE", "SORTED", "TAKE"}
 # A family is named when its characteristic members are all expected.
@@ -30,16 +31,18 @@ _FAMILIES = (
     ("an expression", {"NAME", "INT", "LPAR"}, _EXPR_START),
     ("an operator", {"PLUS", "STAR"}, _OPERATORS),
 )
-_CLASSES = {"NAME": "a name", "INT": "an integer", "FLOAT": "a number", "COMPARE": "a comparison"}
-_STATEMENTS = ("let", "if", "repeat", "stop", "open", "read", "advance", "prune", "update", "push", "break")
+_CLASSES = {"NAME": "a name", "INT": "an integer", "FLOAT": "a number", "COMPARE": "a comparison",
+            "STRING": "a string"}
+_STATEMENTS = ("let", "if", "repeat", "stop", "open", "read", "advance", "prune", "update", "push", "break",
+               "accept")
 _DECLARATIONS = ("param", "var", "branch", "signal")
 # Words from other languages and what they are called here.
 _ALIASES = {"return": "stop", "while": "repeat", "for": "repeat", "loop": "repeat", "exit": "stop",
             "const": "let", "def": None, "import": None, "class": None}
 _PYTHON = ".tts is a rule language, not Python: no imports, defs or classes (see docs/language.md)"
 _CHAR_HINTS = {
-    '"': "strings are not part of the language; answers come only from branches",
-    "'": "strings are not part of the language; answers come only from branches",
+    '"': 'a string (an answer, e.g. "ERR") ends with `"` on the same line',
+    "'": 'answers are written in double quotes: `"ERR"`',
     "!": "write `not x` for negation (`!=` compares)",
     "&": "write `and`",
     "|": "write `or`",

@@ -9,14 +9,21 @@ are handed out in order.
 
     take(rows, want, whole)     -> Taken  up to want[i] new branches for episode rows[i]
     advance(rows, slots, steps) -> Moved  up to steps[i] more intervals of each branch
+    accept(rows, slots)                   stop generating each branch: its latest answer is final
     answer_text(rows, answers)  -> texts
     grade(rows, answers)        -> bool array: is each episode's answer correct
+    interval(rows)              -> int array: each episode's interval length Δ
+    answer_ids(rows, texts)     -> int array [rows, texts]: ids of answers written in the program
+    valid(rows, answers)        -> bool array: is each answer a real one (not none, not a non-answer)
 
 Answers are small ints interned per episode by the environment (``NO_ANSWER``
 = -1 = none); ``answer_text`` maps them back. Each reveal reports its token
 cost: the replay environment computes it (``runtime/replay.py``), a live one
 reports what generation used. Grading is the environment's too: only it knows
 the gold answers. Advancing a finished branch reveals nothing and costs nothing.
+``accept`` ends unfinished branches early (a live environment stops generating
+them and frees their slots); it costs nothing, and engines never advance an
+accepted branch again.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from typing import Protocol
 import numpy as np
 
 NO_ANSWER = -1
+# What an environment calls a non-answer unless told otherwise: an intermediate answer that says
+# there is none yet (a probe that failed to parse is stored as "ERR").
+DEFAULT_NON_ANSWERS = ("ERR", "")
 
 
 @dataclass(frozen=True)
@@ -60,9 +70,17 @@ class Environment(Protocol):
 
     def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved: ...
 
+    def accept(self, rows: np.ndarray, slots: np.ndarray) -> None: ...
+
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]: ...
 
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray: ...
+
+    def interval(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray: ...
+
+    def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +131,29 @@ class EpisodeView:
         return [Reveal(s, a, c, f, k) for s, a, c, f, k in zip(slots, texts, m.cost.tolist(), m.finished.tolist(),
                                                                m.steps.tolist())]
 
+    @property
+    def interval(self) -> int:
+        """The episode's interval length Δ (the environment's, as a live one would configure it)."""
+        return int(self.env.interval(self._rows1)[0])
+
+    def accept(self, slots: list[int]) -> None:
+        """Stop generating the given opened, unfinished branches (one environment call for all)."""
+        if not slots:
+            return
+        bad = [s for s in slots if not 0 <= s < self.opened]
+        if bad:
+            raise IndexError(f"no opened branch in slot {bad[0]} (opened: {self.opened})")
+        self.env.accept(np.full(len(slots), self.row, dtype=np.int64), np.array(slots, dtype=np.int64))
+
+    def is_valid(self, text: str) -> bool:
+        """Is an answer this episode was shown (or that the program wrote) a real answer?"""
+        ids = self.env.answer_ids(self._rows1, [text])[0]
+        self._ids.setdefault(text, int(ids[0]))
+        return bool(self.env.valid(self._rows1, ids)[0])
+
     def answer_id(self, text: str | None) -> int:
+        if text not in self._ids:  # an answer the program wrote that no branch gave: the environment interns it
+            self._ids[text] = int(self.env.answer_ids(self._rows1, [text])[0, 0])
         return self._ids[text]
 
     def correct(self, text: str | None) -> bool:

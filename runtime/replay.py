@@ -12,8 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ttsc.errors import TtscError
 from ttsc.runtime import reveal
-from ttsc.runtime.env import Moved, Taken
+from ttsc.runtime.env import DEFAULT_NON_ANSWERS, Moved, Taken
 from ttsc.runtime.store import Store
 from ttsc.runtime.tables import ReplayTables, shuffle_orders
 
@@ -44,6 +45,11 @@ class ReplayEnvironment:
         self.n_episodes = len(self.seeds) * nq
         self.max_branches = int(t.n_branches.max())
         self.question = np.tile(np.arange(nq), len(self.seeds))
+        self.non_answers = non_answers(store)
+        # Answers written in the program that a question's branches never give: ids after its vocabulary.
+        self._extra: list[dict[str, int]] = [{} for _ in range(nq)]
+        self._index: list[dict[str, int] | None] = [None] * nq
+        self._valid: tuple[int, np.ndarray] | None = None  # (texts interned when built, valid_table)
         self._state = False  # the per-episode arrays below are built on the first action
 
     def _start(self) -> None:
@@ -59,6 +65,7 @@ class ReplayEnvironment:
         self.cursor = np.zeros(self.n_episodes, dtype=np.int64)
         # reveals made per (row, slot): n_probes + 1 once finished (reveal.py)
         self.revealed = np.zeros((self.n_episodes, self.max_branches), dtype=np.int64)
+        self.accepted = np.zeros((self.n_episodes, self.max_branches), dtype=bool)  # ended early by `accept`
         self.n_avail = t.n_branches[self.question].astype(np.int64)
         self.delta = t.probe_freq[self.question]
         # Per (row, slot): the store branch as one flat id, and its lengths, so each
@@ -93,6 +100,12 @@ class ReplayEnvironment:
             self._start()
         return self._reveal(rows, slots, steps)
 
+    def accept(self, rows: np.ndarray, slots: np.ndarray) -> None:
+        """Accepted branches are only marked: the store's trajectories are already generated."""
+        if not self._state:
+            self._start()
+        self.accepted.reshape(-1)[rows * self.max_branches + slots] = True
+
     def _reveal(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
         flat = rows * self.max_branches + slots
         p = self._probes[flat]
@@ -112,11 +125,71 @@ class ReplayEnvironment:
         revealed[flat] = t1
         return Moved(answer.astype(np.int64), cost, finished, t1 - t0)
 
+    def interval(self, rows: np.ndarray) -> np.ndarray:
+        """Δ of each episode: its question's ``probe_freq``."""
+        return self.tables.probe_freq[self.question[rows]].astype(np.int64)
+
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
         vocab = self.tables.vocab
-        return [None if a < 0 else vocab[q][a] for q, a in zip(self.question[rows].tolist(), answers.tolist())]
+        return [None if a < 0 else vocab[q][a] if a < len(vocab[q]) else self._extra_text(q, a)
+                for q, a in zip(self.question[rows].tolist(), answers.tolist())]
+
+    def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Each text's id in each row's question: its vocabulary id, else one interned after it."""
+        out = np.empty((len(rows), len(texts)), dtype=np.int64)
+        for i, q in enumerate(self.question[np.asarray(rows, dtype=np.int64)].tolist()):
+            out[i] = [self._id(q, t) for t in texts]
+        return out
+
+    def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """A real answer: an id (not none) whose text is not one of the store's non-answers."""
+        interned = sum(len(e) for e in self._extra)
+        if self._valid is None or self._valid[0] != interned:  # rebuilt only when a new text was interned
+            self._valid = (interned, self.valid_table([]))
+        table = self._valid[1]
+        a = np.asarray(answers, dtype=np.int64)
+        q = self.question[np.asarray(rows, dtype=np.int64)]
+        known = (a >= 0) & (a < table.shape[1])
+        out = np.zeros(a.shape, dtype=bool)
+        out[known] = table[q[known], a[known]]
+        return out
+
+    def valid_table(self, texts: list[str]) -> np.ndarray:
+        """[Q, A] bool: is answer id a of question q valid, for every id a branch or ``texts`` can have."""
+        for q in range(self.n_questions):
+            for t in texts:
+                self._id(q, t)
+        answers = [list(v) + list(e) for v, e in zip(self.tables.vocab, self._extra)]
+        table = np.zeros((self.n_questions, max(max(map(len, answers), default=0), 1)), dtype=np.bool_)
+        for q, texts_q in enumerate(answers):
+            table[q, :len(texts_q)] = [t not in self.non_answers for t in texts_q]
+        return table
+
+    def _id(self, q: int, text: str) -> int:
+        index = self._index[q]
+        if index is None:
+            index = self._index[q] = {t: i for i, t in enumerate(self.tables.vocab[q])}
+        if text in index:
+            return index[text]
+        extra = self._extra[q]
+        return extra.setdefault(text, len(index) + len(extra))
+
+    def _extra_text(self, q: int, a: int) -> str:
+        return list(self._extra[q])[a - len(self.tables.vocab[q])]
 
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         """Correct iff the answer is the question's gold one (an id -1 gold is never matched)."""
-        gold = self.tables.gold_ids[self.question[rows]].astype(np.int64)
+        q = self.question[rows]
+        gold = self.tables.gold_ids[q].astype(np.int64)
+        golds = [s.gold for s in self.store.questions]
+        for i in np.flatnonzero(gold < 0):  # a gold no branch gives may still be written in the program
+            gold[i] = self._extra[q[i]].get(golds[q[i]], -1)
         return (answers >= 0) & (answers == gold)
+
+
+def non_answers(store: Store) -> frozenset[str]:
+    """The store's non-answers: ``meta.non_answers`` (a list of strings), by default "ERR" and ""."""
+    given = store.meta.get("non_answers", list(DEFAULT_NON_ANSWERS))
+    if not isinstance(given, list) or not all(isinstance(t, str) for t in given):
+        raise TtscError(f"{store.path}: meta.non_answers must be a list of strings, got {given!r}")
+    return frozenset(given)

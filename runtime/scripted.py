@@ -15,7 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ttsc.runtime.env import NO_ANSWER, Moved, Taken
+from ttsc.errors import TtscError
+from ttsc.runtime.env import DEFAULT_NON_ANSWERS, NO_ANSWER, Moved, Taken
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,17 @@ class Trajectory:
 class ScriptedEnvironment:
     """Episodes in row order (``seed_index * n_questions + question``), each a list of trajectories."""
 
-    def __init__(self, episodes: Sequence[Sequence[Trajectory]], golds: Sequence[str], seeds: Sequence[int]):
+    def __init__(self, episodes: Sequence[Sequence[Trajectory]], golds: Sequence[str], seeds: Sequence[int],
+                 intervals: Sequence[int] | None = None, non_answers: Sequence[str] = DEFAULT_NON_ANSWERS):
+        """``intervals``: per question, the interval length Δ the script was generated with (what a live
+        environment is configured with); programs that read `interval` need it. ``non_answers``: the
+        texts `valid` rejects."""
+        self.non_answers = frozenset(non_answers)
         self.seeds = tuple(int(s) for s in seeds)
         self.golds = tuple(golds)
+        if intervals is not None and len(intervals) != len(self.golds):
+            raise ValueError(f"{len(intervals)} intervals given for {len(self.golds)} questions")
+        self.intervals = None if intervals is None else np.array([int(d) for d in intervals], dtype=np.int64)
         self.n_questions = len(self.golds)
         self.n_episodes = len(self.seeds) * self.n_questions
         if len(episodes) != self.n_episodes:
@@ -40,6 +49,7 @@ class ScriptedEnvironment:
         self.max_branches = max((len(e) for e in self.episodes), default=0)
         self._taken = [0] * self.n_episodes
         self._step: dict[tuple[int, int], int] = {}  # reveals made per (row, slot)
+        self.accepted: set[tuple[int, int]] = set()  # (row, slot) ended early: never generated again
         self._vocab: list[dict[str, int]] = [{} for _ in range(self.n_episodes)]
         self._texts: list[list[str]] = [[] for _ in range(self.n_episodes)]
 
@@ -68,7 +78,15 @@ class ScriptedEnvironment:
         return Moved(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
                      np.array(cols[2], dtype=bool), np.array(cols[3], dtype=np.int64))
 
+    def accept(self, rows: np.ndarray, slots: np.ndarray) -> None:
+        for row, slot in zip(rows.tolist(), slots.tolist()):
+            if (row, slot) not in self._step:
+                raise IndexError(f"episode {row} has no opened branch in slot {slot}")
+            self.accepted.add((row, slot))
+
     def _move(self, row: int, slot: int, steps: int) -> tuple[int, int, bool, int]:
+        if (row, slot) in self.accepted:
+            raise ValueError(f"branch {slot} of episode {row} was accepted: it generates nothing more")
         tr = self.episodes[row][slot]
         k = len(tr.chunks)
         t0 = t = self._step[row, slot]
@@ -90,6 +108,19 @@ class ScriptedEnvironment:
 
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
         return [None if a < 0 else self._texts[r][a] for r, a in zip(rows.tolist(), answers.tolist())]
+
+    def interval(self, rows: np.ndarray) -> np.ndarray:
+        if self.intervals is None:
+            raise TtscError("this scripted environment was given no `intervals`, so `interval` is unknown")
+        return self.intervals[np.asarray(rows, dtype=np.int64) % self.n_questions]
+
+    def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
+        out = [[self._intern(r, t) for t in texts] for r in np.asarray(rows, dtype=np.int64).tolist()]
+        return np.array(out, dtype=np.int64).reshape(len(out), len(texts))
+
+    def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        texts = self.answer_text(np.asarray(rows, dtype=np.int64), np.asarray(answers, dtype=np.int64))
+        return np.array([t is not None and t not in self.non_answers for t in texts], dtype=bool)
 
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         texts = self.answer_text(rows, answers)

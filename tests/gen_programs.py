@@ -6,7 +6,8 @@ tests share it, so it aims at covering the language's semantics rather than at
 size: parameters with ranges, knobs, every kind of state (int, float, bool and
 answer variables, windows, branch variables), signals, every statement (nested
 `if`/`elif`/`else`, `repeat … as`, `break`, `stop`, `open`/`read … as`, `advance
-… by`, `prune`, `update` with several setters), every built-in function and
+… by`, `prune`, `accept`, `update` with several setters), the budget counters,
+string literals and `valid`, every built-in function and
 every query operator, with nested branch scopes (a `where` inside a `where`,
 `votes(live, last)` inside an `update`).
 
@@ -182,6 +183,7 @@ class _Gen:
                 opts += [lambda: self.wild_literal(_WILD_INTS)] * 2
             if not const:
                 opts.append(lambda: _call("count", self.set_leaf()))
+                opts.append(self.budget_counter)
         elif ty == FLOAT:
             opts.append(lambda: self.float_literal())
             if self.wild:
@@ -197,9 +199,24 @@ class _Gen:
             opts.append(lambda: ast.NoneLit(span=_S))
             if not const:
                 opts.append(lambda: _call("majority", self.set_leaf()))
+                opts.append(self.answer_literal)
         else:
             return self.set_leaf()
         return self.pick(opts)()
+
+    def budget_counter(self) -> Any:
+        """A budget counter (builtins.COUNTERS): the episode's spending so far, or its interval Δ."""
+        return _name(self.pick(["spent", "spent_sequential", "interval"]))
+
+    def answer_literal(self) -> ast.Str:
+        """An answer written in the program: one the stores give (the non-answer "ERR" among them), or not."""
+        return ast.Str(span=_S, value=self.pick(list(ALPHABET) + ["", "#{x}"]))
+
+    def validity(self, d: int, branch: bool) -> ast.Call:
+        """`valid(a)`: often of a branch's `last` in branch scope, so `where valid(last)` filters."""
+        if branch and self.chance(4):
+            return _call("valid", _name("last"))
+        return _call("valid", self.expr(ANSWER, d, branch))
 
     def set_leaf(self) -> Any:
         names = [s.name for s in self.visible(SET)]
@@ -325,6 +342,7 @@ class _Gen:
         ]
         if not const:
             opts.append(lambda: _call("unanimous", self.expr(SET, d, branch)))
+            opts.append(lambda: self.validity(d, branch))
         return self.pick(opts)()
 
     def answer_(self, d: int, branch: bool, const: bool) -> Any:
@@ -483,7 +501,7 @@ class _Gen:
         return body
 
     def stmt(self, depth: int) -> Any:
-        kinds = ["let", "let", "open", "read", "advance", "advance", "advance", "prune"]
+        kinds = ["let", "let", "open", "read", "advance", "advance", "advance", "prune", "accept"]
         if depth < 3:  # not at top level, where it would end most episodes before they start
             kinds.append("stop")
         if any(s.kind == "var" for s in self.visible(INT) + self.visible(FLOAT) + self.visible(BOOL)
@@ -598,6 +616,10 @@ class _Gen:
 
     def s_prune(self, depth: int) -> ast.Prune:
         return ast.Prune(span=_S, set=self.expr(SET, self.size()))
+
+    def s_accept(self, depth: int) -> ast.Accept:
+        """`accept S`: any set (often a query, so the order within one `accept` matters)."""
+        return ast.Accept(span=_S, set=self.expr(SET, self.size()))
 
     def s_update(self, depth: int) -> ast.Update:
         fields = self.draw(st.lists(st.sampled_from(sorted(self.branch_vars)), min_size=1, max_size=3, unique=True))
@@ -769,6 +791,8 @@ class _Printer:
             return "true" if e.value else "false"
         if isinstance(e, ast.NoneLit):
             return "none"
+        if isinstance(e, ast.Str):
+            return f'"{e.value}"'
         if isinstance(e, ast.Name):
             return e.id
         if isinstance(e, ast.Call):
@@ -844,6 +868,8 @@ class _Printer:
             return f"advance {x(s.set)}" + (f" by {x(s.by)}" if s.by is not None else "")
         if isinstance(s, ast.Prune):
             return f"prune {x(s.set)}"
+        if isinstance(s, ast.Accept):
+            return f"accept {x(s.set)}"
         if isinstance(s, ast.Update):
             return f"update {x(s.set)} set " + ", ".join(f"{t.field} = {x(t.value)}" for t in s.setters)
         raise TypeError(type(s).__name__)

@@ -119,10 +119,10 @@ CASES = [
     C("else-needs-block", "E0101", H + "if true { } else ⟦stop⟧ none\n", help="expected `{`"),
     C("python-def", "E0101", H + "⟦def⟧ f(): pass\n", help="not Python"),
     C("dollar", "E0102", H + "let x = 1 ⟦$⟧ 2\n", help="no meaning"),
-    C("string", "E0102", H + "stop ⟦\"⟧abc\n", help="strings are not part"),
+    C("string", "E0102", H + "stop ⟦\"⟧abc\n", help="same line"),  # unterminated: a string ends on its line
     C("bang", "E0102", H + "let x = ⟦!⟧true\n", help="`not x`"),
     C("brackets", "E0102", H + "let x = ⟦[⟧1]\n", help="no lists"),
-    C("dunder-call", "E0102", H + "stop __import__(⟦\"⟧os\")\n", help="not Python"),
+    C("dunder-call", "E0205", H + "stop ⟦__import__⟧(\"os\")\n", help="cannot reach Python"),
     C("eof-after-stop", "E0103", H + "stop⟦⟧\n", help="expected an expression"),
     C("eof-in-block", "E0103", H + "if true { stop none⟦⟧  # no closing brace\n", help="add `}` to close the block"),
     C("eof-nested-blocks", "E0103", H + "repeat 3 {\n  open 1\n  if true {\n    stop none\n}⟦⟧\n",
@@ -162,6 +162,15 @@ CASES = [
     C("declare-gold", "E0211", H + "var ⟦gold⟧: answer = none\n", help="not visible"),
     C("declare-dunder", "E0211", H + "let ⟦__x⟧ = 1\n", message="`__`"),
     C("contextual-keyword", "E0211", H + "let ⟦as⟧ = 1\n", message="keyword"),
+    # budget counters are built in: not definable, not assignable
+    C("redefine-counter", "E0211", H + "var ⟦spent⟧: int = 0\n", message="built-in"),
+    C("assign-counter", "E0206", H + "⟦interval⟧ = 3\n", message="a built-in counter"),
+    # string literals: answers written in the program
+    C("string-param-default", "E0101", H + 'param p: answer = ⟦"x"⟧\n', help='`let p = "x"`'),
+    C("string-single-quotes", "E0102", H + "stop ⟦'⟧ERR'\n", help="double quotes"),
+    C("string-too-long", "E0104", H + "stop ⟦\"" + "x" * 201 + "\"⟧\n", message="too long"),
+    C("string-not-a-number", "E0203", H + 'open ⟦"3"⟧\n', message="int"),
+    C("counter-type", "E0203", H + "stop ⟦spent_sequential⟧\n", message="answer"),
     # ---- checker: definitions (E0202, E0210)
     C("duplicate-param", "E0202", H + "param n: int = 1\nparam ⟦n⟧: int = 2\n", message="`n` is already defined"),
     C("duplicate-let", "E0202", H + "let a = 1\nlet ⟦a⟧ = 2\n"),

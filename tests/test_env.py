@@ -13,7 +13,7 @@ from ttsc.dsl.parser import parse_source, read_source
 from ttsc.errors import TtscError
 from ttsc.insight.trace import record, record_episode
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.replay import ReplayEnvironment
+from ttsc.runtime.replay import ReplayEnvironment, non_answers
 from ttsc.runtime.scripted import ScriptedEnvironment, Trajectory
 from ttsc.runtime.store import Store, default_store_path, load_store
 from ttsc.runtime.tables import shuffled_order
@@ -38,7 +38,8 @@ def scripted_from(store: Store, seeds) -> ScriptedEnvironment:
                                         final=(b.final_answer, max(0, b.total_tokens - d * len(b.probes))),
                                         whole_tokens=b.total_tokens)
                              for b in (q.branches[i] for i in shuffled_order(len(q.branches), seed))])
-    return ScriptedEnvironment(episodes, [q.gold for q in store.questions], seeds)
+    return ScriptedEnvironment(episodes, [q.gold for q in store.questions], seeds,
+                               intervals=[q.probe_freq for q in store.questions], non_answers=non_answers(store))
 
 
 @pytest.fixture(scope="module")

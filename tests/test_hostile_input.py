@@ -58,7 +58,7 @@ TEXT_CASES = {
     "comments-only": ("# just a comment\n\n   # another\n", "E0003", 1, 1),
     "python": ('import os\nos.system("rm -rf /")\n', "E0101", 1, 1),
     "python-after-header": (H + 'import os\nos.system("rm -rf /")\n', "E0101", 2, 1),
-    "dunder-import": (H + 'stop __import__("os")\n', "E0102", 2, 17),
+    "dunder-import": (H + 'stop __import__("os")\n', "E0205", 2, 6),
     "dunder-import-name": (H + "stop __import__\n", "E0201", 2, 6),
     "dunder-builtins": (H + "let x = __builtins__\nstop none\n", "E0201", 2, 9),
     "dunder-declared": (H + "var __class__: int = 0\nstop none\n", "E0211", 2, 5),

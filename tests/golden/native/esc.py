@@ -46,7 +46,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
 
 @njit(cache=True, nogil=True)
 def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of,
-        n_answers, BETA, out, first, stop):
+        n_answers, BETA, valid, literals, out, first, stop):
     """Episodes first..stop-1: column e = s * Q + q of `out` gets episode (seed s, question q)'s answer,
     tokens, sequential tokens, rounds, opened, pruned and stop line. It holds no lock and writes only
     its own columns, so threads run disjoint ranges at once."""
@@ -69,7 +69,7 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
     for e in range(first, stop):
         s, q = e // Q, e % Q
         env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],
-               perms[perm_of[q], s, :n_branches[q]], delta[q])
+               perms[perm_of[q], s, :n_branches[q]], delta[q], valid[q], literals[q])
         rt.start_episode(ACC)
         answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,
                                BETA)
