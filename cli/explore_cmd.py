@@ -21,7 +21,15 @@ from ttsc.errors import TtscError
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
 @click.option("--resume", is_flag=True, help="continue the search recorded in --out")
 @click.option("--seed", type=int, default=0, show_default=True, help="the search's random seed")
-@click.option("--proposer", type=click.Choice(["evolve"]), default="evolve", show_default=True)
+@click.option("--proposer", type=click.Choice(["evolve", "llm"]), default="evolve", show_default=True,
+              help="evolve: typed AST mutations and crossover (no LLM); llm: an OpenAI-compatible chat endpoint")
+@click.option("--base-url", default=None, help="llm: the endpoint, e.g. http://127.0.0.1:8000/v1")
+@click.option("--model", default=None, help="llm: the model name to request")
+@click.option("--api-key-env", default=None, help="llm: the environment variable holding the API key")
+@click.option("--max-repairs", type=click.IntRange(0, 20), default=2, show_default=True,
+              help="llm: tries to fix a refused program with its diagnostics")
+@click.option("--llm-timeout", type=click.FloatRange(0.1), default=120.0, show_default=True,
+              help="llm: seconds per request")
 @click.option("--budget-candidates", type=click.IntRange(0), default=None, help="stop after this many candidates in all")
 @click.option("--budget-seconds", type=click.FloatRange(0), default=None, help="stop after this many seconds")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -30,8 +38,9 @@ from ttsc.errors import TtscError
               help="replay seeds 0..N-1 per search evaluation")
 @click.option("--holdout-seeds", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--quiet", "-q", is_flag=True)
-def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, budget_candidates, budget_seconds,
-            workers, search_seeds, holdout_seeds, quiet) -> None:
+def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, base_url, model, api_key_env,
+            max_repairs, llm_timeout, budget_candidates, budget_seconds, workers, search_seeds, holdout_seeds,
+            quiet) -> None:
     """Search for a strategy whose frontier beats SEED-STRATEGY's on the --search stores."""
     from ttsc.explorer import loop, report
 
@@ -45,8 +54,13 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, bud
     cfg = loop.Config(search=tuple(search), seed_text=Path(str(path)).read_text(encoding="utf-8"), seed_name=name,
                       seed=seed, seeds=search_seeds, workers=workers)
     out = Path(out_dir)
+    if proposer == "llm":
+        from ttsc.explorer.llm import from_options
+        propose = from_options(base_url, model, api_key_env, max_repairs, llm_timeout)
+    else:
+        propose = loop.evolve_proposer()
     with _progress(quiet) as show:
-        state = loop.search(cfg, out, loop.evolve_proposer(), resume=resume, budget_candidates=budget_candidates,
+        state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
                             budget_seconds=budget_seconds, on_progress=show)
     seed_settings = loop._seed_settings(cfg, out, None)
     best = report.write_search_outputs(cfg, state, out, seed_settings)
