@@ -23,6 +23,9 @@ from ttsc.errors import TtscError
 @click.option("--seed", type=int, default=0, show_default=True, help="the search's random seed")
 @click.option("--proposer", type=click.Choice(["evolve", "llm"]), default="evolve", show_default=True,
               help="evolve: typed AST mutations and crossover (no LLM); llm: an OpenAI-compatible chat endpoint")
+@click.option("--structural-weight", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="evolve: scale the weights of the operators that change a program's shape (each new shape "
+                   "costs a native compile); 0 tunes constants only")
 @click.option("--base-url", default=None, help="llm: the endpoint, e.g. http://127.0.0.1:8000/v1")
 @click.option("--model", default=None, help="llm: the model name to request")
 @click.option("--api-key-env", default=None, help="llm: the environment variable holding the API key")
@@ -38,7 +41,7 @@ from ttsc.errors import TtscError
               help="replay seeds 0..N-1 per search evaluation")
 @click.option("--holdout-seeds", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--quiet", "-q", is_flag=True)
-def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, base_url, model, api_key_env,
+def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, structural_weight, base_url, model, api_key_env,
             max_repairs, llm_timeout, budget_candidates, budget_seconds, workers, search_seeds, holdout_seeds,
             quiet) -> None:
     """Search for a strategy whose frontier beats SEED-STRATEGY's on the --search stores."""
@@ -58,7 +61,8 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, bas
         from ttsc.explorer.llm import from_options
         propose = from_options(base_url, model, api_key_env, max_repairs, llm_timeout)
     else:
-        propose = loop.evolve_proposer()
+        from ttsc.explorer.evolve import Evolve
+        propose = loop.evolve_proposer(Evolve(structural_weight=structural_weight))
     with _progress(quiet) as show:
         state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
                             budget_seconds=budget_seconds, on_progress=show)

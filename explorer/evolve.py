@@ -90,7 +90,10 @@ class Evolve:
                  ("swap_set", 1), ("swap_function", 1), ("swap_sort", 1), ("delete_statement", 1),
                  ("insert_fragment", 1), ("replace_fragment", 1), ("crossover", 1))
 
-    def __init__(self, fragments: Sequence[str] | None = None):
+    CONSTANT_OPERATORS = ("perturb_constant", "perturb_schedule")  # keep the shape: no new kernel
+
+    def __init__(self, fragments: Sequence[str] | None = None, structural_weight: float = 1.0):
+        self.structural_weight = structural_weight
         if fragments is None:
             fragments = [p.read_text(encoding="utf-8") for p in resources.files("ttsc.strategies").iterdir()
                          if p.name.endswith(".tts")]
@@ -98,7 +101,8 @@ class Evolve:
 
     def propose(self, rng: np.random.Generator, parent: tuple[int, str], other: tuple[int, str]) -> Proposal:
         names = [n for n, _ in self.OPERATORS]
-        weights = np.array([w for _, w in self.OPERATORS], dtype=float)
+        weights = np.array([w if n in self.CONSTANT_OPERATORS else w * self.structural_weight
+                            for n, w in self.OPERATORS], dtype=float)
         op = names[int(rng.choice(len(names), p=weights / weights.sum()))]
         program = parse(parent[1])
         if op == "crossover":
@@ -133,8 +137,12 @@ class Evolve:
         return replace_at(program, path, new), f"perturb_constant {where}: {_lit(node)} -> {_lit(new)}"
 
     def perturb_schedule(self, rng, program):
-        child, what = self.perturb_constant(rng, program, only_lets=True)
-        return child, what.replace("perturb_constant", "perturb_schedule", 1)
+        """One to three constants of the top-level schedule (`let`s) at once."""
+        whats = []
+        for _ in range(int(rng.integers(1, 4))):
+            program, what = self.perturb_constant(rng, program, only_lets=True)
+            whats.append(what.removeprefix("perturb_constant "))
+        return program, "perturb_schedule " + "; ".join(whats)
 
     def lift_to_knob(self, rng, program):
         lits = [(p, n) for p, n in self._literals(program) if n.value != 0]

@@ -111,10 +111,11 @@ def _init_worker(paths: tuple[str, ...]) -> None:
 
 def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequence[Store] | None = None) -> dict:
     """Score one valid candidate text on the search stores: the per-store, per-β settings and wall time."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     program = parse(text)
     per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds), grid)
-    return {"settings": sc.settings_to_json(per_store), "seconds": time.perf_counter() - start}
+    return {"settings": sc.settings_to_json(per_store), "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu}
 
 
 Proposer = Callable[[np.random.Generator, State, Config], tuple[str, tuple[int, ...], str]]
@@ -213,7 +214,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                     per_store = sc.settings_from_json(res["settings"])
                     s = sc.score(per_store, seed_settings, rec["size"], seed_size)
                     rec.update(status="scored", settings=res["settings"], score=s.to_json(),
-                               eval_seconds=res["seconds"])
+                               eval_seconds=res["seconds"], eval_cpu_seconds=res["cpu_seconds"])
                     rec["status"] = "scored"
                 rec["wall_seconds"] = rec["propose_seconds"] + rec.get("eval_seconds", 0.0)
                 record.append(rec_path, rec)

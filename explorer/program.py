@@ -44,7 +44,7 @@ class FrontEnd:
         return self.checked is not None
 
 
-def front_end(text: str, name: str = "<candidate>", shape: bool = False) -> FrontEnd:
+def front_end(text: str, name: str = "<candidate>", explorer_rules: bool = True) -> FrontEnd:
     src = Source(name, text)
     try:
         program = parse_source(src)
@@ -53,7 +53,7 @@ def front_end(text: str, name: str = "<candidate>", shape: bool = False) -> Fron
         return FrontEnd(text, None, err.to_json())
     except TtscError as err:  # refused for another located reason (too deep, too large)
         return FrontEnd(text, None, [{"message": str(err)}])
-    problems = [] if shape else _explorer_rules(checked)
+    problems = _explorer_rules(checked) if explorer_rules else []
     if problems:
         return FrontEnd(text, None, [{"code": "X0001", "message": m} for m in problems])
     return FrontEnd(text, checked, [])
@@ -167,7 +167,7 @@ def shape_program(shape: Shape) -> CheckedProgram:
     """The checked shape program (memoized: one check, one kernel per shape)."""
     hit = _shapes.get(shape.text)
     if hit is None:
-        fe = front_end(shape.text, "<shape>", shape=True)
+        fe = front_end(shape.text, "<shape>", explorer_rules=False)
         if not fe.valid:  # a lifted valid program is valid; anything else is a bug here
             raise TtscError("internal explorer error: a lifted program was refused:\n"
                             + "\n".join(d.get("message", "") for d in fe.diagnostics))

@@ -115,7 +115,7 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
     shipped = {}
     for name in baselines:
         path = resources.files("ttsc.strategies") / f"{name}.tts"
-        checked = front_end(path.read_text(encoding="utf-8"), name).checked
+        checked = front_end(path.read_text(encoding="utf-8"), name, explorer_rules=False).checked
         if checked is None:
             continue
         outs = [run(checked, bind_params(checked), s, range(seeds), "compiled") for s in stores]
