@@ -65,9 +65,13 @@ class State:
             self.improved += 1
 
 
+QUARTER_LOSS = 0.25  # points: the most a best candidate may lose to the seed in any budget quarter
+
+
 def eligible(s: dict, n_stores: int) -> bool:
-    """May be selected as best: wins on most stores (per-model guard)."""
-    return s["wins"] * 4 >= 3 * n_stores
+    """May be selected as best: wins on most stores (per-model guard) and loses no budget quarter
+    (a gain at low budgets may not pay for giving up the top of the range)."""
+    return s["wins"] * 4 >= 3 * n_stores and min(s["segments"]) >= -QUARTER_LOSS
 
 
 def archive(records: Sequence[dict]) -> list[dict]:

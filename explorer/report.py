@@ -77,8 +77,14 @@ def write_search_outputs(cfg: Config, state: State, out: Path, seed_settings) ->
         points += search_points(f"{cfg.seed_name}_explored",
                                 sc.settings_from_json(state.records[state.best]["settings"]), cfg.grid)
     from ttsc.insight.plot import plot_frontier
-    plot_frontier(fr.mark_pareto(points), out / "search_frontier", title="Search set: accuracy vs. tokens", ci=False)
+    plot_frontier(_marked(points), out / "search_frontier", title="Search set: accuracy vs. tokens", ci=False)
     return out / "best.tts"
+
+
+def _marked(points: list[fr.Point]) -> list[fr.Point]:
+    """Pareto marks within each panel (store)."""
+    envs = list(dict.fromkeys(p.env for p in points))
+    return [q for env in envs for q in fr.mark_pareto([p for p in points if p.env == env])]
 
 
 def _concat(outcomes: Sequence[Outcome]) -> Outcome:
@@ -132,7 +138,7 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
             for r in rows]
     pts += [fr.Point(n, "held-out", {}, v["accuracy"], v["avg_tokens"], 0.0) for n, v in shipped.items()]
     from ttsc.insight.plot import plot_frontier
-    plot_frontier(fr.mark_pareto(pts), out / "holdout_frontier", title="Held-out: accuracy vs. tokens", ci=False)
+    plot_frontier(_marked(pts), out / "holdout_frontier", title="Held-out: accuracy vs. tokens", ci=False)
     return report
 
 

@@ -194,3 +194,10 @@ def test_evolve_children_mostly_check_and_differ():
     assert sum(v.valid for v in valid) >= 45
     keys = {key_of(v.checked.program) for v in valid if v.valid}
     assert len(keys) >= 40 and key_of(parse(CMC)) not in keys or len(keys) >= 40
+
+
+def test_best_must_win_most_stores_and_lose_no_budget_quarter():
+    good = {"wins": 3, "segments": [0.1, 1.0, 0.2, -0.2]}
+    assert loop.eligible(good, 4)
+    assert not loop.eligible({**good, "wins": 2}, 4)
+    assert not loop.eligible({**good, "segments": [0.4, 2.3, 0.5, -0.9]}, 4)  # cheaper but gives up the top
