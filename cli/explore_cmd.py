@@ -1,0 +1,108 @@
+"""`ttsc explore`: search over .tts programs for a better accuracy–cost frontier than a seed strategy."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ttsc.cli.loading import resolve_strategy
+from ttsc.errors import TtscError
+
+
+@click.command("explore")
+@click.option("--search", "search", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+              help="search-set replay store (repeatable): all the loop evaluates or shows a proposer")
+@click.option("--holdout", "holdout", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="held-out store (repeatable): evaluated once, on the final selection, after the search")
+@click.option("--seed-strategy", default="cmc", show_default=True, help="the strategy the search starts from")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
+@click.option("--resume", is_flag=True, help="continue the search recorded in --out")
+@click.option("--seed", type=int, default=0, show_default=True, help="the search's random seed")
+@click.option("--proposer", type=click.Choice(["evolve", "llm"]), default="evolve", show_default=True,
+              help="evolve: typed AST mutations and crossover (no LLM); llm: an OpenAI-compatible chat endpoint")
+@click.option("--structural-weight", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="evolve: scale the weights of the operators that change a program's shape (each new shape "
+                   "costs a native compile); 0 tunes constants only")
+@click.option("--base-url", default=None, help="llm: the endpoint, e.g. http://127.0.0.1:8000/v1")
+@click.option("--model", default=None, help="llm: the model name to request")
+@click.option("--api-key-env", default=None, help="llm: the environment variable holding the API key")
+@click.option("--max-repairs", type=click.IntRange(0, 20), default=2, show_default=True,
+              help="llm: tries to fix a refused program with its diagnostics")
+@click.option("--llm-timeout", type=click.FloatRange(0.1), default=120.0, show_default=True,
+              help="llm: seconds per request")
+@click.option("--budget-candidates", type=click.IntRange(0), default=None, help="stop after this many candidates in all")
+@click.option("--budget-seconds", type=click.FloatRange(0), default=None, help="stop after this many seconds")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="evaluation processes; also the generation size (keep it on --resume)")
+@click.option("--search-seeds", type=click.IntRange(1, 100_000), default=32, show_default=True,
+              help="replay seeds 0..N-1 per search evaluation")
+@click.option("--holdout-seeds", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--quiet", "-q", is_flag=True)
+def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, structural_weight, base_url, model, api_key_env,
+            max_repairs, llm_timeout, budget_candidates, budget_seconds, workers, search_seeds, holdout_seeds,
+            quiet) -> None:
+    """Search for a strategy whose frontier beats SEED-STRATEGY's on the --search stores."""
+    from ttsc.explorer import loop, report
+
+    if budget_candidates is None and budget_seconds is None:
+        raise TtscError("give --budget-candidates or --budget-seconds (or both)")
+    overlap = {str(Path(p).resolve()) for p in search} & {str(Path(p).resolve()) for p in holdout}
+    if overlap:
+        raise TtscError(f"a store is both searched and held out: {sorted(overlap)[0]}")
+    path = resolve_strategy(seed_strategy)
+    name = Path(str(path)).stem
+    cfg = loop.Config(search=tuple(search), seed_text=Path(str(path)).read_text(encoding="utf-8"), seed_name=name,
+                      seed=seed, seeds=search_seeds, workers=workers)
+    out = Path(out_dir)
+    if proposer == "llm":
+        from ttsc.explorer.llm import from_options
+        propose = from_options(base_url, model, api_key_env, max_repairs, llm_timeout)
+    else:
+        from ttsc.explorer.evolve import Evolve
+        propose = loop.evolve_proposer(Evolve(structural_weight=structural_weight))
+    with _progress(quiet) as show:
+        state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
+                            budget_seconds=budget_seconds, on_progress=show)
+    seed_settings = loop._seed_settings(cfg, out, None)
+    best = report.write_search_outputs(cfg, state, out, seed_settings)
+    scored = [r for r in state.records if r["status"] == "scored"]
+    click.echo(f"{len(state.records)} candidates: {len(scored)} scored, "
+               f"{sum(r['status'] == 'invalid' for r in state.records)} invalid, "
+               f"{sum(r['status'] == 'duplicate' for r in state.records)} duplicates; "
+               f"best #{state.best} search gain {state.best_fitness:+.2f} → {best}")
+    if holdout:
+        rep = report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds)
+        click.echo((out / "holdout.md").read_text(encoding="utf-8"))
+
+
+class _progress:
+    """A rich live line: tried / valid / improved, best so far, candidates per minute."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __enter__(self):
+        import sys
+
+        from rich.console import Console
+        from rich.live import Live
+
+        self.live = None
+        if not self.quiet:
+            self.live = Live("", console=Console(stderr=True), refresh_per_second=2,
+                             transient=not sys.stderr.isatty())
+            self.live.__enter__()
+        return self.show
+
+    def show(self, p) -> None:
+        if self.live is not None:
+            self.live.update(f"tried {p.tried}  valid {p.valid}  improved {p.improved}  "
+                             f"best {p.best:+.2f} pts  {p.per_minute:.1f} candidates/min")
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+        return False

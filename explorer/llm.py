@@ -1,0 +1,132 @@
+"""The `llm` proposer: any OpenAI-compatible chat endpoint writes the next candidate.
+
+The prompt carries the language reference, the shipped strategies, and the
+search-set history only (the best and the latest candidates with their scores,
+per-store gains and the diagnostics of refused ones). A refused answer gets its
+diagnostics back for at most ``max_repairs`` more tries; a timeout or an HTTP
+error ends the attempt, and the candidate is recorded as refused with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from ttsc.errors import TtscError
+from ttsc.explorer.program import front_end
+
+SYSTEM = ("You design test-time-scaling controllers in the .tts language. Reply with exactly one complete "
+          "program in a ```tts code block. It must keep a float parameter `beta` in 0.0..1.0 as its only budget "
+          "knob: small beta spends few tokens, beta = 1 may use up to 64 branches. Improve accuracy at equal "
+          "tokens over the whole range; prefer a new mechanism to threshold tuning; keep it small.")
+_BLOCK = re.compile(r"```(?:tts)?\s*\n(.*?)```", re.S)
+
+
+def _language_reference() -> str:
+    path = Path(__file__).resolve().parents[1] / "docs" / "language.md"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _shipped() -> str:
+    parts = []
+    for p in sorted(resources.files("ttsc.strategies").iterdir(), key=lambda p: p.name):
+        if p.name.endswith(".tts"):
+            parts.append(f"## {p.name}\n```tts\n{p.read_text(encoding='utf-8')}```")
+    return "\n\n".join(parts)
+
+
+def extract(content: str) -> str:
+    m = _BLOCK.search(content)
+    return (m.group(1) if m else content).strip() + "\n"
+
+
+@dataclass
+class LLMProposer:
+    base_url: str
+    model: str
+    api_key_env: str | None = None
+    max_repairs: int = 2
+    timeout: float = 120.0
+    temperature: float = 0.8
+    tokens: dict = field(default_factory=lambda: {"prompt": 0, "completion": 0})
+
+    def __post_init__(self):
+        self.reference = _language_reference()
+        self.shipped = _shipped()
+
+    def _chat(self, messages: list[dict], seed: int) -> str:
+        body = json.dumps({"model": self.model, "messages": messages, "temperature": self.temperature,
+                           "seed": seed}).encode()
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        req = urllib.request.Request(self.base_url.rstrip("/") + "/chat/completions", body, headers)
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            data = json.loads(resp.read())
+        usage = data.get("usage") or {}
+        self.tokens["prompt"] += int(usage.get("prompt_tokens", 0))
+        self.tokens["completion"] += int(usage.get("completion_tokens", 0))
+        return data["choices"][0]["message"]["content"]
+
+    def prompt(self, state, cfg) -> list[dict]:
+        scored = [r for r in state.records if r.get("score")]
+        best = state.records[state.best] if state.best >= 0 else None
+        lines = [f"Seed strategy `{cfg.seed_name}` (score 0 by definition):\n```tts\n{cfg.seed_text}```"]
+        if best:
+            lines.append(_describe(best, "Best so far"))
+        for r in state.records[-4:]:
+            if r is not best:
+                lines.append(_describe(r, "Recent"))
+        lines.append(f"{len(state.records)} candidates tried, {len(scored)} scored. Write the next candidate.")
+        return [{"role": "system", "content": f"{SYSTEM}\n\n# Language reference\n{self.reference}\n\n"
+                                              f"# Shipped strategies\n{self.shipped}"},
+                {"role": "user", "content": "\n\n".join(lines)}]
+
+    def __call__(self, rng, state, cfg) -> tuple[str, tuple[int, ...], str]:
+        messages = self.prompt(state, cfg)
+        parent = (state.best,) if state.best >= 0 else (-1,)
+        seed = int(rng.integers(2**31))
+        text = ""
+        for attempt in range(self.max_repairs + 1):
+            try:
+                content = self._chat(messages, seed + attempt)
+            except (urllib.error.URLError, TimeoutError, OSError, KeyError, IndexError, ValueError) as exc:
+                reason = (f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError)
+                          else getattr(exc, "reason", None) or exc)
+                return text, parent, f"llm: request failed after {attempt} repair(s): {reason}"
+            text = extract(content)
+            fe = front_end(text)
+            if fe.valid:
+                return text, parent, f"llm ({attempt} repair(s))"
+            if attempt < self.max_repairs:
+                messages = messages + [{"role": "assistant", "content": content},
+                                       {"role": "user", "content": "The program was refused:\n"
+                                        + "\n".join(d.get("message", "") for d in fe.diagnostics)
+                                        + "\nFix it and reply with the whole program."}]
+        return text, parent, f"llm: still refused after {self.max_repairs} repair(s)"
+
+
+def _describe(r: dict, what: str) -> str:
+    head = f"{what}: candidate #{r['index']} ({r['mutation']}), status {r['status']}"
+    if r.get("score"):
+        s = r["score"]
+        per = ", ".join(f"{k}: {v:+.2f}" for k, v in s["per_store"].items())
+        head += (f"; gain {s['gain']:+.2f} points over the seed (per store: {per}; "
+                 f"by budget quarter, cheap to dear: {', '.join(f'{g:+.2f}' for g in s['segments'])})")
+    if r.get("diagnostics"):
+        head += "; refused: " + "; ".join(d.get("message", "") for d in r["diagnostics"][:5])
+    return f"{head}\n```tts\n{r['source']}```"
+
+
+def from_options(base_url: str | None, model: str | None, api_key_env: str | None, max_repairs: int,
+                 timeout: float) -> LLMProposer:
+    if not base_url or not model:
+        raise TtscError("--proposer llm needs --base-url and --model")
+    return LLMProposer(base_url, model, api_key_env, max_repairs, timeout)

@@ -1,0 +1,260 @@
+"""The discovery loop: propose, check, deduplicate, score on the search stores, record; resumable.
+
+Determinism: candidate ``i`` draws from ``numpy.random.default_rng([seed, i])``
+and sees only the records of earlier generations (a generation is ``workers``
+candidates proposed together), so a resumed run, or one with the same seed,
+proposes the same texts in the same order.
+
+The held-out wall: this module never receives held-out stores. ``explore``
+gets them as paths and loads them in :mod:`ttsc.explorer.report` only after the
+loop has ended.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ttsc.dsl.parser import parse
+from ttsc.errors import TtscError
+from ttsc.explorer import record, score as sc
+from ttsc.explorer.program import front_end, key_of, lift, walk
+from ttsc.runtime.store import Store, load_stores
+
+GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass
+class Config:
+    search: tuple[str, ...]
+    seed_text: str
+    seed_name: str
+    seed: int = 0
+    seeds: int = 32
+    grid: tuple[float, ...] = GRID
+    workers: int = 1
+
+    def header(self) -> dict:
+        return {"search": list(self.search), "seed_strategy": self.seed_name, "seed_text": self.seed_text,
+                "seed": self.seed, "seeds": self.seeds, "grid": list(self.grid), "generation": self.workers}
+
+
+@dataclass
+class State:
+    """What the search has learnt, rebuilt from the record alone."""
+
+    records: list[dict] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    best: int = -1           # index of the best eligible record (-1: the seed)
+    best_fitness: float = 0.0
+    improved: int = 0
+
+    def add(self, rec: dict, n_stores: int) -> None:
+        self.records.append(rec)
+        if rec.get("key"):
+            self.keys.add(rec["key"])
+        s = rec.get("score")
+        if s and eligible(s, n_stores) and s["fitness"] > self.best_fitness:
+            self.best, self.best_fitness = rec["index"], s["fitness"]
+            self.improved += 1
+
+
+QUARTER_LOSS = 0.25  # points: the most a best candidate may lose to the seed in any budget quarter
+
+
+def eligible(s: dict, n_stores: int) -> bool:
+    """May be selected as best: wins on most stores (per-model guard) and loses no budget quarter
+    (a gain at low budgets may not pay for giving up the top of the range)."""
+    return s["wins"] * 4 >= 3 * n_stores and min(s["segments"]) >= -QUARTER_LOSS
+
+
+def archive(records: Sequence[dict]) -> list[dict]:
+    """The Pareto set over (gain in each budget niche, −size): no member is beaten in every niche by a
+    smaller-or-equal program. Niches keep it spread along the budget range."""
+    scored = [r for r in records if r.get("score")]
+    vec = {r["index"]: np.array(r["score"]["segments"] + [-r["size"] * sc.SIZE_PENALTY]) for r in scored}
+    out = []
+    for r in scored:
+        v = vec[r["index"]]
+        if not any(np.all(vec[o["index"]] >= v) and np.any(vec[o["index"]] > v) for o in scored):
+            out.append(r)
+    return out
+
+
+def choose_parents(rng: np.random.Generator, records: Sequence[dict], seed_text: str) -> tuple[tuple[int, str], tuple[int, str]]:
+    """Tournament within a random budget niche over the archive (the seed counts as a member)."""
+    members = [(-1, seed_text, [0.0] * sc.SEGMENTS)] + [(r["index"], r["source"], r["score"]["segments"])
+                                                        for r in archive(records)]
+
+    def pick() -> tuple[int, str]:
+        niche = int(rng.integers(sc.SEGMENTS))
+        a, b = (members[int(i)] for i in rng.integers(len(members), size=2))
+        w = a if a[2][niche] >= b[2][niche] else b
+        return w[0], w[1]
+    return pick(), pick()
+
+
+def program_size(program) -> int:
+    return sum(1 for _ in walk(program))
+
+
+# ---- evaluation (in this process or a worker) -------------------------------
+
+_worker: dict = {}
+
+
+def _init_worker(paths: tuple[str, ...]) -> None:
+    _worker["stores"] = load_stores(paths)
+
+
+def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequence[Store] | None = None) -> dict:
+    """Score one valid candidate text on the search stores: the per-store, per-β settings and wall time."""
+    start, cpu = time.perf_counter(), time.process_time()
+    program = parse(text)
+    per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds), grid)
+    return {"settings": sc.settings_to_json(per_store), "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu}
+
+
+Proposer = Callable[[np.random.Generator, State, Config], tuple[str, tuple[int, ...], str]]
+
+
+def evolve_proposer(evolve=None) -> Proposer:
+    from ttsc.explorer.evolve import Evolve
+    ev = evolve or Evolve()
+
+    def propose(rng, state: State, cfg: Config):
+        parent, other = choose_parents(rng, state.records, cfg.seed_text)
+        p = ev.propose(rng, parent, other)
+        return p.text, p.parents, p.mutation
+    return propose
+
+
+@dataclass
+class Progress:
+    tried: int = 0
+    valid: int = 0
+    improved: int = 0
+    best: float = 0.0
+    per_minute: float = 0.0
+
+
+def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, budget_candidates: int | None = None,
+           budget_seconds: float | None = None, on_progress: Callable[[Progress], None] | None = None,
+           stores: Sequence[Store] | None = None) -> State:
+    """Run the loop until a budget is spent; returns the state rebuilt from (and extended in) the record."""
+    out.mkdir(parents=True, exist_ok=True)
+    header_path, rec_path = out / "run.json", out / "candidates.jsonl"
+    if header_path.exists():
+        if not resume:
+            raise TtscError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
+        if json.loads(header_path.read_text()) != cfg.header():
+            raise TtscError(f"{out} holds a search with other settings (see {header_path}); --resume needs the same")
+    else:
+        header_path.write_text(json.dumps(cfg.header(), indent=2) + "\n")
+    stores = list(stores) if stores is not None else load_stores(cfg.search)
+    seed_program = parse(cfg.seed_text)
+    seed_size = program_size(seed_program)
+    seed_settings = _seed_settings(cfg, out, stores)
+
+    state = State()
+    for rec in record.load(rec_path):
+        state.add(rec, len(stores))
+    pool = None
+    if cfg.workers > 1:
+        import multiprocessing as mp
+        pool = ProcessPoolExecutor(cfg.workers, mp.get_context("fork"), initializer=_init_worker,
+                                   initargs=(cfg.search,))
+    start = time.monotonic()
+    started_with = len(state.records)
+    prog = Progress()
+    try:
+        while True:
+            n = len(state.records)
+            if budget_candidates is not None and n >= budget_candidates:
+                break
+            if budget_seconds is not None and time.monotonic() - start >= budget_seconds:
+                break
+            gen = n - n % cfg.workers          # the generation this candidate belongs to
+            frozen = State()
+            for rec in state.records[:gen]:
+                frozen.add(rec, len(stores))
+            todo = list(range(n, gen + cfg.workers))
+            if budget_candidates is not None:
+                todo = [i for i in todo if i < budget_candidates]
+            # propose the whole generation from the frozen state (indices before n are already recorded)
+            proposals = {}
+            seen = set(frozen.keys)
+            for i in range(gen, gen + cfg.workers):
+                t0 = time.perf_counter()
+                text, parents, mutation = proposer(np.random.default_rng([cfg.seed, i]), frozen, cfg)
+                fe = front_end(text)
+                rec = {"index": i, "source": text, "parents": list(parents), "mutation": mutation,
+                       "diagnostics": fe.diagnostics, "status": "invalid", "key": None, "size": None,
+                       "score": None, "settings": None}
+                if fe.valid:
+                    key = key_of(fe.checked.program)
+                    rec.update(key=key, size=program_size(fe.checked.program))
+                    rec["status"] = "duplicate" if key in seen or key == _seed_key(cfg) else "run"
+                    seen.add(key)
+                rec["propose_seconds"] = time.perf_counter() - t0
+                proposals[i] = rec
+            jobs = {i: proposals[i] for i in todo if proposals[i]["status"] == "run"}
+            if pool is not None:
+                futures = {i: pool.submit(evaluate_text, r["source"], cfg.seeds, cfg.grid) for i, r in jobs.items()}
+                results = {i: f.result() for i, f in futures.items()}
+            else:
+                results = {i: evaluate_text(r["source"], cfg.seeds, cfg.grid, stores) for i, r in jobs.items()}
+            for i in todo:
+                rec = proposals[i]
+                if i in results:
+                    res = results[i]
+                    per_store = sc.settings_from_json(res["settings"])
+                    s = sc.score(per_store, seed_settings, rec["size"], seed_size)
+                    rec.update(status="scored", settings=res["settings"], score=s.to_json(),
+                               eval_seconds=res["seconds"], eval_cpu_seconds=res["cpu_seconds"])
+                    rec["status"] = "scored"
+                rec["wall_seconds"] = rec["propose_seconds"] + rec.get("eval_seconds", 0.0)
+                record.append(rec_path, rec)
+                state.add(rec, len(stores))
+                prog.tried = len(state.records)
+                prog.valid = sum(r["status"] in ("scored", "duplicate") for r in state.records)
+                prog.improved = state.improved
+                prog.best = state.best_fitness
+                elapsed = time.monotonic() - start
+                prog.per_minute = (len(state.records) - started_with) / elapsed * 60 if elapsed > 0 else 0.0
+                if on_progress:
+                    on_progress(prog)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return state
+
+
+_seed_keys: dict[str, str] = {}
+
+
+def _seed_key(cfg: Config) -> str:
+    if cfg.seed_text not in _seed_keys:
+        _seed_keys[cfg.seed_text] = key_of(parse(cfg.seed_text))
+    return _seed_keys[cfg.seed_text]
+
+
+def _seed_settings(cfg: Config, out: Path, stores: Sequence[Store]) -> dict[str, list[sc.Setting]]:
+    """The seed's frontier on the search set (cached in the output folder: it is the same every time)."""
+    path = out / "seed_settings.json"
+    if path.exists():
+        return sc.settings_from_json(json.loads(path.read_text()))
+    fe = front_end(cfg.seed_text, cfg.seed_name)
+    if not fe.valid:
+        raise TtscError(f"the seed strategy {cfg.seed_name} is not a valid candidate: "
+                        + "; ".join(d.get("message", "") for d in fe.diagnostics))
+    res = evaluate_text(cfg.seed_text, cfg.seeds, cfg.grid, stores)
+    path.write_text(json.dumps(res["settings"]) + "\n")
+    return sc.settings_from_json(res["settings"])

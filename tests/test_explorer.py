@@ -1,0 +1,203 @@
+"""The explorer: exact scores, deduplication, the held-out wall, determinism, resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ttsc.cli.loading import resolve_strategy
+from ttsc.compiler.engines import run
+from ttsc.dsl.parser import parse
+from ttsc.explorer import loop, report
+from ttsc.explorer import score as sc
+from ttsc.explorer.evolve import Evolve
+from ttsc.explorer.program import front_end, key_of, lift
+from ttsc.runtime.params import bind_params
+from ttsc.runtime.store import default_store_path, load_store, load_stores
+
+CMC = Path(str(resolve_strategy("cmc"))).read_text(encoding="utf-8")
+STORE = str(default_store_path())
+SEEDS = 4
+GRID = (0.0, 0.5, 1.0)
+
+
+class ConstantsOnly(Evolve):
+    """Mutations that keep CMC's shape: one kernel for the whole test run (compiles are slow)."""
+
+    OPERATORS = (("perturb_constant", 3), ("perturb_schedule", 3), ("swap_comparison", 1))
+
+
+def cfg(seed: int = 0, workers: int = 1) -> loop.Config:
+    return loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", seed=seed, seeds=SEEDS, grid=GRID,
+                       workers=workers)
+
+
+def strip_times(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in records]
+
+
+def search(out: Path, n: int, seed: int = 0, proposer=None, **kw) -> loop.State:
+    return loop.search(cfg(seed), out, proposer or loop.evolve_proposer(ConstantsOnly()), budget_candidates=n, **kw)
+
+
+def test_lifted_shape_runs_exactly_like_the_program():
+    checked = front_end(CMC).checked
+    shape = lift(checked.program)
+    store = load_store(STORE)
+    for beta in (0.0, 0.37, 1.0):
+        a = run(checked, bind_params(checked, {"beta": beta}), store, range(SEEDS), "compiled")
+        b = run(loop.shape_program(shape) if hasattr(loop, "shape_program") else __import__(
+            "ttsc.explorer.program", fromlist=["shape_program"]).shape_program(shape),
+            {**shape.values, "beta": beta}, store, range(SEEDS), "compiled")
+        assert a.accuracy == b.accuracy and a.avg_tokens == b.avg_tokens
+        assert (a.correct == b.correct).all() and (a.tokens == b.tokens).all()
+
+
+def test_archive_scores_equal_ttsc_eval(tmp_path):
+    """A sample of scored candidates, re-run unlifted as `ttsc eval` runs them: identical numbers."""
+    state = search(tmp_path, 8)
+    scored = [r for r in state.records if r["status"] == "scored"]
+    assert len(scored) >= 4
+    store = load_store(STORE)
+    for rec in scored[:4]:
+        checked = front_end(rec["source"]).checked
+        for beta, (acc, tok) in zip(GRID, rec["settings"][store.name]):
+            o = run(checked, bind_params(checked, {"beta": beta}), store, range(SEEDS), "compiled")
+            assert (o.accuracy, o.avg_tokens) == (acc, tok)
+
+
+def test_invalid_and_duplicate_candidates_are_recorded_not_run(tmp_path):
+    texts = iter(["strategy x\nparam beta: float = 0.5\nstop majority(nothing)\n",  # refused by the checker
+                  CMC,                                                                # the seed itself
+                  CMC.replace("0.85 + 0.12", "0.86 + 0.12"),                         # new
+                  CMC.replace("0.85 + 0.12", "0.86 + 0.12") + "\n# same program, other text\n"])
+    state = loop.search(cfg(), tmp_path, lambda rng, st, c: (next(texts), (-1,), "scripted"), budget_candidates=4)
+    status = [r["status"] for r in state.records]
+    assert status == ["invalid", "duplicate", "scored", "duplicate"]
+    assert state.records[0]["diagnostics"] and state.records[0]["settings"] is None
+    assert state.records[1]["settings"] is None and state.records[3]["settings"] is None
+
+
+def test_same_seed_same_search_other_seed_other_search(tmp_path):
+    a = strip_times(search(tmp_path / "a", 6, seed=3).records)
+    b = strip_times(search(tmp_path / "b", 6, seed=3).records)
+    c = strip_times(search(tmp_path / "c", 6, seed=4).records)
+    assert a == b
+    assert [r["source"] for r in a] != [r["source"] for r in c]
+
+
+def test_resume_after_a_cut_at_several_points_ends_where_an_uninterrupted_run_does(tmp_path):
+    whole = strip_times(search(tmp_path / "whole", 7, seed=1).records)
+    lines = (tmp_path / "whole" / "candidates.jsonl").read_bytes().splitlines(keepends=True)
+    for cut in (0, 2, 5):
+        out = tmp_path / f"cut{cut}"
+        search(out, cut, seed=1)
+        # a kill in the middle of writing the next line leaves a partial line behind
+        with open(out / "candidates.jsonl", "ab") as f:
+            f.write(lines[cut][: len(lines[cut]) // 2])
+        resumed = search(out, 7, seed=1, resume=True)
+        assert strip_times(resumed.records) == whole
+        assert strip_times([json.loads(l) for l in (out / "candidates.jsonl").read_text().splitlines()]) == whole
+
+
+def test_resume_needs_the_flag_and_the_same_settings(tmp_path):
+    from ttsc.errors import TtscError
+    search(tmp_path, 1)
+    with pytest.raises(TtscError, match="--resume"):
+        search(tmp_path, 2)
+    with pytest.raises(TtscError, match="other settings"):
+        loop.search(cfg(seed=9), tmp_path, loop.evolve_proposer(ConstantsOnly()), resume=True, budget_candidates=2)
+
+
+def test_kill_9_then_resume_with_the_cli(tmp_path):
+    args = [sys.executable, "-m", "ttsc.cli.main", "explore", "--search", STORE, "--out", str(tmp_path / "k"),
+            "--seed", "5", "--search-seeds", str(SEEDS), "--budget-candidates", "12", "-q"]
+    env = {**os.environ, "TTSC_THREADS": "1"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rec = tmp_path / "k" / "candidates.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (not rec.exists() or rec.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = rec.read_text().count("\n")
+    assert 3 <= killed_at < 12
+    subprocess.run(args + ["--resume"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(args[:7] + [str(tmp_path / "u")] + args[8:], env=env, check=True, stdout=subprocess.DEVNULL)
+    read = lambda p: strip_times([json.loads(l) for l in p.read_text().splitlines()])
+    assert read(rec) == read(tmp_path / "u" / "candidates.jsonl")
+    assert len(read(rec)) == 12
+    best = (tmp_path / "k" / "best.tts").read_text()
+    assert front_end(best).valid
+
+
+def test_held_out_wall(tmp_path, monkeypatch):
+    """No proposer call sees anything of the held-out stores, and they are read only after the search."""
+    events: list[str] = []
+    seen: list[str] = []
+    inner = loop.evolve_proposer(ConstantsOnly())
+
+    def spy(rng, state, c):
+        events.append("propose")
+        seen.append(json.dumps([state.records, c.header()], default=str))
+        return inner(rng, state, c)
+
+    real_load = report.load_stores
+
+    def guarded(paths):
+        events.append("holdout")
+        return real_load(paths)
+
+    import ttsc.runtime.store as store_mod
+    held = tmp_path / "held.json"
+    held.write_bytes(Path(STORE).read_bytes())
+    real_store_load = store_mod.load_store
+
+    def tripwire(path, name=None):
+        if Path(path) == held and "holdout" not in events:
+            raise AssertionError("a held-out store was read before the search ended")
+        return real_store_load(path, name)
+
+    monkeypatch.setattr(report, "load_stores", guarded)
+    monkeypatch.setattr(store_mod, "load_store", tripwire)
+    state = loop.search(cfg(), tmp_path / "o", spy, budget_candidates=5)
+    rep = report.holdout_report(cfg(), CMC, [str(held)], tmp_path / "o", seeds=SEEDS, baselines=())
+    assert events.count("propose") == 5 and events[-1] == "holdout"
+    assert all("held" not in s for s in seen)
+    assert rep["best"] and all(r["diff"] == 0.0 for r in rep["best"])  # the seed against itself
+
+
+def test_envelope_score_counts_only_accuracy_reached_at_that_cost():
+    S = sc.Setting
+    seed = [S(50.0, 100.0), S(60.0, 1000.0)]
+    assert sc.envelope_mean(seed, 100.0, 1000.0) == 50.0
+    # cheaper everywhere with the same accuracy: wins over the whole span
+    assert sc.envelope_mean([S(50.0, 10.0), S(60.0, 100.0)], 100.0, 1000.0) == 60.0
+    # stops early: keeps 55 to the top of the span, where the seed reaches 60 only at its end point
+    assert sc.envelope_mean([S(55.0, 100.0)], 100.0, 1000.0) == 55.0
+    # starts later than the span: 0 below its cheapest setting
+    assert sc.envelope_mean([S(70.0, np.sqrt(1e5))], 100.0, 1000.0) == pytest.approx(35.0)
+
+
+def test_evolve_children_mostly_check_and_differ():
+    ev = Evolve()
+    texts = [ev.propose(np.random.default_rng([0, i]), (-1, CMC), (-1, CMC)) for i in range(60)]
+    valid = [front_end(p.text) for p in texts]
+    assert sum(v.valid for v in valid) >= 45
+    keys = {key_of(v.checked.program) for v in valid if v.valid}
+    assert len(keys) >= 40 and key_of(parse(CMC)) not in keys or len(keys) >= 40
+
+
+def test_best_must_win_most_stores_and_lose_no_budget_quarter():
+    good = {"wins": 3, "segments": [0.1, 1.0, 0.2, -0.2]}
+    assert loop.eligible(good, 4)
+    assert not loop.eligible({**good, "wins": 2}, 4)
+    assert not loop.eligible({**good, "segments": [0.4, 2.3, 0.5, -0.9]}, 4)  # cheaper but gives up the top
