@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import click
@@ -74,7 +72,7 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
                f"{sum(r['status'] == 'duplicate' for r in state.records)} duplicates; "
                f"best #{state.best} search gain {state.best_fitness:+.2f} → {best}")
     if holdout:
-        rep = report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds)
+        report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds)
         click.echo((out / "holdout.md").read_text(encoding="utf-8"))
 
 

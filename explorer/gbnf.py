@@ -98,6 +98,11 @@ def _join(items: list[str], sep: str) -> str:
     return sep.join(items)
 
 
+def _literal(c: str) -> str:
+    """One character as a GBNF string literal (a quote or backslash escaped)."""
+    return '"' + ("\\" + c if c in '"\\' else c) + '"'
+
+
 def _regex(token: str) -> str:
     """The regex subset: character classes, escapes, groups and quantifiers, as GBNF."""
     pattern = token[1:token.rindex("/")]
@@ -109,13 +114,13 @@ def _regex(token: str) -> str:
             out.append(pattern[i:j + 1])
             i = j + 1
         elif c == "\\":
-            out.append('"' + pattern[i + 1] + '"' if pattern[i + 1] not in "nt" else '"\\' + pattern[i + 1] + '"')
+            out.append(_literal(pattern[i + 1]) if pattern[i + 1] not in "nt" else '"\\' + pattern[i + 1] + '"')
             i += 2
         elif c in "()*+?":
             out.append(c)
             i += 1
         else:
-            out.append(f'"{c}"')
+            out.append(_literal(c))
             i += 1
     text = ""
     for piece in out:

@@ -33,7 +33,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from ttsc.errors import TtscError
-from ttsc.runtime.env import NO_ANSWER, Moved, Taken
+from ttsc.runtime.env import DEFAULT_NON_ANSWERS, NO_ANSWER, Moved, Taken
 from ttsc.runtime.live.extract import Extractor
 
 DEFAULT_SUFFIX = "\n</think>\n\nThe final answer is \\boxed{"
@@ -109,6 +109,7 @@ class LiveConfig:
     probe_tokens: int = 16
     template: str = DEFAULT_TEMPLATE
     extractor: str = "boxed"
+    non_answers: tuple[str, ...] = DEFAULT_NON_ANSWERS
 
     def __post_init__(self):
         if self.interval < 1 or self.max_branch_tokens < 1 or self.max_branches < 1 or self.probe_tokens < 1:
@@ -171,6 +172,26 @@ class LiveEnvironment:
         texts = self.answer_text(rows, answers)
         golds = [self.golds[r % self.n_questions] for r in rows.tolist()]
         return np.array([bool(self._grade(a or None, g)) for a, g in zip(texts, golds)], dtype=bool)
+
+    def accept(self, rows: np.ndarray, slots: np.ndarray) -> None:
+        """Stop generating these branches: their latest answer stands as their final one."""
+        for row, slot in zip(rows.tolist(), slots.tolist()):
+            if not 0 <= slot < len(self.branches[row]):
+                raise IndexError(f"episode {row} has no opened branch in slot {slot}")
+            self.branches[row][slot].finished = True
+
+    def interval(self, rows: np.ndarray) -> np.ndarray:
+        return np.full(len(rows), self.config.interval, dtype=np.int64)
+
+    def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
+        out = [[self._intern(r, t) for t in texts] for r in np.asarray(rows, dtype=np.int64).tolist()]
+        return np.array(out, dtype=np.int64).reshape(len(out), len(texts))
+
+    def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """A real answer: not none, and not one of the non-answers (by default `ERR` and "", what the
+        extractor gives when it finds no answer)."""
+        texts = self.answer_text(np.asarray(rows, dtype=np.int64), np.asarray(answers, dtype=np.int64))
+        return np.array([t is not None and t not in self.config.non_answers for t in texts], dtype=bool)
 
     # -- generation -----------------------------------------------------------------------------
 
