@@ -214,8 +214,11 @@ def _split(p: _Piece) -> list[_Piece]:
         parts = [_whole(e.cond, QUERY, "if "), _whole(e.then, QUERY, "then "), _whole(e.orelse, IFEXP, "else ")]
     else:
         return [p]
-    if len(parts) == 1:
-        return [p]
+    if len(parts) == 1:  # one argument, say: split inside it
+        inner = _split(parts[0])
+        if len(inner) == 1:
+            return [p]
+        parts = inner
     parts = _wrapped(parts, p.pre, p.post)
     return [replace(parts[0], pos=min(p.pos, parts[0].pos))] + parts[1:]  # keeps the statement's own offset
 

@@ -100,17 +100,23 @@ def load_stores(paths: Iterable[str | os.PathLike[str]]) -> list[Store]:
     """Load files and directories (searched recursively for ``*.json``, sorted).
 
     A store found under a directory is named by its path relative to that
-    directory without ``.json`` (``Qwen3-8B/aime25``); a file given directly is
-    named ``<parent dir>/<stem>``.
+    directory without ``.json`` (``Qwen3-8B/aime25``), prefixed with the directory's
+    own name when several directories are given; a file given directly is named
+    ``<parent dir>/<stem>``.
     """
     stores: list[Store] = []
+    paths = list(paths)
+    # With several folders, each store's name starts with its folder's, so `Qwen3-8B` and
+    # `Qwen3-4B` given side by side give `Qwen3-8B/aime24` and `Qwen3-4B/aime24`.
+    several = sum(Path(a).is_dir() for a in paths) > 1
     for arg in paths:
         p = Path(arg)
         if p.is_dir():
             files = sorted((f for f in p.rglob("*.json") if f.is_file()), key=lambda f: f.relative_to(p).parts)
             if not files:
                 raise StoreError(f"{arg}: directory holds no *.json store")
-            stores.extend(load_store(f, f.relative_to(p).with_suffix("").as_posix()) for f in files)
+            prefix = f"{p.absolute().name}/" if several else ""
+            stores.extend(load_store(f, prefix + f.relative_to(p).with_suffix("").as_posix()) for f in files)
         elif p.exists():
             stores.append(load_store(p))
         else:

@@ -370,3 +370,10 @@ def test_long_calls_and_arithmetic_wrap_inside_the_width() -> None:
     assert "    max(40, round(100.0 * beta)))" in lines
     assert any(line.startswith("    then majority(") for line in lines)
     assert format_source(Source("x.tts", out)) == out  # idempotent
+
+
+def test_a_long_single_argument_call_wraps_inside_its_argument() -> None:
+    terms = " + ".join(f"a * {10 * k}" for k in range(1, 14))
+    out = format_source(Source("x.tts", f"strategy x\nlet a = 1\nlet k = round({terms})\nstop none\n"))
+    assert all(len(line) <= WIDTH for line in out.splitlines())
+    assert "let k = round(a * 10 + a * 20" in out and format_source(Source("x.tts", out)) == out

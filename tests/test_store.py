@@ -189,3 +189,13 @@ def test_fast_and_careful_validation_build_the_same_branches() -> None:
     for bad in ([[["1", 2], 5, "1"]], [[["1"], 5, "1"], [["1"], 5]], [[["1"], True, "1"]], [[["1"], 10**13, "1"]],
                 [[["1"] * 3, 5, "1"]]):
         assert store_mod._well_formed(bad, 10**12 // 2) is None
+
+
+def test_several_directories_name_stores_by_their_folder(tmp_path) -> None:
+    from ttsc.runtime.store import load_stores
+    from ttsc.runtime.synth import dumps_store, generate_store
+    for model in ("m1", "m2"):
+        (tmp_path / model).mkdir()
+        (tmp_path / model / "bench.json").write_text(dumps_store(generate_store(questions=2, branches=3)))
+    assert [s.name for s in load_stores([tmp_path / "m1"])] == ["bench"]
+    assert [s.name for s in load_stores([tmp_path / "m1", tmp_path / "m2"])] == ["m1/bench", "m2/bench"]
