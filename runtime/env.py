@@ -83,6 +83,29 @@ class Environment(Protocol):
     def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray: ...
 
 
+class AnswerBook:
+    """Answer texts interned per episode in order of first appearance: the ids a generating
+    environment (scripted, live) hands the engines, and the texts they stand for."""
+
+    def __init__(self, n_episodes: int):
+        self._ids: list[dict[str, int]] = [{} for _ in range(n_episodes)]
+        self._texts: list[list[str]] = [[] for _ in range(n_episodes)]
+
+    def intern(self, row: int, text: str) -> int:
+        ids = self._ids[row]
+        if text not in ids:
+            ids[text] = len(ids)
+            self._texts[row].append(text)
+        return ids[text]
+
+    def texts(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
+        return [None if a < 0 else self._texts[r][a] for r, a in zip(rows.tolist(), answers.tolist())]
+
+    def ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
+        out = [[self.intern(r, t) for t in texts] for r in np.asarray(rows, dtype=np.int64).tolist()]
+        return np.array(out, dtype=np.int64).reshape(len(out), len(texts))
+
+
 @dataclass(frozen=True, slots=True)
 class Reveal:
     """One branch's share of an action, as an episode sees it."""

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ttsc.errors import TtscError
-from ttsc.runtime.env import DEFAULT_NON_ANSWERS, NO_ANSWER, Moved, Taken
+from ttsc.runtime.env import DEFAULT_NON_ANSWERS, NO_ANSWER, AnswerBook, Moved, Taken
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,7 @@ class ScriptedEnvironment:
         self._taken = [0] * self.n_episodes
         self._step: dict[tuple[int, int], int] = {}  # reveals made per (row, slot)
         self.accepted: set[tuple[int, int]] = set()  # (row, slot) ended early: never generated again
-        self._vocab: list[dict[str, int]] = [{} for _ in range(self.n_episodes)]
-        self._texts: list[list[str]] = [[] for _ in range(self.n_episodes)]
+        self.answers = AnswerBook(self.n_episodes)
 
     def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken:
         out: list[tuple[int, int, int, int, bool]] = []
@@ -65,7 +64,7 @@ class ScriptedEnvironment:
                 if whole:
                     tr = self.episodes[row][slot]
                     self._step[row, slot] = len(tr.chunks) + 1
-                    out.append((row, slot, self._intern(row, tr.final[0]), tr.whole_tokens, True))
+                    out.append((row, slot, self.answers.intern(row, tr.final[0]), tr.whole_tokens, True))
                 else:
                     answer, cost, finished, _ = self._move(row, slot, 1)
                     out.append((row, slot, answer, cost, finished))
@@ -93,21 +92,15 @@ class ScriptedEnvironment:
         answer, cost = NO_ANSWER, 0
         while t < t0 + steps and t <= k:
             text, tokens = tr.chunks[t] if t < k else tr.final
-            answer, cost, t = self._intern(row, text), cost + tokens, t + 1
+            answer, cost, t = self.answers.intern(row, text), cost + tokens, t + 1
         if t == t0 and t > 0:  # nothing revealed: the latest answer stands
-            answer = self._intern(row, tr.final[0] if t > k else tr.chunks[t - 1][0])
+            answer = self.answers.intern(row, tr.final[0] if t > k else tr.chunks[t - 1][0])
         self._step[row, slot] = t
         return answer, cost, t > k, t - t0
 
-    def _intern(self, row: int, text: str) -> int:
-        vocab = self._vocab[row]
-        if text not in vocab:
-            vocab[text] = len(vocab)
-            self._texts[row].append(text)
-        return vocab[text]
 
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
-        return [None if a < 0 else self._texts[r][a] for r, a in zip(rows.tolist(), answers.tolist())]
+        return self.answers.texts(rows, answers)
 
     def interval(self, rows: np.ndarray) -> np.ndarray:
         if self.intervals is None:
@@ -115,8 +108,7 @@ class ScriptedEnvironment:
         return self.intervals[np.asarray(rows, dtype=np.int64) % self.n_questions]
 
     def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
-        out = [[self._intern(r, t) for t in texts] for r in np.asarray(rows, dtype=np.int64).tolist()]
-        return np.array(out, dtype=np.int64).reshape(len(out), len(texts))
+        return self.answers.ids(rows, texts)
 
     def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         texts = self.answer_text(np.asarray(rows, dtype=np.int64), np.asarray(answers, dtype=np.int64))

@@ -33,7 +33,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from ttsc.errors import TtscError
-from ttsc.runtime.env import DEFAULT_NON_ANSWERS, NO_ANSWER, Moved, Taken
+from ttsc.runtime.env import DEFAULT_NON_ANSWERS, NO_ANSWER, AnswerBook, Moved, Taken
 from ttsc.runtime.live.extract import Extractor
 
 DEFAULT_SUFFIX = "\n</think>\n\nThe final answer is \\boxed{"
@@ -143,8 +143,7 @@ class LiveEnvironment:
                      if capacity else config.max_branches for r in range(self.n_episodes)]
         self.max_branches = max(self._cap, default=0)
         self.branches: list[list[Branch]] = [[] for _ in range(self.n_episodes)]
-        self._vocab: list[dict[str, int]] = [{} for _ in range(self.n_episodes)]
-        self._texts: list[list[str]] = [[] for _ in range(self.n_episodes)]
+        self.answers = AnswerBook(self.n_episodes)
         z = lambda: np.zeros(self.n_episodes, dtype=np.int64)  # noqa: E731
         self.usage = Usage(z(), z(), z())
 
@@ -166,7 +165,7 @@ class LiveEnvironment:
         return Moved(*self._move(list(zip(rows.tolist(), slots.tolist())), steps.tolist()))
 
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:
-        return [None if a < 0 else self._texts[r][a] for r, a in zip(rows.tolist(), answers.tolist())]
+        return self.answers.texts(rows, answers)
 
     def grade(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         texts = self.answer_text(rows, answers)
@@ -184,8 +183,7 @@ class LiveEnvironment:
         return np.full(len(rows), self.config.interval, dtype=np.int64)
 
     def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
-        out = [[self._intern(r, t) for t in texts] for r in np.asarray(rows, dtype=np.int64).tolist()]
-        return np.array(out, dtype=np.int64).reshape(len(out), len(texts))
+        return self.answers.ids(rows, texts)
 
     def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         """A real answer: not none, and not one of the non-answers (by default `ERR` and "", what the
@@ -227,7 +225,7 @@ class LiveEnvironment:
                 revealed[i] = max(1, -(-out.tokens // d))
                 found = self.extract(b.text)
                 if found is not None:
-                    b.answer = answer[i] = self._intern(row, found)
+                    b.answer = answer[i] = self.answers.intern(row, found)
                     continue
             else:
                 revealed[i] = steps[i]
@@ -244,7 +242,7 @@ class LiveEnvironment:
             self.usage.probe[row] += out.tokens
             self.usage.prompt[row] += out.prompt_tokens
             b = self.branches[row][slot]
-            b.answer = answer[i] = self._intern(row, self.extract(self.config.probe_suffix + out.text) or "")
+            b.answer = answer[i] = self.answers.intern(row, self.extract(self.config.probe_suffix + out.text) or "")
         finished = np.array([self.branches[r][s].finished for r, s in pairs], dtype=bool)
         if any(k is None for k in steps):
             revealed[:] = 1  # a whole read counts as one reveal
@@ -268,9 +266,3 @@ class LiveEnvironment:
             raise TtscError(f"backend {self.backend.name} answered {len(outs)} of {len(reqs)} requests")
         return outs
 
-    def _intern(self, row: int, text: str) -> int:
-        vocab = self._vocab[row]
-        if text not in vocab:
-            vocab[text] = len(vocab)
-            self._texts[row].append(text)
-        return vocab[text]
