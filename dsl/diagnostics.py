@@ -85,8 +85,12 @@ class Diagnostic:
         out = [
             f"{self.severity}[{self.code}]: {self.message}",
             f"{gutter}--> {source.name}:{line}:{self.span.col}",
-            f"{gutter} |",
         ]
+        if not source.text:  # nothing to show (an unreadable or empty file): no blank line with a caret
+            out += [f"{gutter} = note: {n}" for n in self.notes]
+            out += [f"{gutter} = help: {self.help}"] if self.help else []
+            return "\n".join(out)
+        out.append(f"{gutter} |")
         for span, label in sorted(self.labels, key=lambda lab: lab[0].start):
             if span.line < line:
                 out += _marked(source, span, "-", label, gutter)

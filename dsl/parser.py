@@ -92,7 +92,10 @@ def read_source(path: str | Path) -> Source:
         data = Path(path).read_bytes()
     except OSError as exc:
         src = Source(name, "")
-        raise DiagnosticError(src, [Diagnostic("E0001", f"cannot read file: {exc.strerror or exc}", src.span_at(0))])
+        hint = ("a program is a `.tts` file, or a shipped strategy named without a path "
+                "such as `cmc` (the files in `strategies/`)") if isinstance(exc, FileNotFoundError) else None
+        raise DiagnosticError(src, [Diagnostic("E0001", f"cannot read file: {exc.strerror or exc}", src.span_at(0),
+                                               help=hint)])
     return decode_source(data, name)
 
 

@@ -281,6 +281,8 @@ def test_eval_malformed_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_eval_missing_program_and_env(tmp_path: Path) -> None:
     result = ttsc("eval", tmp_path / "nope.tts")
     assert result.exit_code != 0 and "E0001" in result.stderr and "nope.tts" in result.stderr
+    # no empty source line with a caret under it for a file that was never read; a hint instead
+    assert "1 | \n" not in result.stderr and "^" not in result.stderr and "shipped strategy" in result.stderr
     result = ttsc("eval", STRATEGIES / "sc.tts", "--env", tmp_path / "nope")
     assert result.exit_code != 0 and "does not exist" in result.stderr
     (tmp_path / "empty").mkdir()
