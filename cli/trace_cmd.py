@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.console import Console
 
@@ -14,25 +16,27 @@ from ttsc.runtime.params import bind_params
 
 @click.command("trace")
 @click.argument("strategy", type=click.Path(dir_okay=False))
-@click.option("--env", "env", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="replay store file  [default: the bundled synthetic store]")
+@click.option("--env", "env", type=click.Path(exists=True), default=None,
+              help="replay store file, or a folder of stores (then --store picks one)  [default: the bundled store]")
+@click.option("--store", "store_name", default=None, metavar="NAME",
+              help="which store of an --env folder (e.g. aime24 or Qwen3-8B/aime24)")
 @click.option("--question", type=click.IntRange(0), default=0, show_default=True, help="question index in the store")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="the seed that shuffles branches")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter (repeatable)")
 @click.option("--jsonl", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="also write the trace as JSONL (one object per event, then a summary); - for stdout only")
 @click.option("--width", type=click.IntRange(60, 1000), default=None, help="width to render for  [default: the terminal's; 160 when piped]")
-def command(strategy, env, question, seed, sets, jsonl, width) -> None:
+def command(strategy, env, store_name, question, seed, sets, jsonl, width) -> None:
     """Replay one episode of STRATEGY (a .tts file) and show a timeline and a width × depth picture."""
     checked = load_program(resolve_strategy(strategy))
     params = bind_params(checked, parse_sets(sets))
-    store = load_envs((env,) if env else ())[0]
+    store = _pick(load_envs((env,) if env else ()), store_name)
     if question >= len(store.questions):
         raise TtscError(f"--question {question} is out of range: {store.name} has {len(store.questions)} questions "
                         f"(0..{len(store.questions) - 1})")
     trace = record(checked, params, store.questions[question], seed, question_index=question, env=store.name)
     if jsonl == "-":
-        write_jsonl(trace, click.get_text_stream("stdout"))
+        write_jsonl(trace, sys.stdout)
         return
     if jsonl is not None:
         write_jsonl(trace, jsonl)
@@ -41,3 +45,17 @@ def command(strategy, env, question, seed, sets, jsonl, width) -> None:
         render_trace.render(trace, console)
     else:  # piped: plain text, wide enough for the timeline, no trailing blanks
         click.echo(render_trace.render_text(trace, width or 160), nl=False)
+
+
+def _pick(stores, name: str | None):
+    """The one store to trace: the only one, or the one ``--store`` names (its name or its last part)."""
+    if name is None and len(stores) == 1:
+        return stores[0]
+    names = [s.name for s in stores]
+    if name is None:
+        raise TtscError(f"--env holds {len(stores)} stores; pick one with --store ({', '.join(names)})")
+    found = [s for s in stores if s.name == name or s.name.endswith("/" + name)]
+    if len(found) != 1:
+        why = "names several" if found else "names none"
+        raise TtscError(f"--store {name} {why} of the stores in --env ({', '.join(names)})")
+    return found[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -214,6 +215,31 @@ def test_trace_command(tmp_path) -> None:
 def test_trace_command_bad_question() -> None:
     res = CliRunner().invoke(cli, ["trace", str(ROOT / "strategies" / "sc.tts"), "--question", "999"])
     assert res.exit_code == 2 and "out of range" in res.output and "Traceback" not in res.output
+
+
+def test_trace_command_takes_a_folder_and_picks_a_store(tmp_path) -> None:
+    import shutil
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(default_store_path(), tmp_path / sub / "s.json")
+    sc = str(ROOT / "strategies" / "sc.tts")
+    res = CliRunner().invoke(cli, ["trace", sc, "--env", str(tmp_path / "a"), "--jsonl", "-"])
+    assert res.exit_code == 0, res.output  # a folder of one store: that store
+    assert read_jsonl_text(res.output).summary.env == "s"
+    res = CliRunner().invoke(cli, ["trace", sc, "--env", str(tmp_path)])
+    assert res.exit_code == 2 and "pick one with --store (a/s, b/s)" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(cli, ["trace", sc, "--env", str(tmp_path), "--store", "s"])
+    assert res.exit_code == 2 and "names several" in res.output
+    res = CliRunner().invoke(cli, ["trace", sc, "--env", str(tmp_path), "--store", "b/s", "--jsonl", "-"])
+    assert res.exit_code == 0, res.output
+    assert read_jsonl_text(res.output).summary.env == "b/s"
+
+
+def read_jsonl_text(text: str) -> Trace:
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "t.jsonl").write_text(text, encoding="utf-8")
+        return read_jsonl(Path(d) / "t.jsonl")
 
 
 # ---- `ttsc eval --traces DIR`
