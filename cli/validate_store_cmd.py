@@ -54,6 +54,7 @@ def command(store, strategy, sets, backend, model, base_urls, n_questions, sampl
     from ttsc.runtime.live.env import LiveConfig
     from ttsc.runtime.live.grade import grader as make_grader
     from ttsc.runtime.params import bind_params
+    from ttsc.runtime.replay import non_answers
     from ttsc.runtime.store import load_store
 
     checked = load_program(resolve_strategy(strategy))
@@ -69,7 +70,8 @@ def command(store, strategy, sets, backend, model, base_urls, n_questions, sampl
                    "different intervals", err=True)
     config = LiveConfig(interval=s["interval"], max_branch_tokens=s["max_branch_tokens"],
                         max_branches=max(len(q.branches) for q in st.questions), probe_suffix=s["probe_suffix"],
-                        probe_tokens=s["probe_tokens"], template=s["template"], extractor=s["extractor"])
+                        probe_tokens=s["probe_tokens"], template=s["template"], extractor=s["extractor"],
+                        non_answers=tuple(sorted(non_answers(st))))  # `valid` as on replay
     grade = make_grader(s["grader"])
     indices = sample_questions(len(st.questions), n_questions, sample_seed)
     gen = _backend(backend, model, base_urls, s["temperature"], s["top_p"], timeout, retries, concurrency)
