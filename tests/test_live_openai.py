@@ -131,16 +131,6 @@ def test_bad_dataset_and_options(tmp_path) -> None:
     assert r.exit_code == 2 and "http://" in r.output
 
 
-def test_live_benchmark_reports_the_controllers_share(model, capsys) -> None:
-    from benchmarks.live import main
-
-    assert main(["--base-url", model, "--questions", "2", "--interval", "8", "--set", "num_chains=3",
-                 "--set", "warm_up=0"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert 0 <= out["live"]["controller_share"] < 1 and out["live"]["generated_tokens"] > 0
-    assert out["plain"]["requests"] == out["live"]["requests"] and out["plain"]["tokens_per_s"] > 0
-
-
 def test_traces_record_every_action(model, tmp_path) -> None:
     r = _run("parallel_probe", "--set", "num_chains=2", "--set", "warm_up=0", "--backend", "openai", "--model", "m",
              "--base-url", model, "--dataset", _dataset(tmp_path, 2), "--traces", str(tmp_path / "tr"), *FAST)

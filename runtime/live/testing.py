@@ -6,6 +6,7 @@ from typing import Sequence
 
 from ttsc.runtime.live.env import LiveConfig, LiveEnvironment
 from ttsc.runtime.live.scripted import backend_for, streams_of_store
+from ttsc.runtime.replay import non_answers
 from ttsc.runtime.store import Store
 
 
@@ -14,7 +15,8 @@ def live_over_store(store: Store, seeds: Sequence[int]) -> LiveEnvironment:
     if len(deltas) != 1:
         raise ValueError("a live run has one interval; this store mixes several probe_freq values")
     backend = backend_for(streams_of_store(store), seeds)
-    config = LiveConfig(interval=deltas.pop(), max_branch_tokens=10**12, max_branches=2**20)
+    config = LiveConfig(interval=deltas.pop(), max_branch_tokens=10**12, max_branches=2**20,
+                        non_answers=tuple(sorted(non_answers(store))))  # `valid` as on replay
     return LiveEnvironment(backend, [q.text for q in store.questions], [q.gold for q in store.questions], seeds,
                            config, capacity=backend.capacity)
 
