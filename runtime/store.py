@@ -214,7 +214,7 @@ def _confidences(c: Any, n_probes: int, where: str) -> tuple[float, ...]:
         raise StoreError(f"{where}: holds {len(c):,} confidences for a branch with {n_probes:,} probes; it must "
                          f"hold {n_probes + 1:,} (one per probe, then the final stretch)")
     known = [x for x in c if x is not None]
-    if not _NUMBERS.issuperset(map(type, known)) or (known and not 0 <= min(known) <= max(known) <= MAX_CONFIDENCE):
+    if not _NUMBERS.issuperset(map(type, known)) or not all(0 <= x <= MAX_CONFIDENCE for x in known):  # NaN too
         k, x = next((k, x) for k, x in enumerate(c) if x is not None and (
             type(x) not in _NUMBERS or not 0 <= x <= MAX_CONFIDENCE))
         if type(x) not in _NUMBERS:
