@@ -17,7 +17,7 @@ from ttsc.compiler.engine import run_batched
 from ttsc.compiler.interpret import Interpreter, TraceEvent
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
-from ttsc.runtime.env import Environment, EpisodeView
+from ttsc.runtime.env import Environment, EpisodeView, require_signals
 from ttsc.runtime.outcome import Outcome
 from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.runtime.store import Store
@@ -71,6 +71,7 @@ def episode_events(env: Environment, trace: Trace) -> Callable[[rt.ActionEvent],
 def run_env(checked: CheckedProgram, params: dict, env: Environment, engine: str = "interpret",
             trace: Trace | None = None) -> Outcome:
     """Run ``checked`` with ``params`` on every episode of ``env`` with the chosen engine."""
+    require_signals(checked.name, checked.signals, env)
     if engine == "interpret":
         return run_interpreted(checked, params, env, trace)
     if engine == "batched":

@@ -35,6 +35,7 @@ class BranchState:
     tokens: int
     vars: dict[str, Any]
     pruned: bool = False
+    last_conf: float = float("nan")  # the `confidence` signal of the last interval revealed
 
 
 @dataclass
@@ -219,7 +220,7 @@ class Interpreter(Evaluator):
         got: list[int] = []
         for r in self.env.take(self.eval(s.count, frame), whole):
             b = BranchState(index=len(self.branches), last=r.answer, finished=r.finished, depth=1, tokens=r.tokens,
-                            vars={})
+                            vars={}, last_conf=r.confidence)
             assert b.index == r.slot, "environments hand out slots in opening order"
             self.branches.append(b)
             for name, decl in self.checked.branch_vars.items():
@@ -243,6 +244,7 @@ class Interpreter(Evaluator):
             b = self.branches[r.slot]
             b.depth += r.steps
             b.last = r.answer
+            b.last_conf = r.confidence
             b.tokens += r.tokens
             self._record(b)
             if r.finished:

@@ -63,6 +63,7 @@ class NativeProgram:
     n_int_constants: int = 0
     n_float_constants: int = 0
     literals: list[str] = field(default_factory=list)  # answers written in the program: env[7][k] is text k's id
+    signals: list[str] = field(default_factory=list)  # environment signals the kernel reads (run() takes their tables)
 
 
 class NativeGenerator:
@@ -131,18 +132,20 @@ class NativeGenerator:
         ]
         tail = self.driver()
         text = "\n".join(head + body + tail) + "\n"
-        return NativeProgram(text, self.constants, self.n_ki, self.n_kf, list(self.literals))
+        return NativeProgram(text, self.constants, self.n_ki, self.n_kf, list(self.literals), sorted(self.c.signals))
 
     def driver(self) -> list[str]:
         nw = max(len(self.windows), 1)
         caps = self.windows + [str(k) for _, k in self.branch_windows.values()]
         rows_bw = f" + {len(self.branch_windows)} * B" if self.branch_windows else ""  # one per branch each
+        # A kernel that reads the `confidence` signal takes its table ([Q, B, I + 1]) and sees it as env[8].
+        conf_arg, conf_env = (" confidence,", ", confidence[q]") if "confidence" in self.c.signals else ("", "")
         return [
             "",
             "",
             "@njit(cache=True, nogil=True)",
             "def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of,",
-            "        n_answers, BETA, valid, literals, out, first, stop):",
+            f"        n_answers, BETA, valid, literals,{conf_arg} out, first, stop):",
             '    """Episodes first..stop-1: column e = s * Q + q of `out` gets episode (seed s, question q)\'s answer,',
             "    tokens, sequential tokens, rounds, opened, pruned and stop line. It holds no lock and writes only",
             '    its own columns, so threads run disjoint ranges at once."""',
@@ -165,7 +168,7 @@ class NativeGenerator:
             "    for e in range(first, stop):",
             "        s, q = e // Q, e % Q",
             "        env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],",
-            "               perms[perm_of[q], s, :n_branches[q]], delta[q], valid[q], literals[q])",
+            f"               perms[perm_of[q], s, :n_branches[q]], delta[q], valid[q], literals[q]{conf_env})",
             "        rt.start_episode(ACC)",
             "        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,",
             "                               BETA)",
@@ -699,6 +702,8 @@ class NativeGenerator:
             return f"BR[{TOKENS}, {slot}]"
         if name == "index":
             return slot
+        if name == "last_conf":
+            return f"rt.last_conf(env, BR, {slot})"
         matrix, row, type_ = self.branch_rows[name]
         return f"({matrix}[{row}, {slot}] != 0)" if type_ == "bool" else f"{matrix}[{row}, {slot}]"
 

@@ -217,8 +217,9 @@ def run_native(checked: CheckedProgram, params: dict, env: ReplayEnvironment) ->
         literals = np.asarray(env.answer_ids(np.arange(nq), written), dtype=np.int64).reshape(nq, -1)
         if literals.shape[1] == 0:
             literals = np.zeros((nq, 1), dtype=np.int64)
+        signals = tuple(getattr(t, s) for s in policy.program.signals)  # the tables of the signals it reads
         args = (ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq, d.n_branches,
-                _perms(d.widths, seeds), d.perm_of, d.n_answers, beta, valid, literals, out)
+                _perms(d.widths, seeds), d.perm_of, d.n_answers, beta, valid, literals, *signals, out)
         if policy.digest not in _ready:  # compile (or load) now, on no episode, to time it apart
             if compile_notice is not None and not _has_machine_code(policy.module):
                 compile_notice(policy.name)

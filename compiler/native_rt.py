@@ -52,8 +52,9 @@ whole_cost = njit(cache=True, _nrt=False)(reveal.whole_cost)
 
 # ---- the replay environment, one episode -----------------------------------
 # env = (probe_ids [B, I] int32, n_probes [B] int32, total_tokens [B] int64, final_ids [B] int32,
-#        order [n_branches] int64, delta, valid [A] bool, literals [K] int64)  — one question's rows of the
-#        store tables, the seed's order, which answer ids are real answers and the program's string literals' ids
+#        order [n_branches] int64, delta, valid [A] bool, literals [K] int64[, confidence [B, I + 1] float64])
+#        — one question's rows of the store tables, the seed's order, which answer ids are real answers, the
+#        program's string literals' ids and, for a program that reads it, the `confidence` signal
 
 @njit(cache=True, _nrt=False)
 def start_episode(ACC):
@@ -185,6 +186,14 @@ def accept(BR, COMP, ACC, VOTE, members, n):
         s = members[j]
         if BR[STATUS, s] == ACTIVE:
             _complete(BR, COMP, ACC, VOTE, s)
+
+
+@njit(cache=True, _nrt=False)
+def last_conf(env, BR, slot):
+    """`last_conf`: the confidence of the branch's last reveal, from the table of the `confidence` signal
+    (env[8], [B, I + 1]: reveal t's at index t - 1; only kernels that read it get it)."""
+    t = BR[REVEALED, slot]
+    return env[8][BR[SOURCE, slot], t - 1] if t > 0 else math.nan
 
 
 @njit(cache=True, _nrt=False)

@@ -573,6 +573,7 @@ class State:
         self.status = np.zeros((e, b), dtype=np.int8)  # 0 unopened, 1 active, 2 finished, 4 pruned
         self.depth = np.zeros((e, b), dtype=np.int64)
         self.tokens_b = np.zeros((e, b), dtype=np.int64)
+        self.last_conf = np.full((e, b), np.nan)  # the `confidence` signal of each branch's last reveal
         self.fin_seq = np.zeros((e, b), dtype=np.int64)
         self.fin_count = np.zeros(e, dtype=np.int64)
         self.user: dict[str, np.ndarray] = {}
@@ -797,7 +798,7 @@ class State:
             self.W = max(self.W, int(s.max()) + 1)
         self.opened[rows] += np.bincount(np.searchsorted(rows, r), minlength=rows.size)
         # one reveal each (a whole read counts as one); those that finish at once join `completed` in slot order
-        self._record(r, s, t.answer, t.cost, t.finished, 1)
+        self._record(r, s, t.answer, t.cost, t.finished, 1, t.confidence)
         if t.finished.any():
             self._finish(r[t.finished], s[t.finished])
         self._charge(r, t.cost)
@@ -817,7 +818,7 @@ class State:
             return
         r = rows[ri]
         m = self.env.advance(r, si.astype(np.int64), steps[ri, si])
-        self._record(r, si, m.answer, m.cost, m.finished, m.steps)
+        self._record(r, si, m.answer, m.cost, m.finished, m.steps, m.confidence)
         done = m.finished
         if done.any():
             keys = s.order_keys(ri[done], si[done])
@@ -881,10 +882,12 @@ class State:
         self.stop_line[rows] = line
 
     # -- bookkeeping
-    def _record(self, r: np.ndarray, s: np.ndarray, answer, cost, finished, steps) -> None:
+    def _record(self, r: np.ndarray, s: np.ndarray, answer, cost, finished, steps, confidence) -> None:
         """What a reveal changed for branches (r, s); their rows' votes must be recounted."""
         flat = r * self.B + s
         self.last.reshape(-1)[flat] = answer
+        if confidence is not None:  # an environment without the signal leaves NaN (programs reading it are refused)
+            self.last_conf.reshape(-1)[flat] = confidence
         self.depth.reshape(-1)[flat] += steps
         self.tokens_b.reshape(-1)[flat] += cost
         self.status.reshape(-1)[flat] = np.where(finished, STATUS_FINISHED, STATUS_ACTIVE)

@@ -55,6 +55,14 @@ FIELDS: dict[str, tuple[T, str]] = {
     "depth": (T.INT, "reveals so far: 1 after open or read, +1 per interval advanced"),
     "tokens": (T.INT, "tokens spent on this branch so far"),
     "index": (T.INT, "opening position: 0 for the first branch opened"),
+    "last_conf": (T.FLOAT, "the confidence of the interval revealed most recently (the final stretch once "
+                           "finished); NaN where the environment does not know it"),
+}
+
+# Fields the environment supplies as a signal (runtime/env.py `signals`), by the signal they read.
+# A program that reads one runs only on an environment that provides that signal.
+FIELD_SIGNALS: dict[str, str] = {
+    "last_conf": "confidence",
 }
 
 

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
-from ttsc.dsl.builtins import (COUNTERS, FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_BRANCH_WINDOW, MAX_HISTORY, MAX_REPEAT,
-                               MAX_WINDOW, NUMERIC, SETS, T)
+from ttsc.dsl.builtins import (COUNTERS, FIELD_SIGNALS, FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_BRANCH_WINDOW,
+                               MAX_HISTORY, MAX_REPEAT, MAX_WINDOW, NUMERIC, SETS, T)
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -39,6 +39,7 @@ class CheckedProgram:
     branch_vars: dict[str, ast.BranchVar] = field(default_factory=dict)
     knobs: list[str] = field(default_factory=list)          # top-level constant lets, in order
     constant_lets: set[int] = field(default_factory=set)    # id() of every `let` fixed by the parameters
+    signals: dict[str, str] = field(default_factory=dict)   # environment signal read -> the field that reads it
 
     @property
     def name(self) -> str:
@@ -437,6 +438,8 @@ class _Checker:
             self.error("E0203", f"`{e.id}` is a history; read it with history_size(), history_majority() or "
                                 "history_unanimous()", e.span)
             return None
+        if sym.kind == "field" and e.id in FIELD_SIGNALS:  # the environment must provide it (runtime/env.py)
+            self.result.signals.setdefault(FIELD_SIGNALS[e.id], e.id)
         return sym.type
 
     def expr_Unary(self, e: ast.Unary, scope, branch):

@@ -22,7 +22,7 @@ from typing import IO, Any
 from ttsc.dsl import ast
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
-from ttsc.runtime.env import Environment, EpisodeView
+from ttsc.runtime.env import Environment, EpisodeView, require_signals
 from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.compiler.interpret import Interpreter, TraceEvent
 from ttsc.runtime.store import Question, Store
@@ -167,6 +167,7 @@ def record_episode(checked: CheckedProgram, params: dict[str, Any], environment:
 
     Only the environment grades; ``gold`` and ``probe_freq`` are shown in the summary when known.
     """
+    require_signals(checked.name, checked.signals, environment)
     rec = _Recorder(checked, params)
     view = EpisodeView(environment, row)
     r = rec.interp.run(view, on_event=rec.on_event)

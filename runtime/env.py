@@ -24,6 +24,13 @@ the gold answers. Advancing a finished branch reveals nothing and costs nothing.
 ``accept`` ends unfinished branches early (a live environment stops generating
 them and frees their slots); it costs nothing, and engines never advance an
 accepted branch again.
+
+Signals. An environment may report more than answers and costs about each
+reveal: ``signals`` names what it provides (``"confidence"``: the DeepConf
+confidence of the last interval each reveal showed, in ``Taken.confidence`` and
+``Moved.confidence``). An environment that provides none needs neither the
+attribute nor the fields; a program that reads a signal is refused before it
+runs on an environment without it (:func:`require_signals`).
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from ttsc.errors import TtscError
 
 NO_ANSWER = -1
 # What an environment calls a non-answer unless told otherwise: an intermediate answer that says
@@ -48,6 +57,7 @@ class Taken:
     answer: np.ndarray    # int64 answer id revealed
     cost: np.ndarray      # int64 tokens spent on the reveal
     finished: np.ndarray  # bool: the reveal reached the branch's end
+    confidence: np.ndarray | None = None  # float64 confidence of the last interval revealed; None: all NaN
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Moved:
     cost: np.ndarray      # int64 tokens spent over all intervals revealed
     finished: np.ndarray  # bool
     steps: np.ndarray     # int64 intervals actually revealed (stops at the end)
+    confidence: np.ndarray | None = None  # float64 confidence of the last interval revealed; None: all NaN
 
 
 class Environment(Protocol):
@@ -65,6 +76,7 @@ class Environment(Protocol):
     n_questions: int
     n_episodes: int    # len(seeds) * n_questions
     max_branches: int  # most slots any episode can have
+    signals: frozenset[str]  # optional: what it reports besides answers and costs (signals_of)
 
     def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken: ...
 
@@ -81,6 +93,33 @@ class Environment(Protocol):
     def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray: ...
 
     def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray: ...
+
+
+def signals_of(env: Environment) -> frozenset[str]:
+    """The signals ``env`` provides; none when it does not say."""
+    return frozenset(getattr(env, "signals", ()))
+
+
+def require_signals(program: str, needed: dict[str, str], env: Environment) -> None:
+    """Refuse, before anything runs, a program that reads a signal ``env`` does not provide.
+
+    ``needed`` maps each signal the program reads to the name it reads it by.
+    """
+    missing = sorted(set(needed) - signals_of(env))
+    if not missing:
+        return
+    signal = missing[0]
+    store = getattr(env, "store", None)
+    if getattr(store, "path", ""):
+        where, how = f"the store {store.path}", f"a store carries it as `signals.{signal}` in each question"
+    else:
+        where, how = f"this environment ({type(env).__name__})", "a live backend provides it with log-probabilities"
+    raise TtscError(f"`{program}` reads `{needed[signal]}`, the `{signal}` signal, but {where} does not provide "
+                    f"it ({how}; see docs/replay.md)")
+
+
+def _confidence(conf: np.ndarray | None, n: int) -> list[float]:
+    return [float("nan")] * n if conf is None else np.asarray(conf, dtype=np.float64).tolist()
 
 
 class AnswerBook:
@@ -115,6 +154,7 @@ class Reveal:
     tokens: int        # cost of this action for this branch; a round's sequential cost is its max
     finished: bool
     steps: int = 1     # intervals revealed (a whole read counts as one)
+    confidence: float = float("nan")  # of the last interval revealed (the `confidence` signal); NaN: unknown
 
 
 class EpisodeView:
@@ -138,8 +178,9 @@ class EpisodeView:
         t = self.env.take(self._rows1, np.array([n], dtype=np.int64), whole)
         self.opened += t.slots.size
         texts = self._texts(t.answer)
-        return [Reveal(s, a, c, f) for s, a, c, f in zip(t.slots.tolist(), texts, t.cost.tolist(),
-                                                          t.finished.tolist())]
+        return [Reveal(s, a, c, f, 1, x) for s, a, c, f, x in zip(t.slots.tolist(), texts, t.cost.tolist(),
+                                                                  t.finished.tolist(),
+                                                                  _confidence(t.confidence, t.slots.size))]
 
     def advance(self, slots: list[int], steps: list[int]) -> list[Reveal]:
         """Advance the given opened branches by their step counts, all at once."""
@@ -151,8 +192,9 @@ class EpisodeView:
         rows = np.full(len(slots), self.row, dtype=np.int64)
         m = self.env.advance(rows, np.array(slots, dtype=np.int64), np.array(steps, dtype=np.int64))
         texts = self._texts(m.answer)
-        return [Reveal(s, a, c, f, k) for s, a, c, f, k in zip(slots, texts, m.cost.tolist(), m.finished.tolist(),
-                                                               m.steps.tolist())]
+        return [Reveal(s, a, c, f, k, x) for s, a, c, f, k, x in zip(slots, texts, m.cost.tolist(),
+                                                                     m.finished.tolist(), m.steps.tolist(),
+                                                                     _confidence(m.confidence, len(slots)))]
 
     @property
     def interval(self) -> int:

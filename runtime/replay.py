@@ -46,6 +46,7 @@ class ReplayEnvironment:
         self.max_branches = int(t.n_branches.max())
         self.question = np.tile(np.arange(nq), len(self.seeds))
         self.non_answers = non_answers(store)
+        self.signals = store.signals
         # Answers written in the program that a question's branches never give: ids after its vocabulary.
         self._extra: list[dict[str, int]] = [{} for _ in range(nq)]
         self._index: list[dict[str, int] | None] = [None] * nq
@@ -76,6 +77,8 @@ class ReplayEnvironment:
         self._total = t.total_tokens.ravel()[self._gid]
         self._final = t.final_ids.astype(np.int64).ravel()[self._gid]
         self._start_at = t.probe_start.ravel()[self._gid]  # where (row, slot)'s probes start in probe_flat
+        if t.conf_start is not None:  # where (row, slot)'s confidences start in conf_flat
+            self._conf_at = t.conf_start.ravel()[self._gid]
         self._state = True
 
     def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken:
@@ -89,11 +92,11 @@ class ReplayEnvironment:
         self.cursor[rows] += got
         if whole:
             flat = flat_rows * self.max_branches + slots
-            self.revealed.reshape(-1)[flat] = self._probes[flat] + 1
+            t1 = self.revealed.reshape(-1)[flat] = self._probes[flat] + 1
             return Taken(flat_rows, slots, self._final[flat], reveal.whole_cost(self._total[flat]),
-                         np.ones(slots.size, dtype=bool))
+                         np.ones(slots.size, dtype=bool), self._confidence(flat, t1))
         moved = self._reveal(flat_rows, slots, np.ones(slots.size, dtype=np.int64))
-        return Taken(flat_rows, slots, moved.answer, moved.cost, moved.finished)
+        return Taken(flat_rows, slots, moved.answer, moved.cost, moved.finished, moved.confidence)
 
     def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
         if not self._state:
@@ -123,7 +126,14 @@ class ReplayEnvironment:
         else:
             answer = self._final[flat].copy()
         revealed[flat] = t1
-        return Moved(answer.astype(np.int64), cost, finished, t1 - t0)
+        return Moved(answer.astype(np.int64), cost, finished, t1 - t0, self._confidence(flat, t1))
+
+    def _confidence(self, flat: np.ndarray, t1: np.ndarray) -> np.ndarray | None:
+        """The confidence of reveal ``t1`` (the last one made) of each (row, slot); None without the signal."""
+        conf = self.tables.conf_flat
+        if conf is None:
+            return None
+        return np.where(t1 > 0, conf[self._conf_at[flat] + np.maximum(t1 - 1, 0)], np.nan)
 
     def interval(self, rows: np.ndarray) -> np.ndarray:
         """Δ of each episode: its question's ``probe_freq``."""

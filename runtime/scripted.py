@@ -24,6 +24,13 @@ class Trajectory:
     chunks: tuple[tuple[str, int], ...]  # per interval: (answer after it, tokens it used)
     final: tuple[str, int]               # (final answer, tokens of the last stretch)
     whole_tokens: int                    # tokens used when read whole
+    # per interval, then the final stretch: len(chunks) + 1 confidences (NaN: unknown); None: not known
+    confidence: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.confidence is not None and len(self.confidence) != len(self.chunks) + 1:
+            raise ValueError(f"a trajectory of {len(self.chunks)} intervals has {len(self.chunks) + 1} "
+                             f"confidences (the last for its final stretch), not {len(self.confidence)}")
 
 
 class ScriptedEnvironment:
@@ -47,13 +54,16 @@ class ScriptedEnvironment:
                              f"x {self.n_questions} questions")
         self.episodes = [list(e) for e in episodes]
         self.max_branches = max((len(e) for e in self.episodes), default=0)
+        every = [tr for e in self.episodes for tr in e]
+        self.signals = frozenset({"confidence"}) if every and all(tr.confidence is not None for tr in every) \
+            else frozenset()
         self._taken = [0] * self.n_episodes
         self._step: dict[tuple[int, int], int] = {}  # reveals made per (row, slot)
         self.accepted: set[tuple[int, int]] = set()  # (row, slot) ended early: never generated again
         self.answers = AnswerBook(self.n_episodes)
 
     def take(self, rows: np.ndarray, want: np.ndarray, whole: bool) -> Taken:
-        out: list[tuple[int, int, int, int, bool]] = []
+        out: list[tuple[int, int, int, int, bool, float]] = []
         for row, n in zip(rows.tolist(), want.tolist()):
             for _ in range(max(0, n)):
                 slot = self._taken[row]
@@ -64,18 +74,28 @@ class ScriptedEnvironment:
                 if whole:
                     tr = self.episodes[row][slot]
                     self._step[row, slot] = len(tr.chunks) + 1
-                    out.append((row, slot, self.answers.intern(row, tr.final[0]), tr.whole_tokens, True))
+                    out.append((row, slot, self.answers.intern(row, tr.final[0]), tr.whole_tokens, True,
+                                self._confidence(tr, len(tr.chunks) + 1)))
                 else:
-                    answer, cost, finished, _ = self._move(row, slot, 1)
-                    out.append((row, slot, answer, cost, finished))
-        cols = list(zip(*out)) or [(), (), (), (), ()]
-        return Taken(*(np.array(c, dtype=np.int64) for c in cols[:4]), np.array(cols[4], dtype=bool))
+                    answer, cost, finished, _, conf = self._move(row, slot, 1)
+                    out.append((row, slot, answer, cost, finished, conf))
+        cols = list(zip(*out)) or [(), (), (), (), (), ()]
+        return Taken(*(np.array(c, dtype=np.int64) for c in cols[:4]), np.array(cols[4], dtype=bool),
+                     self._confidences(cols[5]))
 
     def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
         out = [self._move(r, s, k) for r, s, k in zip(rows.tolist(), slots.tolist(), steps.tolist())]
-        cols = list(zip(*out)) or [(), (), (), ()]
+        cols = list(zip(*out)) or [(), (), (), (), ()]
         return Moved(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
-                     np.array(cols[2], dtype=bool), np.array(cols[3], dtype=np.int64))
+                     np.array(cols[2], dtype=bool), np.array(cols[3], dtype=np.int64), self._confidences(cols[4]))
+
+    @staticmethod
+    def _confidence(tr: Trajectory, t: int) -> float:
+        """The confidence of reveal ``t`` (1 = the first interval; len(chunks) + 1 = the final stretch)."""
+        return tr.confidence[t - 1] if tr.confidence is not None and t > 0 else float("nan")
+
+    def _confidences(self, values) -> np.ndarray | None:
+        return np.array(values, dtype=np.float64) if self.signals else None
 
     def accept(self, rows: np.ndarray, slots: np.ndarray) -> None:
         for row, slot in zip(rows.tolist(), slots.tolist()):
@@ -83,7 +103,7 @@ class ScriptedEnvironment:
                 raise IndexError(f"episode {row} has no opened branch in slot {slot}")
             self.accepted.add((row, slot))
 
-    def _move(self, row: int, slot: int, steps: int) -> tuple[int, int, bool, int]:
+    def _move(self, row: int, slot: int, steps: int) -> tuple[int, int, bool, int, float]:
         if (row, slot) in self.accepted:
             raise ValueError(f"branch {slot} of episode {row} was accepted: it generates nothing more")
         tr = self.episodes[row][slot]
@@ -96,7 +116,7 @@ class ScriptedEnvironment:
         if t == t0 and t > 0:  # nothing revealed: the latest answer stands
             answer = self.answers.intern(row, tr.final[0] if t > k else tr.chunks[t - 1][0])
         self._step[row, slot] = t
-        return answer, cost, t > k, t - t0
+        return answer, cost, t > k, t - t0, self._confidence(tr, t)
 
 
     def answer_text(self, rows: np.ndarray, answers: np.ndarray) -> list[str | None]:

@@ -11,9 +11,11 @@ naming the file, the question index and the key.
 from __future__ import annotations
 
 import json
+import math
 import os
 from itertools import chain
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -27,6 +29,11 @@ Answer = str
 MAX_TOKENS = 10**12         # total_tokens of one branch, and probe_freq × its number of probes
 MAX_PROBE_FREQ = 10**9      # Δ
 MAX_BRANCHES = 2**20        # per question
+# A confidence is a mean of negated log-probabilities: 0 or more. Servers write a log-probability
+# they cannot represent as a large negative number (-9999), so real values stay far below this.
+MAX_CONFIDENCE = 1e6
+# The signals a store may carry under a question's "signals" key (docs/replay.md).
+SIGNALS = ("confidence",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,9 @@ class Branch:
     probes: tuple[Answer, ...]
     total_tokens: int
     final_answer: Answer
+    # The `confidence` signal: len(probes) + 1 values, interval k's (the one whose reveal shows
+    # probes[k]), then the final stretch's; NaN where unknown. None: the store carries none.
+    confidence: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,11 @@ class Question:
     probe_freq: int  # Δ: tokens per interval
     branches: tuple[Branch, ...]
 
+    @property
+    def signals(self) -> frozenset[str]:
+        """The signals every branch of this question carries."""
+        return frozenset({"confidence"}) if all(b.confidence is not None for b in self.branches) else frozenset()
+
 
 @dataclass(frozen=True)
 class Store:
@@ -52,6 +67,12 @@ class Store:
     path: str
     questions: tuple[Question, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def signals(self) -> frozenset[str]:
+        """The signals the store provides: those every question carries (so a program reading one never
+        meets a question without it)."""
+        return frozenset.intersection(*(q.signals for q in self.questions)) if self.questions else frozenset()
 
 
 def default_store_path() -> Path:
@@ -155,7 +176,51 @@ def _question(q: Any, where: str) -> Question:
     if branches is None:  # something is wrong: the careful path finds the first problem and names it
         branches = tuple(_branch(b, freq, f"{where}: key 'each_branch': branch {j}")
                          for j, b in enumerate(raw_branches))
+    if "signals" in q:  # only stores that carry signals pay for reading them
+        branches = _with_signals(q["signals"], branches, f"{where}: key 'signals'")
     return Question(text=text, gold=gold, probe_freq=freq, branches=branches)
+
+
+def _with_signals(signals: Any, branches: tuple[Branch, ...], where: str) -> tuple[Branch, ...]:
+    """The branches with their signals: ``{"confidence": [[c_0, …, c_P], …]}``, one list per branch."""
+    if not isinstance(signals, dict):
+        raise StoreError(f"{where}: must be an object, got {_kind(signals)}")
+    unknown = sorted(set(signals) - set(SIGNALS))
+    if unknown:
+        raise StoreError(f"{where}: unknown signal {unknown[0]!r}; a store may carry {', '.join(map(repr, SIGNALS))}")
+    if "confidence" not in signals:
+        return branches
+    where = f"{where}: key 'confidence'"
+    lists = signals["confidence"]
+    if not isinstance(lists, list):
+        raise StoreError(f"{where}: must be a list with one list per branch, got {_kind(lists)}")
+    if len(lists) != len(branches):
+        raise StoreError(f"{where}: holds {len(lists):,} lists for {len(branches):,} branches; "
+                         "it must hold one per branch, in the order of 'each_branch'")
+    return tuple(Branch(b.probes, b.total_tokens, b.final_answer,
+                        _confidences(c, len(b.probes), f"{where}: branch {j}"))
+                 for j, (b, c) in enumerate(zip(branches, lists)))
+
+
+_NUMBERS = {int, float}
+
+
+def _confidences(c: Any, n_probes: int, where: str) -> tuple[float, ...]:
+    """One branch's confidences as floats (null: NaN), after checking their number, types and range."""
+    if type(c) is not list:
+        raise StoreError(f"{where}: must be a list of {n_probes + 1} confidences (one per probe, then the "
+                         f"final stretch), got {_kind(c)}")
+    if len(c) != n_probes + 1:
+        raise StoreError(f"{where}: holds {len(c):,} confidences for a branch with {n_probes:,} probes; it must "
+                         f"hold {n_probes + 1:,} (one per probe, then the final stretch)")
+    known = [x for x in c if x is not None]
+    if not _NUMBERS.issuperset(map(type, known)) or not all(0 <= x <= MAX_CONFIDENCE for x in known):  # NaN too
+        k, x = next((k, x) for k, x in enumerate(c) if x is not None and (
+            type(x) not in _NUMBERS or not 0 <= x <= MAX_CONFIDENCE))
+        if type(x) not in _NUMBERS:
+            raise StoreError(f"{where}: confidence {k} must be a number or null, got {_kind(x)}")
+        raise StoreError(f"{where}: confidence {k} is {x!r}; a confidence is a number from 0 to {MAX_CONFIDENCE:g}")
+    return tuple(math.nan if x is None else float(x) for x in c)
 
 
 def _well_formed(raw_branches: list, freq: int) -> tuple[Branch, ...] | None:

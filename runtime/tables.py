@@ -36,6 +36,21 @@ class ReplayTables:
     n_branches: np.ndarray  # [Q] int32
     probe_freq: np.ndarray  # [Q] int64
     gold_ids: np.ndarray  # [Q] int32, PAD when no branch ever gives the gold answer
+    # The `confidence` signal, when the store carries it (else None): every branch's n_probes + 1
+    # confidences back to back (NaN where unknown), branch (q, b)'s starting at conf_start[q, b].
+    conf_flat: np.ndarray | None = None  # [total probes + branches] float64
+    conf_start: np.ndarray | None = None  # [Q, B] int64
+
+    @cached_property
+    def confidence(self) -> np.ndarray:
+        """[Q, B, I + 1] float64, NaN past a branch's n_probes + 1 entries: the padded form of conf_flat
+        that the native kernel reads (reveal t's confidence is at index t - 1)."""
+        assert self.conf_flat is not None, "the store carries no confidence"
+        nq, nb = self.n_probes.shape
+        ni = int(self.n_probes.max(initial=0)) + 1
+        out = np.full((nq, nb, ni), np.nan, dtype=np.float64)
+        out[np.arange(ni) < (self.n_probes + (self.final_ids != PAD))[:, :, None]] = self.conf_flat
+        return out
 
     @cached_property
     def probe_ids(self) -> np.ndarray:
@@ -86,7 +101,20 @@ class ReplayTables:
             n_branches=np.array([len(q.branches) for q in qs], dtype=np.int32),
             probe_freq=np.array([q.probe_freq for q in qs], dtype=np.int64),
             gold_ids=gold_ids,
+            **_confidence_tables(store, n_probes),
         )
+
+
+def _confidence_tables(store: Store, n_probes: np.ndarray) -> dict[str, np.ndarray]:
+    """``conf_flat`` and ``conf_start`` of a store that carries the `confidence` signal; nothing otherwise."""
+    if "confidence" not in store.signals:
+        return {}
+    counts = np.zeros(n_probes.shape, dtype=np.int64)
+    for qi, q in enumerate(store.questions):
+        counts[qi, :len(q.branches)] = n_probes[qi, :len(q.branches)].astype(np.int64) + 1
+    flat = np.fromiter(chain.from_iterable(b.confidence for q in store.questions for b in q.branches),
+                       dtype=np.float64, count=int(counts.sum()))
+    return {"conf_flat": flat, "conf_start": (np.cumsum(counts) - counts.ravel()).reshape(n_probes.shape)}
 
 
 @lru_cache(maxsize=4096)

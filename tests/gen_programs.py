@@ -31,7 +31,10 @@ threaded path). Loops stay bounded (MAX_ITERATIONS) so every program still runs
 quickly.
 
 ``tiny_stores()`` yields small in-memory stores that make ties and edge cases
-common. ``layouts(program)`` re-prints a program the way a person might
+common. ``programs(signals=True)`` may also read environment signals (`last_conf`:
+thresholds, `prune … where last_conf < c`, windows of confidences, weighted
+votes), to run on ``tiny_stores(signals=True)``, whose branches carry
+confidences (NaN among them). ``layouts(program)`` re-prints a program the way a person might
 (redundant parentheses, explicit `asc`, any line breaks, comments anywhere)
 for the formatter's tests.
 """
@@ -58,6 +61,9 @@ _S = ast.Span.point()
 _FLOATS = ("0.0", "0.125", "0.25", "0.5", "1.0", "1.5", "2.5", "3.0", "1.5e1", "2.0e-1")
 _PARAM_FLOATS = ("-2.5", "-1.0", "-0.5", "0.0", "0.25", "0.5", "1.0", "1.5", "3.0")  # ascending
 _FIELDS = {"last": ANSWER, "finished": BOOL, "pruned": BOOL, "depth": INT, "tokens": INT, "index": INT}
+_SIGNAL_FIELDS = {"last_conf": FLOAT}  # fields the environment supplies as a signal
+# confidences in tiny stores: few, so sort keys and weights tie; NaN (null in a store) often
+_CONFIDENCES = (0.0, 0.5, 1.0, 1.5, 2.25, 3.0, 7.5, float("nan"))
 _SETS = ("branches", "live", "active", "completed")
 # the unbounded mode's extreme values, written with literals the grammar accepts (at most 15 digits, 1e15)
 _INT_MIN = "1073741824 * 1073741824 * 8"  # 2**63 wraps to -2**63
@@ -115,9 +121,12 @@ class _Sym:
 class _Gen:
     """One program's generation: the names in scope by type, and the loop budget."""
 
-    def __init__(self, draw: Callable, wild: bool = False):
+    def __init__(self, draw: Callable, wild: bool = False, signals: bool = False):
         self.draw = draw
         self.wild = wild  # the unbounded mode (wild_cases)
+        # the stores carry the `confidence` signal, so programs may read `last_conf` (tiny_stores(signals=True))
+        self.signals = signals
+        self.fields = {**_FIELDS, **_SIGNAL_FIELDS} if signals else _FIELDS
         self.scopes: list[dict[str, _Sym]] = [{}]
         self.branch_vars: dict[str, str] = {}
         self.windows: list[str] = []
@@ -174,9 +183,11 @@ class _Gen:
     def leaf(self, ty: str, branch: bool, const: bool) -> Any:
         opts: list[Callable[[], Any]] = [lambda s=s: _name(s.name) for s in self.visible(ty, const)]
         if branch:
-            opts += [lambda f=f: _name(f) for f, t in {**_FIELDS, **self.branch_vars}.items() if t == ty]
+            opts += [lambda f=f: _name(f) for f, t in {**self.fields, **self.branch_vars}.items() if t == ty]
             opts += self.history_reads(ty)
             opts += self.branch_window_reads(ty)
+            if self.signals and ty == FLOAT:  # often, so most programs read it
+                opts += [lambda: _name("last_conf")] * 3
         if ty == INT:
             opts.append(lambda: _int(self.draw(st.integers(-3, 12))))
             if self.wild:
@@ -343,6 +354,9 @@ class _Gen:
         if not const:
             opts.append(lambda: _call("unanimous", self.expr(SET, d, branch)))
             opts.append(lambda: self.validity(d, branch))
+        if branch and self.signals:  # a threshold on the confidence, as controllers write them
+            opts += [lambda: _bin(self.pick(["<", "<=", ">", ">=", "==", "!="]), _name("last_conf"),
+                                  self.float_literal())] * 2
         return self.pick(opts)()
 
     def answer_(self, d: int, branch: bool, const: bool) -> Any:
@@ -422,6 +436,8 @@ class _Gen:
     def s_update_push(self, depth: int) -> Any:
         """`update S push E to w`: a member's own value, kept bounded like any state fed back into itself."""
         value = self.bounded(self.num(self.size(), True, False), FLOAT)
+        if self.signals and self.chance(3):  # a window of confidences (DeepConf's group confidence)
+            value = _name("last_conf")
         return ast.UpdatePush(span=_S, set=self.expr(SET, 2), value=value, window=self.pick(self.branch_windows))
 
     def bounded(self, e: Any, ty: str) -> Any:
@@ -513,6 +529,8 @@ class _Gen:
             kinds += ["update", "update"]
         if self.branch_windows:
             kinds += ["update_push", "update_push"]
+        if self.signals:
+            kinds += ["confidence_prune", "confidence_prune"]
         if depth > 0:
             kinds += ["if", "if"]
             if self.iterations * 2 <= MAX_ITERATIONS:
@@ -614,6 +632,13 @@ class _Gen:
                 by = _call("clamp", self.expr(INT, 2, branch=True), _int(-1), _int(self.draw(st.integers(1, 4))))
         return ast.Advance(span=_S, set=self.expr(SET, self.size()), by=by)
 
+    def s_confidence_prune(self, depth: int) -> ast.Prune:
+        """`prune S where last_conf < c`: the controller a confidence signal is for."""
+        cond = _bin(self.pick(["<", "<=", ">"]), _name("last_conf"), self.float_literal())
+        if self.chance(3):
+            cond = _bin(self.pick(["and", "or"]), cond, self.expr(BOOL, 1, branch=True))
+        return ast.Prune(span=_S, set=ast.Where(span=_S, set=self.expr(SET, 1), cond=cond))
+
     def s_prune(self, depth: int) -> ast.Prune:
         return ast.Prune(span=_S, set=self.expr(SET, self.size()))
 
@@ -645,6 +670,8 @@ class _Gen:
         if self.chance(8 if self.wild else 6):  # mostly a vote, so episodes end with an answer worth comparing
             if self.wild and self.chance(4):  # a set that is rarely empty: few programs answer none everywhere
                 value = _call("majority", self.pick([_name("branches"), _name("live")]))
+            elif self.signals and self.chance(3):  # a confidence-weighted vote
+                value = _call("weighted", self.expr(SET, 1), _name("last_conf"))
             else:
                 value = _call("majority", self.expr(SET, 2)) if self.chance(5) else self.expr(ANSWER, self.size())
             items.append(ast.Stop(span=_S, value=value))
@@ -663,14 +690,15 @@ def _walk(node: Any):
 
 
 @st.composite
-def program_trees(draw) -> ast.Program:
-    """Syntax trees of programs the checker accepts (placeholder spans)."""
-    return _Gen(draw).program()
+def program_trees(draw, signals: bool = False) -> ast.Program:
+    """Syntax trees of programs the checker accepts (placeholder spans); with ``signals``, they may read
+    the fields of environment signals (`last_conf`), for stores that carry them."""
+    return _Gen(draw, signals=signals).program()
 
 
-def programs() -> st.SearchStrategy[str]:
+def programs(signals: bool = False) -> st.SearchStrategy[str]:
     """Canonical source text of programs the checker accepts."""
-    return program_trees().map(format_program)
+    return program_trees(signals).map(format_program)
 
 
 @st.composite
@@ -711,7 +739,7 @@ def _param_value(p: ast.Param) -> st.SearchStrategy:
 # ---- tiny replay stores --------------------------------------------------------
 
 @st.composite
-def _question(draw, mode: str, wild: bool = False) -> Question:
+def _question(draw, mode: str, wild: bool = False, signals: bool = False) -> Question:
     freq = draw(st.integers(1, 600))
     answer = st.sampled_from(WILD_ALPHABET if wild and draw(st.booleans()) else ALPHABET)
     most = 48 if wild else 12  # branches
@@ -721,7 +749,9 @@ def _question(draw, mode: str, wild: bool = False) -> Question:
         full = freq * len(probes)
         # Totals below Δ·len(probes) happen in the real data: the last interval is then free.
         total = draw(st.integers(0, full + 2 * freq) | st.integers(0, max(0, full - 1)))
-        return Branch(probes, total, draw(answer))
+        conf = tuple(draw(st.lists(st.sampled_from(_CONFIDENCES), min_size=len(probes) + 1,
+                                   max_size=len(probes) + 1))) if signals else None
+        return Branch(probes, total, draw(answer), conf)
 
     if mode == "identical":
         one = branch(6)
@@ -736,13 +766,14 @@ def _question(draw, mode: str, wild: bool = False) -> Question:
 
 
 @st.composite
-def tiny_stores(draw, wild: bool = False) -> Store:
+def tiny_stores(draw, wild: bool = False, signals: bool = False) -> Store:
     """Stores of 1-4 questions, 1-12 branches each, 0-6 probes, answers from ALPHABET.
 
     ``wild``: up to 48 branches and 12 probes, often answers from the 41 of WILD_ALPHABET.
+    ``signals``: every branch carries the `confidence` signal (values from _CONFIDENCES, NaN among them).
     """
     modes = st.sampled_from(["mixed", "mixed", "mixed", "identical", "no_probes", "single"])
-    questions = tuple(draw(_question(draw(modes), wild)) for _ in range(draw(st.integers(1, 4))))
+    questions = tuple(draw(_question(draw(modes), wild, signals)) for _ in range(draw(st.integers(1, 4))))
     return Store(name="tiny", path="<tiny>", questions=questions, meta={"synthetic": True})
 
 

@@ -94,6 +94,19 @@ def test_generated_programs_agree(text, store):
     assert_engines_agree(checked, params, store, range(3), "\n" + text)
 
 
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=programs(signals=True), store=tiny_stores(signals=True))
+def test_generated_programs_reading_confidence_agree(text, store):
+    """Programs that may read `last_conf`, on stores whose branches carry confidences (NaN among them)."""
+    checked = _program(text)
+    try:
+        params = bind_params(checked)
+    except TtscError:
+        return
+    assert_engines_agree(checked, params, store, range(3), "\n" + text)
+
+
 @settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=wild_cases())

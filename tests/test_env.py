@@ -36,7 +36,7 @@ def scripted_from(store: Store, seeds) -> ScriptedEnvironment:
             d = q.probe_freq
             episodes.append([Trajectory(chunks=tuple((a, d) for a in b.probes),
                                         final=(b.final_answer, max(0, b.total_tokens - d * len(b.probes))),
-                                        whole_tokens=b.total_tokens)
+                                        whole_tokens=b.total_tokens, confidence=b.confidence)
                              for b in (q.branches[i] for i in shuffled_order(len(q.branches), seed))])
     return ScriptedEnvironment(episodes, [q.gold for q in store.questions], seeds,
                                intervals=[q.probe_freq for q in store.questions], non_answers=non_answers(store))
