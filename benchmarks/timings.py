@@ -10,6 +10,8 @@ the exit status is 1 when any measurement is over its limit.
 * compiling cmc.tts to a Python policy (parse, check, generate, load; no cache) — 5 s
 * loading the 12 published replay stores — 5 s
 * refusing each hostile input of tests/test_hostile_input.py — 10 s each
+* `var w: window(10000)`, `repeat 100000 { push 1 to w; if mean(w) … }` on five questions, native
+  engine, kernel compiled beforehand — 5 s (a `mean` that summed the window took ~120 s)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if str(ROOT) not in sys.path:  # the hostile cases live with their test
 
 from ttsc.compiler import compile as compile_mod  # noqa: E402
 from ttsc.dsl.checker import check  # noqa: E402
+from ttsc.dsl.diagnostics import Source  # noqa: E402
 from ttsc.dsl.parser import parse_source, read_source  # noqa: E402
 from ttsc.runtime.store import load_stores  # noqa: E402
 
@@ -57,6 +60,22 @@ def refuse_hostile(name: str, text: str, code: str, line: int | None, col: int |
         assert_refused(path, code, line, col)
 
 
+def large_window() -> Callable[[], object]:
+    """The fuzzer's window program on five questions; compiles its kernel first (not timed)."""
+    from tests.test_resources import window_program
+    from ttsc.compiler.engines import run
+    from ttsc.runtime.params import bind_params
+    from ttsc.runtime.store import Store, default_store_path, load_store
+
+    full = load_store(default_store_path())
+    store = Store(full.name, full.path, full.questions[:5])
+    src = Source("<window>", window_program(10_000, 100_000))
+    checked = check(parse_source(src), src)
+    params = bind_params(checked, {})
+    run(checked, params, Store(full.name, full.path, full.questions[:1]), range(1), "compiled")
+    return lambda: run(checked, params, store, range(1), "compiled")
+
+
 def measurements(shared: Path) -> list[tuple[str, float, Callable[[], object]]]:
     """(what, limit in seconds, the work) for every timed claim."""
     from tests.test_hostile_input import TEXT_CASES
@@ -66,6 +85,7 @@ def measurements(shared: Path) -> list[tuple[str, float, Callable[[], object]]]:
         out.append(("load the 12 published stores", 5.0, lambda: load_published(shared)))
     else:
         print(f"(no stores at {shared / 'replay' / 'autotts'}: store loading not timed)")
+    out.append(("window(10000) program, 100,000 means (native)", 5.0, large_window()))
     out += [(f"refuse hostile input {name!r}", 10.0, lambda n=name, c=case: refuse_hostile(n, *c))
             for name, case in TEXT_CASES.items()]
     return out
