@@ -36,6 +36,7 @@ class ReplayTables:
     n_branches: np.ndarray  # [Q] int32
     probe_freq: np.ndarray  # [Q] int64
     gold_ids: np.ndarray  # [Q] int32, PAD when no branch ever gives the gold answer
+    golds: list[str]  # [Q] the gold answers as written
 
     @cached_property
     def probe_ids(self) -> np.ndarray:
@@ -86,6 +87,7 @@ class ReplayTables:
             n_branches=np.array([len(q.branches) for q in qs], dtype=np.int32),
             probe_freq=np.array([q.probe_freq for q in qs], dtype=np.int64),
             gold_ids=gold_ids,
+            golds=[q.gold for q in qs],
         )
 
 
