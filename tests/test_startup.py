@@ -6,10 +6,13 @@ import subprocess
 import sys
 
 HEAVY = ("numba", "matplotlib", "scipy")
+# What `check` and `fmt` need is the parser, the checker and click: not arrays, terminal rendering or a
+# validating model library (each cost more than parsing and checking a small program).
+NOT_FOR_CHECK = HEAVY + ("numpy", "rich", "pydantic")
 
 
-def _loaded_after(code: str) -> list[str]:
-    probe = f"import sys\n{code}\nprint('loaded:', *(m for m in {HEAVY!r} if m in sys.modules))"
+def _loaded_after(code: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
+    probe = f"import sys\n{code}\nprint('loaded:', *(m for m in {watched!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return out.stdout.rpartition("loaded:")[2].split()
 
@@ -23,9 +26,18 @@ def test_check_loads_no_heavy_library(tmp_path):
     f.write_text("strategy tiny\nparam k: int = 3\nopen k\nstop majority(live)\n")
     code = ("from ttsc.cli.main import cli\n"
             f"try:\n    cli(['check', {str(f)!r}])\nexcept SystemExit as e:\n    assert e.code == 0, e.code")
-    assert _loaded_after(code) == []
+    assert _loaded_after(code, NOT_FOR_CHECK) == []
     code = code.replace("'check'", "'fmt', '--check'")
-    assert _loaded_after(code.replace("assert e.code == 0, e.code", "pass")) == []
+    assert _loaded_after(code.replace("assert e.code == 0, e.code", "pass"), NOT_FOR_CHECK) == []
+
+
+def test_check_of_a_failing_program_loads_no_heavy_library(tmp_path):
+    """Rendering diagnostics (spans, suggestions) stays light too."""
+    f = tmp_path / "bad.tts"
+    f.write_text("strategy bad\nparam k: int = 3\nopen kk\nstop majority(live\n")
+    code = ("from ttsc.cli.main import cli\n"
+            f"try:\n    cli(['check', {str(f)!r}])\nexcept SystemExit as e:\n    assert e.code == 1, e.code")
+    assert _loaded_after(code, NOT_FOR_CHECK) == []
 
 
 def test_help_lists_every_command_without_numba():
