@@ -76,11 +76,11 @@ def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
     name = name or f"{p.absolute().parent.name}/{p.stem}"
     key = store_cache.key(raw)
     hit = store_cache.cached(key, name, where)
-    return hit if hit is not None else store_cache.tabled(_parse(raw, where, name), key)
+    return hit if hit is not None else store_cache.tabled(parse_store(raw, where, name), key)
 
 
-def _parse(raw: bytes, where: str, name: str) -> Store:
-    """A store file's bytes, parsed and validated."""
+def parse_store(raw: bytes, where: str, name: str) -> Store:
+    """A store file's bytes, parsed and validated (no cache, no tables)."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:

@@ -46,3 +46,11 @@ def test_help_lists_every_command_without_numba():
     for name in ("check", "compare", "compile", "eval", "fmt", "report", "sweep", "synth", "trace"):
         assert f"  {name} " in out
     assert "numba" not in _loaded_after(code)
+
+
+def test_a_quiet_eval_loads_no_terminal_rendering():
+    """With --quiet (or no terminal) there is no progress bar to draw; csv output needs no tables."""
+    code = ("from ttsc.cli.main import cli\n"
+            "try:\n    cli(['eval', 'sc', '--seeds', '1', '--engine', 'interpret', '--quiet', '--format', 'csv'])\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code")
+    assert _loaded_after(code, ("rich",)) == []

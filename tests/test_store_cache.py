@@ -17,7 +17,7 @@ from ttsc.dsl.diagnostics import Source
 from ttsc.dsl.parser import parse_source
 from ttsc.runtime import store_cache
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import _parse, load_store
+from ttsc.runtime.store import load_store, parse_store
 from ttsc.runtime.tables import ReplayTables
 
 STORE = [
@@ -52,7 +52,7 @@ def test_a_cached_store_is_the_parsed_store(tmp_path):
     assert _entry(path).is_file()
     again = load_store(path, name="other/name")
     assert again._questions is None  # from the cache: questions not built yet
-    fresh = _parse(path.read_bytes(), str(path), "other/name")
+    fresh = parse_store(path.read_bytes(), str(path), "other/name")
     assert again.name == "other/name" and again.path == str(path) and again.meta == fresh.meta
     assert again.questions == fresh.questions and again == fresh and first.questions == fresh.questions
     _assert_same_tables(again.tables, ReplayTables.from_store(fresh))
@@ -64,7 +64,7 @@ def test_engines_give_the_same_episodes_on_a_cached_store(tmp_path):
     src = Source("<t>", "strategy t\nopen 2\nadvance active by 1\nstop majority(live)\n")
     checked = check(parse_source(src), src)
     params = bind_params(checked, {})
-    fresh = _parse(path.read_bytes(), str(path), "s")
+    fresh = parse_store(path.read_bytes(), str(path), "s")
     load_store(path)
     hit = load_store(path)
     for engine in ("interpret", "batched", "compiled"):
@@ -93,7 +93,7 @@ def test_an_unwritable_cache_folder_only_costs_the_parse(tmp_path, monkeypatch):
     path = _write(tmp_path / "s.json", STORE)
     for _ in range(2):
         store = load_store(path)
-        assert store == _parse(path.read_bytes(), str(path), store.name)
+        assert store == parse_store(path.read_bytes(), str(path), store.name)
 
 
 @pytest.mark.parametrize("damage", [b"", b"garbage", None])
@@ -104,7 +104,7 @@ def test_a_damaged_entry_is_rebuilt(tmp_path, damage):
     data = entry.read_bytes()
     entry.write_bytes(data[: len(data) - 9] if damage is None else damage)  # cut short, emptied, replaced
     assert store_cache.cached(store_cache.key(path.read_bytes()), "s", str(path)) is None
-    assert load_store(path) == _parse(path.read_bytes(), str(path), load_store(path).name)
+    assert load_store(path) == parse_store(path.read_bytes(), str(path), load_store(path).name)
     assert entry.read_bytes() == data  # written again whole
 
 
@@ -120,4 +120,4 @@ def test_concurrent_loads_agree_and_leave_one_whole_entry(tmp_path):
     folder = _entry(path).parent
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
     hit = store_cache.cached(store_cache.key(path.read_bytes()), "s", str(path))
-    assert hit is not None and hit == _parse(path.read_bytes(), str(path), "s")
+    assert hit is not None and hit == parse_store(path.read_bytes(), str(path), "s")
