@@ -54,3 +54,16 @@ def test_a_quiet_eval_loads_no_terminal_rendering():
             "try:\n    cli(['eval', 'sc', '--seeds', '1', '--engine', 'interpret', '--quiet', '--format', 'csv'])\n"
             "except SystemExit as e:\n    assert e.code == 0, e.code")
     assert _loaded_after(code, ("rich",)) == []
+
+
+def test_running_a_kernel_does_not_import_blas_bindings():
+    """numba's first kernel load would import SciPy's BLAS bindings (~1 s) to learn what no kernel uses;
+    they stay unimported, and importing them afterwards still works."""
+    code = ("import sys\nfrom ttsc.cli.main import cli\n"
+            "try:\n    cli(['eval', 'sc', '--seeds', '2', '--quiet', '--format', 'csv'])\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "print('kernel ran:', 'numba.np.arraymath' in sys.modules)\n"
+            "print('blas loaded:', 'scipy.linalg.cython_blas' in sys.modules)\n"
+            "import scipy.linalg.cython_blas\nprint('blas importable: True')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "kernel ran: True" in out and "blas loaded: False" in out and "blas importable: True" in out
