@@ -76,8 +76,11 @@ def _load(hint: Any, v: Any) -> Any:
         if v is None:
             return None
         if isinstance(v, dict):  # a node: the member whose `kind` it names
-            member = next(a for a in args if isinstance(a, type) and issubclass(a, _Model)
-                          and ("kind" not in a.model_fields or a.model_fields["kind"].default == v.get("kind")))
+            member = next((a for a in args if isinstance(a, type) and issubclass(a, _Model)
+                           and ("kind" not in a.model_fields or a.model_fields["kind"].default == v.get("kind"))),
+                          None)
+            if member is None:
+                raise ValueError(f"no node of kind {v.get('kind')!r} fits here")
             return member.model_validate(v)
         if isinstance(v, (list, tuple)):  # the tuple member
             return _load(next(a for a in args if typing.get_origin(a) is tuple), v)
