@@ -157,7 +157,7 @@ class NativeGenerator:
             "    COMP = np.zeros(B, dtype=np.int64)",
             "    ACC = np.zeros(rt.N_ACC, dtype=np.int64)",
             f"    WB = np.zeros(({nw}{rows_bw}, max(1{''.join(', ' + w for w in caps)})), dtype=np.float64)",
-            f"    WM = np.zeros(({nw}{rows_bw}, 3), dtype=np.int64)",
+            f"    WM = np.zeros(({nw}{rows_bw}, 5), dtype=np.int64)",
             f"    SB = np.zeros(({max(self.n_sets, 1)}, B), dtype=np.int64)",
             f"    XI = np.zeros(({max(self.n_xi, 1)}, B), dtype=np.int64)",
             f"    XF = np.zeros(({max(self.n_xf, 1)}, B), dtype=np.float64)",
@@ -234,9 +234,7 @@ class NativeGenerator:
             w = len(self.windows)
             self.windows.append(cap)
             g.names[item.name] = _Sym("window", index=w)
-            self.out.write(f"WM[{w}, 0] = 0")
-            self.out.write(f"WM[{w}, 1] = 0")
-            self.out.write(f"WM[{w}, 2] = {cap}")
+            self.out.write(f"rt.open_window(WM, {w}, {cap})")
         elif isinstance(item, ast.BranchVar):
             if item.type == "float":
                 self.branch_rows[item.name] = ("BF", self.n_bf, item.type)
@@ -372,9 +370,7 @@ class NativeGenerator:
             o.write(f"BI[{first}, {slot}] = 0")
         for name, (_, k) in self.branch_windows.items():
             w = self.branch_window(name, slot)
-            o.write(f"WM[{w}, 0] = 0")
-            o.write(f"WM[{w}, 1] = 0")
-            o.write(f"WM[{w}, 2] = {k}")
+            o.write(f"rt.open_window(WM, {w}, {k})")
         self.record_histories(slot)
         if bound is not None:
             o.write(f"{bound}[{got}] = {slot}")

@@ -8,6 +8,7 @@ imported from there, so numba can keep the machine code beside it
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -197,6 +198,26 @@ def _has_machine_code(module: types.ModuleType) -> bool:
     return any((path.parent / "__pycache__").glob(f"{path.stem}.run-*.nbi"))
 
 
+_BLAS = "scipy.linalg.cython_blas"
+
+
+@contextlib.contextmanager
+def _no_blas_probe():
+    """numba's first compile or cache load in a process imports ``numba.np.arraymath``, which imports
+    SciPy's BLAS bindings (when SciPy is installed: about a second) only to choose how ``np.cov``-like
+    inner products are compiled. No kernel calls BLAS, so they stay unimported meanwhile; the entry is
+    removed afterwards and a later ``import scipy.linalg`` works as usual."""
+    if "numba.np.arraymath" in sys.modules or _BLAS in sys.modules:
+        yield
+        return
+    sys.modules[_BLAS] = None  # makes the import raise ImportError: numba then uses its own loops
+    try:
+        yield
+    finally:
+        if _BLAS in sys.modules and sys.modules[_BLAS] is None:
+            del sys.modules[_BLAS]
+
+
 def run_native(checked: CheckedProgram, params: dict, env: ReplayEnvironment) -> Outcome:
     """Every episode of the replay environment ``env`` in one kernel call (per thread); ``env`` only says
     which store and seeds, and grades. ``compile_seconds`` holds generating, compiling or loading the
@@ -224,7 +245,8 @@ def run_native(checked: CheckedProgram, params: dict, env: ReplayEnvironment) ->
             if compile_notice is not None and not _has_machine_code(policy.module):
                 compile_notice(policy.name)
             warm = time.perf_counter()
-            policy.module.run(*args, 0, 0)
+            with _no_blas_probe():
+                policy.module.run(*args, 0, 0)
             compile_seconds += time.perf_counter() - warm
             _ready.add(policy.digest)
         _run_episodes(policy.module.run, args, out.shape[1])

@@ -483,7 +483,31 @@ def max2(a, b):
     return b if b > a else a
 
 
-# ---- windows: WB[w] is a ring buffer, WM[w] = (start, size, capacity) ----------
+# ---- windows: WB[w] is a ring buffer, WM[w] = (start, size, capacity, whole, others) ----------
+# ``whole`` is the exact sum of the small whole values held and ``others`` how many held values are not
+# small whole numbers (ops.WHOLE_MAX): while there are none, that sum is the oldest-first float sum
+# exactly, so ``mean`` is O(1), as in the interpreter's and the batched engine's windows.
+
+WHOLE_MAX = ops.WHOLE_MAX
+
+
+@njit(cache=True, _nrt=False)
+def open_window(WM, w, cap):
+    """An empty window of capacity ``cap`` in row ``w``."""
+    WM[w, 0] = 0
+    WM[w, 1] = 0
+    WM[w, 2] = cap
+    WM[w, 3] = 0
+    WM[w, 4] = 0
+
+
+@njit(cache=True, _nrt=False)
+def _count(WM, w, value, sign):
+    if value == np.floor(value) and abs(value) <= WHOLE_MAX:  # ops.small_whole (NaN and inf are not)
+        WM[w, 3] += sign * np.int64(value)
+    else:
+        WM[w, 4] += sign
+
 
 @njit(cache=True, _nrt=False)
 def push(WB, WM, w, value):
@@ -492,8 +516,10 @@ def push(WB, WM, w, value):
         WB[w, (start + size) % cap] = value
         WM[w, 1] = size + 1
     else:
+        _count(WM, w, WB[w, start], -1)  # the oldest drops out
         WB[w, start] = value
         WM[w, 0] = (start + 1) % cap
+    _count(WM, w, value, 1)
 
 
 @njit(cache=True, _nrt=False)
@@ -517,6 +543,8 @@ def window_mean(WB, WM, w):
     start, size, cap = WM[w, 0], WM[w, 1], WM[w, 2]
     if size == 0:
         return 0.0
+    if WM[w, 4] == 0:
+        return float(WM[w, 3]) / size
     total = 0.0
     for k in range(size):  # oldest first, one addition at a time, as the interpreter sums
         total += WB[w, (start + k) % cap]

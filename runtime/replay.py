@@ -16,13 +16,16 @@ from ttsc.errors import TtscError
 from ttsc.runtime import reveal
 from ttsc.runtime.env import DEFAULT_NON_ANSWERS, Moved, Taken
 from ttsc.runtime.store import Store
+from ttsc.runtime.store_cache import TabledStore
 from ttsc.runtime.tables import ReplayTables, shuffle_orders
 
 _tables: dict[int, tuple[Store, ReplayTables]] = {}
 
 
 def tables_for(store: Store) -> ReplayTables:
-    """Padded tables are built once per store object (sweeps reuse them)."""
+    """Padded tables are built once per store object (sweeps reuse them); a store loaded from a file has them."""
+    if isinstance(store, TabledStore):
+        return store.tables
     hit = _tables.get(id(store))
     if hit is not None and hit[0] is store:
         return hit[1]
@@ -191,7 +194,7 @@ class ReplayEnvironment:
         """Correct iff the answer is the question's gold one (an id -1 gold is never matched)."""
         q = self.question[rows]
         gold = self.tables.gold_ids[q].astype(np.int64)
-        golds = [s.gold for s in self.store.questions]
+        golds = self.tables.golds
         for i in np.flatnonzero(gold < 0):  # a gold no branch gives may still be written in the program
             gold[i] = self._extra[q[i]].get(golds[q[i]], -1)
         return (answers >= 0) & (answers == gold)

@@ -81,13 +81,27 @@ def default_store_path() -> Path:
 
 
 def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
-    """Load and validate one store file; ``name`` defaults to ``<parent>/<stem>``."""
+    """Load and validate one store file; ``name`` defaults to ``<parent>/<stem>``.
+
+    The result has its replay tables; both come from the cache when it holds the same bytes
+    (``runtime/store_cache.py``).
+    """
+    from ttsc.runtime import store_cache  # numpy: only commands that load stores pay for it
+
     p = Path(path)
     where = str(path)
     try:
         raw = p.read_bytes()
     except OSError as e:
         raise StoreError(f"{where}: cannot read store: {e.strerror or e}") from None
+    name = name or f"{p.absolute().parent.name}/{p.stem}"
+    key = store_cache.key(raw)
+    hit = store_cache.cached(key, name, where)
+    return hit if hit is not None else store_cache.tabled(parse_store(raw, where, name), key)
+
+
+def parse_store(raw: bytes, where: str, name: str) -> Store:
+    """A store file's bytes, parsed and validated (no cache, no tables)."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -114,7 +128,7 @@ def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
     if not data:
         raise StoreError(f"{where}: store has no questions")
     questions = tuple(_question(q, f"{where}: question {i}") for i, q in enumerate(data))
-    return Store(name=name or f"{p.absolute().parent.name}/{p.stem}", path=where, questions=questions, meta=meta)
+    return Store(name=name, path=where, questions=questions, meta=meta)
 
 
 def load_stores(paths: Iterable[str | os.PathLike[str]]) -> list[Store]:

@@ -36,6 +36,7 @@ class ReplayTables:
     n_branches: np.ndarray  # [Q] int32
     probe_freq: np.ndarray  # [Q] int64
     gold_ids: np.ndarray  # [Q] int32, PAD when no branch ever gives the gold answer
+    golds: list[str]  # [Q] the gold answers as written
     # The `confidence` signal, when the store carries it (else None): every branch's n_probes + 1
     # confidences back to back (NaN where unknown), branch (q, b)'s starting at conf_start[q, b].
     conf_flat: np.ndarray | None = None  # [total probes + branches] float64
@@ -101,6 +102,7 @@ class ReplayTables:
             n_branches=np.array([len(q.branches) for q in qs], dtype=np.int32),
             probe_freq=np.array([q.probe_freq for q in qs], dtype=np.int64),
             gold_ids=gold_ids,
+            golds=[q.gold for q in qs],
             **_confidence_tables(store, n_probes),
         )
 

@@ -102,3 +102,51 @@ def test_window_engines_agree_and_mean_is_constant_time():
     a = run(checked, params, store, range(2), "interpret")
     b = run(checked, params, store, range(2), "batched")
     assert (a.tokens == b.tokens).all() and (a.answers == b.answers).all()
+
+
+def window_program(capacity: int, pushes: int) -> str:
+    """The fuzzer's window program: many pushes of whole numbers, each followed by a mean."""
+    return (f"strategy win\nvar w: window({capacity})\nvar hits: int = 0\nopen 1\nrepeat {pushes} {{\n"
+            "  push 1 to w\n  if mean(w) > 2.0 {\n    hits = hits + 1\n  }\n  if mean(w) < 1.0 {\n"
+            "    hits = hits + 2\n  }\n}\nadvance active by hits + 1\nstop majority(live)\n")
+
+
+def test_large_window_program_agrees_on_every_engine():
+    """Regression: `var w: window(10000)`, `repeat 100000 { push 1 to w; if mean(w) > 2.0 … }` summed the
+    whole window at every `mean` on the native engine (~120 s); every engine keeps the exact sum now."""
+    from tests.test_differential import assert_engines_agree
+
+    full = load_store(default_store_path())
+    store = Store(full.name, full.path, full.questions[:5])
+    checked = _program(window_program(10_000, 20_000))
+    assert_engines_agree(checked, bind_params(checked, {}), store, range(1), "window(10000)")
+
+
+def test_window_mean_is_exact_on_every_engine():
+    """Every engine's `mean` is the oldest-first float sum bit for bit, whatever the window held before:
+    large, fractional, infinite and NaN values come and go, and whole numbers are summed exactly again.
+    The program keeps the window's last five values itself and stops at the first `mean` that differs
+    from their oldest-first sum."""
+    from tests.test_differential import assert_engines_agree
+
+    values = (["549755813888.0", "0.0 - 549755813888.0", "549755813888.0", "3.0", "-0.0", "7.0"] * 2
+              + ["0.1", "1.0", "2.0", "huge", "0.0 - huge", "5.0", "6.0", "7.0", "8.0", "9.0", "huge * huge - huge * huge",
+                 "1.0", "2.0", "3.0", "4.0", "5.0", "huge * huge", "1.0", "0.0 - huge * huge", "2.0", "3.0", "4.0",
+                 "5.0", "6.0", "1073741824.0 * 1073741824.0", "1.0", "1.0", "1.0", "1.0", "1.0",
+                 "1099511627776.0", "1.0", "1.0", "1.0", "1.0", "1.0", "0.5", "0.25", "3.0", "0.1", "0.2", "0.7"])
+    lines = ["strategy exact", "var w: window(5)", "var huge: float = 100000000000000.0", "var n: int = 0",
+             *(f"var v{k}: float = 0.0" for k in range(1, 6)), "var s: float = 0.0", "var x: float = 0.0",
+             "repeat 21 {\n  huge = huge * 100000000000000.0\n}"]  # 1e294: huge * huge is inf
+    for v in values:
+        lines += [f"x = {v}", "v1 = v2", "v2 = v3", "v3 = v4", "v4 = v5", "v5 = x", "n = min(n + 1, 5)",
+                  "push x to w", "s = 0.0",
+                  *(f"if n >= {6 - k} {{\n  s = s + v{k}\n}}" for k in range(1, 6)),
+                  "if not (mean(w) == s / n or (mean(w) != mean(w) and s != s)) {\n  stop none\n}"]
+    lines += ["open 1", "stop majority(live)"]
+    text = "\n".join(lines) + "\n"
+    checked = _program(text)
+    store = load_store(default_store_path())
+    params = bind_params(checked, {})
+    out = run(checked, params, store, range(1), "interpret")
+    assert (out.stop_line == len(text.splitlines())).all()  # every mean was exact: the last line stopped it
+    assert_engines_agree(checked, params, store, range(1), "exact means")

@@ -55,7 +55,7 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
     COMP = np.zeros(B, dtype=np.int64)
     ACC = np.zeros(rt.N_ACC, dtype=np.int64)
     WB = np.zeros((1, max(1)), dtype=np.float64)
-    WM = np.zeros((1, 3), dtype=np.int64)
+    WM = np.zeros((1, 5), dtype=np.int64)
     SB = np.zeros((1, B), dtype=np.int64)
     XI = np.zeros((1, B), dtype=np.int64)
     XF = np.zeros((1, B), dtype=np.float64)

@@ -49,9 +49,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
     # strategies/cmc.tts:25  var ema: float = 0.0      # momentum of the pool's confidence
     v_ema = float(0.0)
     # strategies/cmc.tts:26  var hist: window(T_ema)   # ema at the end of the last T_ema steps
-    WM[0, 0] = 0
-    WM[0, 1] = 0
-    WM[0, 2] = KI[4]
+    rt.open_window(WM, 0, KI[4])
     # strategies/cmc.tts:31  open n_init
     want_1 = KI[0]
     got_1 = 0
@@ -167,7 +165,7 @@ def run(KI, KF, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches,
     COMP = np.zeros(B, dtype=np.int64)
     ACC = np.zeros(rt.N_ACC, dtype=np.int64)
     WB = np.zeros((1, max(1, KI[4])), dtype=np.float64)
-    WM = np.zeros((1, 3), dtype=np.int64)
+    WM = np.zeros((1, 5), dtype=np.int64)
     SB = np.zeros((6, B), dtype=np.int64)
     XI = np.zeros((4, B), dtype=np.int64)
     XF = np.zeros((1, B), dtype=np.float64)
