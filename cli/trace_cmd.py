@@ -15,7 +15,7 @@ from ttsc.runtime.params import bind_params
 @click.command("trace")
 @click.argument("strategy", type=click.Path(dir_okay=False))
 @click.option("--env", "env", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="replay store file  [default: the bundled synthetic store]")
+              help="replay store file  [default: the bundled store]")
 @click.option("--question", type=click.IntRange(0), default=0, show_default=True, help="question index in the store")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="the seed that shuffles branches")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter (repeatable)")

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ MODEL = "SmolLM2-135M-Instruct"
 # SmolLM2's chat format: the instruct model answers inside it far more often than after a bare question.
 TEMPLATE = ("<|im_start|>user\n{question}\nPut your final answer within \\boxed{}.<|im_end|>\n"
             "<|im_start|>assistant\n")
-QUESTIONS, BRANCHES, INTERVAL, MAX_BRANCH_TOKENS, PROBE_TOKENS, LOGPROBS, SEED = 20, 10, 16, 64, 6, 4, 0
+QUESTIONS, BRANCHES, INTERVAL, MAX_BRANCH_TOKENS, PROBE_TOKENS, LOGPROBS, SEED = 12, 8, 16, 64, 6, 4, 0
 
 _NAMES = ("Tom", "Sara", "Ben", "Lily", "Omar", "Mia", "Jack", "Nora", "Leo", "Emma")
 _THINGS = ("apples", "pencils", "marbles", "stickers", "cookies", "books", "shells", "cards")
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="continue an interrupted rebuild")
     ap.add_argument("--dataset", type=Path, default=None, help="also write the questions here (JSONL) and stop")
     a = ap.parse_args(argv)
+    # a plain `kill` unwinds like Ctrl-C, so the servers are stopped and the journal kept for --resume
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         if a.dataset is not None:
             a.dataset.write_text("".join(json.dumps(p) + "\n" for p in problems(a.questions, a.seed)))
