@@ -132,7 +132,7 @@ class _Seeded(_Quiet):
     """A deterministic model: a request's seed decides whether it ends (and its answer); probes answer by
     prompt length. It returns top log-probabilities when asked, and answers slowly so a run can be killed."""
 
-    delay = 0.02
+    delay = 0.05
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -37,7 +37,7 @@ MODEL = "SmolLM2-135M-Instruct"
 # SmolLM2's chat format: the instruct model answers inside it far more often than after a bare question.
 TEMPLATE = ("<|im_start|>user\n{question}\nPut your final answer within \\boxed{}.<|im_end|>\n"
             "<|im_start|>assistant\n")
-QUESTIONS, BRANCHES, INTERVAL, MAX_BRANCH_TOKENS, PROBE_TOKENS, LOGPROBS, SEED = 12, 8, 16, 64, 6, 4, 0
+QUESTIONS, BRANCHES, INTERVAL, MAX_BRANCH_TOKENS, PROBE_TOKENS, LOGPROBS, SEED = 8, 8, 16, 64, 6, 4, 0
 
 _NAMES = ("Tom", "Sara", "Ben", "Lily", "Omar", "Mia", "Jack", "Nora", "Leo", "Emma")
 _THINGS = ("apples", "pencils", "marbles", "stickers", "cookies", "books", "shells", "cards")
@@ -148,7 +148,7 @@ def build(out: Path, *, questions: int = QUESTIONS, branches: int = BRANCHES, in
                         probe_suffix=DEFAULT_SUFFIX, probe_tokens=PROBE_TOKENS, template=TEMPLATE, logprobs=logprobs)
     settings = Settings(model=f"{MODEL} (Q4_1 GGUF, llama.cpp server)", backend="openai", config=config,
                         temperature=0.7, top_p=1.0, seed=seed, branches=branches,
-                        dataset=f"arithmetic word problems (ttsc.runtime.live.bundled, seed {seed}, {questions})",
+                        dataset=f"arithmetic word problems (ttsc.runtime.live.bundled, seed {seed})",
                         grader="exact")
     partial = out.with_name(out.stem + ".collecting.json")
     start = time.perf_counter()
