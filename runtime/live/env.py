@@ -152,8 +152,6 @@ class LiveEnvironment:
         self.n_questions = len(self.questions)
         self.n_episodes = len(self.seeds) * self.n_questions
         self.extract = Extractor(config.extractor)
-        # the signals it provides: token confidences where the backend is asked for log-probabilities
-        self.signals = frozenset({"confidence"}) if config.logprobs else frozenset()
         self._grade = grade or (lambda a, g: a is not None and a == g)
         self._prompts = [config.template.replace("{question}", q) for q in self.questions]
         # branches an episode may open: the configured bound, or fewer where the backend has fewer (scripts)
