@@ -25,7 +25,7 @@ POOLED = "all stores"
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
 @click.option("--env", "envs", multiple=True, type=click.Path(exists=True),
-              help="replay store file or directory (repeatable); default: the bundled synthetic store")
+              help="replay store file or directory (repeatable); default: the bundled store")
 @click.option("--set-a", "sets_a", multiple=True, metavar="NAME=VALUE", help="override a parameter of A")
 @click.option("--set-b", "sets_b", multiple=True, metavar="NAME=VALUE", help="override a parameter of B")
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True, help="run seeds 0..N-1")

@@ -23,7 +23,7 @@ COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequentia
 @click.argument("strategy", type=click.Path(dir_okay=False))
 @click.option("--env", "envs", multiple=True, type=click.Path(exists=True),
               help="replay store file or directory of <model>/<benchmark>.json (repeatable); "
-                   "default: the bundled synthetic store")
+                   "default: the bundled store")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter (repeatable)")
 @click.option("--sweep", "sweeps", multiple=True, metavar="NAME=SPEC",
               help="evaluate each value: a list `2,4,8` or an inclusive range `start:stop:step` such as "

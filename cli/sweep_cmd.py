@@ -27,7 +27,7 @@ from ttsc.runtime.params import Value, bind_params, parse_value
 @click.argument("strategies", nargs=-1, required=True)
 @click.option("--env", "envs", multiple=True, type=click.Path(exists=True),
               help="replay store file or directory of <model>/<benchmark>.json (repeatable); "
-                   "default: the bundled synthetic store")
+                   "default: the bundled store")
 @click.option("--sweep", "sweeps", multiple=True, metavar="NAME=SPEC",
               help="values of a parameter: a list `2,4,8` or an inclusive range `start:stop:step` such as "
                    "`0:1:0.1`; applies to every strategy with that parameter, or to one as STRATEGY.NAME=SPEC; "

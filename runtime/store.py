@@ -76,7 +76,7 @@ class Store:
 
 
 def default_store_path() -> Path:
-    """The bundled synthetic store (``ttsc.runtime/data/default.json``)."""
+    """The bundled store (``ttsc.runtime/data/default.json``): collected from SmolLM2-135M by ``ttsc collect``."""
     return Path(str(resources.files("ttsc.runtime").joinpath("data").joinpath("default.json")))
 
 

@@ -9,18 +9,17 @@ and far beyond Δ·(probes+1). Only ``random.Random`` draws are used (``random``
 ``randrange``), whose streams Python keeps stable, so a seed gives the same
 store everywhere.
 
-``python -m ttsc.runtime.synth`` rewrites the bundled default store.
+``ttsc synth`` writes one. (The bundled default store is no longer synthetic:
+it is collected from a real model, ``runtime/live/bundled.py``.)
 """
 
 from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 from ttsc.errors import TtscError
-from ttsc.runtime.store import default_store_path
 
 NOTE = "synthetic data, not from a model"
 
@@ -118,14 +117,3 @@ def _distinct_answers(rng: random.Random, k: int, exclude: str) -> list[str]:
         if a != exclude and a not in out:
             out.append(a)
     return out
-
-
-def write_default_store() -> Path:
-    """Regenerate the bundled store from ``generate_store()``'s defaults (``ttsc synth`` writes others)."""
-    path = default_store_path()
-    path.write_text(dumps_store(generate_store()), encoding="utf-8")
-    return path
-
-
-if __name__ == "__main__":
-    print(f"wrote {write_default_store()}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,15 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("TTSC_CACHE_DIR", None)
     else:
         os.environ["TTSC_CACHE_DIR"] = old
+
+
+@functools.cache
+def synthetic_store_path() -> Path:
+    """The synthetic store `ttsc synth` makes by default (20 questions × 64 branches, Δ = 500, seed 0), written
+    once per process: the large, varied store the engine and explorer tests run on (the bundled default
+    store is a small real collection)."""
+    from ttsc.runtime.synth import dumps_store, generate_store
+
+    path = Path(tempfile.mkdtemp(prefix="ttsc-synthetic-")) / "default.json"
+    path.write_text(dumps_store(generate_store()), encoding="utf-8")
+    return path

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.baseline import beta_confidence, cmc_schedule, evaluate, majority, matches, reference_rows, reproduce
-from ttsc.runtime.store import default_store_path, load_store
+from tests.conftest import synthetic_store_path
+from ttsc.runtime.store import load_store
 
 MODELS = ["Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B"]
 DATASETS = ["aime24", "aime25", "hmmt25"]
@@ -58,7 +59,7 @@ def test_cmc_schedule_rounds_half_to_even() -> None:
     ("parallel_probe", {"num_chains": 8, "T": 40, "prune_patience": 7, "warm_up": 15}), ("cmc", {"beta": 0.5}),
 ])
 def test_runs_on_the_bundled_store(method: str, params: dict) -> None:
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     acc, tokens = evaluate(method, params, store, range(5))
     assert 0 <= acc <= 100 and tokens > 0
     assert (acc, tokens) == evaluate(method, params, store, range(5))

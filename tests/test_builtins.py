@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import synthetic_store_path
 from ttsc.dsl import ast, builtins
 from ttsc.dsl.builtins import Func, T, fixed
 from ttsc.dsl.checker import check
@@ -19,7 +20,7 @@ from ttsc.dsl.diagnostics import DiagnosticError, Source
 from ttsc.dsl.evaluate import evaluate
 from ttsc.dsl.parser import parse_source
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import default_store_path, load_store
+from ttsc.runtime.store import load_store
 from tests.test_differential import assert_engines_agree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def test_a_builtin_registered_only_in_the_table_runs_on_every_engine(monkeypatch
     checked = _checked(PROGRAM)
     knob = next(i for i in checked.program.items if isinstance(i, ast.Let) and i.name == "k")
     assert checked.type_of(knob.value) is T.INT and "k" in checked.knobs  # fixed by the parameters
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     for p in (-3, 0, 5):
         assert_engines_agree(checked, bind_params(checked, {"p": p}), store, range(3), f"sign p={p}")
 

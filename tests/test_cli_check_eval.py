@@ -121,7 +121,7 @@ def test_eval_default_store_table() -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "cmc"
-    assert "synthetic/default" in result.stdout and "beta=0.5" in result.stdout
+    assert "bundled/default" in result.stdout and "beta=0.5" in result.stdout
     want = direct("cmc", {}, 3)
     assert f"{want['accuracy']:.2f}" in result.stdout
     assert f"{want['avg_tokens']:,.1f}" in result.stdout
@@ -130,7 +130,7 @@ def test_eval_default_store_table() -> None:
 def test_eval_json_fields_and_values() -> None:
     (row,) = eval_json(STRATEGIES / "parallel_probe.tts", "--seeds", "2", "--set", "T=5")
     assert set(row) == FIELDS
-    assert row["strategy"] == "parallel_probe" and row["env"] == "synthetic/default"
+    assert row["strategy"] == "parallel_probe" and row["env"] == "bundled/default"
     # Every parameter, defaults included, in declaration order.
     assert list(row["params"].items()) == [("num_chains", 64), ("T", 5), ("prune_patience", 7), ("warm_up", 15)]
     want = direct("parallel_probe", {"T": 5}, 2)
@@ -182,7 +182,7 @@ def test_eval_csv() -> None:
                        "compile_seconds"]
     assert len(rows) == 3
     for row, n in zip(rows[1:], (1, 3)):
-        assert row[:2] == ["sc", "synthetic/default"]
+        assert row[:2] == ["sc", "bundled/default"]
         assert json.loads(row[2]) == {"n": n}
         want = direct("sc", {"n": n}, 2)
         assert [float(x) for x in row[3:6]] == [want["accuracy"], want["avg_tokens"], want["avg_sequential_tokens"]]

@@ -59,6 +59,6 @@ def test_compare_matches_the_statistics_of_both_outcomes(tmp_path):
 def test_compare_table_and_errors(tmp_path):
     res = CliRunner().invoke(cli, ["compare", "sc", "asc", "--seeds", "2", "--resamples", "50", "-q"])
     assert res.exit_code == 0, res.output
-    assert "A = sc [n=" in res.stdout and "Δ accuracy pts" in res.stdout and "synthetic/default" in res.stdout
+    assert "A = sc [n=" in res.stdout and "Δ accuracy pts" in res.stdout and "bundled/default" in res.stdout
     bad = CliRunner().invoke(cli, ["compare", "sc", "asc", "--set-a", "beta=1"])
     assert bad.exit_code == 2 and "no parameter `beta`" in bad.output and "Traceback" not in bad.output

@@ -10,7 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import ROOT, check_golden
+from tests.conftest import ROOT, check_golden, synthetic_store_path
 from ttsc.cli.main import cli
 from ttsc.compiler import compile as compile_mod
 from ttsc.compiler.codegen import generate
@@ -21,7 +21,7 @@ from ttsc.dsl.parser import parse_source
 from ttsc.errors import TtscError
 from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import default_store_path, load_store
+from ttsc.runtime.store import load_store
 
 GOLDEN = ROOT / "tests" / "golden" / "compiled"
 STRATEGIES = ["sc", "asc", "esc", "parallel_probe", "cmc"]
@@ -64,7 +64,7 @@ def _statements(items):
 def test_runtime_error_points_at_the_tts_line(monkeypatch):
     checked = _checked("cmc")
     policy = compile_program(checked, use_disk_cache=False)
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")

@@ -23,9 +23,9 @@ from ttsc.dsl.parser import parse_source
 from ttsc.errors import TtscError
 from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import Branch, Question, Store, default_store_path, load_store
+from ttsc.runtime.store import Branch, Question, Store, load_store
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, synthetic_store_path
 
 FIELDS = ("answers", "correct", "tokens", "sequential", "rounds", "opened", "pruned", "stop_line")
 
@@ -66,7 +66,7 @@ def assert_engines_agree_or_refuse(checked, params, store, seeds, context: str =
 @pytest.mark.parametrize("name", ["sc", "asc", "esc", "parallel_probe", "cmc"])
 def test_reference_strategies_agree_on_the_bundled_store(name):
     checked = _program((ROOT / "strategies" / f"{name}.tts").read_text(), f"{name}.tts")
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     assert_engines_agree(checked, bind_params(checked), store, range(6), name)
 
 
@@ -129,7 +129,7 @@ def test_feature_programs_agree(path):
     """The feature programs (every declaration, statement and expression form) on every engine."""
     checked = _program(path.read_text(), path.name)
     params = bind_params(checked)
-    assert_engines_agree(checked, params, load_store(default_store_path()), range(3), path.name)
+    assert_engines_agree(checked, params, load_store(synthetic_store_path()), range(3), path.name)
     assert_engines_agree(checked, params, tiny_store(), range(4), f"{path.name} on a tiny store")
 
 

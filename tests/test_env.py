@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, synthetic_store_path
 from ttsc.compiler.engines import run_env
 from ttsc.dsl.checker import check
 from ttsc.dsl.parser import parse_source, read_source
@@ -15,7 +15,7 @@ from ttsc.insight.trace import record, record_episode
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.replay import ReplayEnvironment, non_answers
 from ttsc.runtime.scripted import ScriptedEnvironment, Trajectory
-from ttsc.runtime.store import Store, default_store_path, load_store
+from ttsc.runtime.store import Store, load_store
 from ttsc.runtime.tables import shuffled_order
 
 STRATEGIES = ("sc", "asc", "esc", "parallel_probe", "cmc")
@@ -44,7 +44,7 @@ def scripted_from(store: Store, seeds) -> ScriptedEnvironment:
 
 @pytest.fixture(scope="module")
 def store() -> Store:
-    return load_store(default_store_path())
+    return load_store(synthetic_store_path())
 
 
 @pytest.mark.parametrize("engine", ["interpret", "batched"])

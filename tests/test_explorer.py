@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import synthetic_store_path
 from ttsc.cli.loading import resolve_strategy
 from ttsc.compiler.engines import run
 from ttsc.dsl.parser import parse
@@ -21,10 +22,10 @@ from ttsc.explorer import score as sc
 from ttsc.explorer.evolve import Evolve
 from ttsc.explorer.program import front_end, key_of, lift
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import default_store_path, load_store, load_stores
+from ttsc.runtime.store import load_store, load_stores
 
 CMC = Path(str(resolve_strategy("cmc"))).read_text(encoding="utf-8")
-STORE = str(default_store_path())
+STORE = str(synthetic_store_path())
 SEEDS = 4
 GRID = (0.0, 0.5, 1.0)
 

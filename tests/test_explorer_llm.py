@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import synthetic_store_path
 from ttsc.cli.loading import resolve_strategy
 from ttsc.explorer import loop
 from ttsc.explorer.llm import LLMProposer
 from ttsc.explorer.program import front_end
-from ttsc.runtime.store import default_store_path
 
 CMC = Path(str(resolve_strategy("cmc"))).read_text(encoding="utf-8")
 GOOD = "```tts\n" + CMC.replace("0.85 + 0.12", "0.86 + 0.12") + "```"
@@ -67,7 +67,7 @@ class Scripted:
 
 @pytest.fixture
 def cfg():
-    return loop.Config(search=(str(default_store_path()),), seed_text=CMC, seed_name="cmc", seeds=2, grid=(0.0, 1.0))
+    return loop.Config(search=(str(synthetic_store_path()),), seed_text=CMC, seed_name="cmc", seeds=2, grid=(0.0, 1.0))
 
 
 def propose(steps, cfg, monkeypatch, **kw):

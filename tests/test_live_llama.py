@@ -125,3 +125,32 @@ def test_resume_after_kill_9_loses_nothing(server, tmp_path, capsys) -> None:
     with capsys.disabled():
         print(f"\nkill -9 after {len(kept)} of 8 questions, then --resume: all 8 kept once; faults injected "
               f"{proxy.injected} and survived")
+
+
+def test_collect_on_a_real_server_with_confidence(server, dataset, tmp_path) -> None:
+    from ttsc.runtime.store import load_store
+
+    out = tmp_path / "smol.json"
+    r = CliRunner().invoke(cli, ["collect", "--backend", "openai", "--model", "smollm2", "--base-url", server,
+                                 "--dataset", str(dataset), "--branches", "2", "--interval", "16",
+                                 "--max-branch-tokens", "32", "--probe-tokens", "6", "--logprobs", "3",
+                                 "--temperature", "0.8", "--no-progress", "--out", str(out)],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert data["meta"]["signals"] == ["confidence"] and data["meta"]["model"] == "smollm2"
+    store = load_store(out)
+    assert [q.gold for q in store.questions] == ["7", "17", "42"] and all(len(q.branches) == 2 for q in store.questions)
+    for q in data["questions"]:
+        for (probes, total, _), conf in zip(q["each_branch"], q["signals"]["confidence"]):
+            assert 0 < total <= 32 and len(probes) <= 2 and len(conf) == len(probes) + 1
+            # DeepConf confidence is minus a mean of log-probabilities: positive wherever a stretch has tokens
+            assert all(c > 0 for c in conf[:-1]) and (conf[-1] is None or conf[-1] > 0)
+            assert (conf[-1] is None) == (total == 16 * len(probes))
+    rows = []
+    for engine in ("interpret", "batched", "compiled"):
+        r = CliRunner().invoke(cli, ["eval", "sc", "--env", str(out), "--set", "n=2", "--seeds", "3", "--engine",
+                                     engine, "--format", "json", "--quiet"], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        rows.append({k: v for k, v in json.loads(r.stdout)[0].items() if "seconds" not in k})
+    assert rows[0] == rows[1] == rows[2]

@@ -86,3 +86,32 @@ def test_missing_vllm_is_a_clear_error(monkeypatch) -> None:
     from ttsc.runtime.live.vllm import VLLMBackend
     with pytest.raises(TtscError, match="needs vLLM"):
         VLLMBackend("m")
+
+
+@pytest.mark.parametrize("k", [3, 25])
+def test_collect_on_vllm_reads_token_confidences(vllm, tmp_path, k) -> None:
+    from ttsc.cli.main import cli
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"question": "2+2?", "answer": "4"}) + "\n")
+    out = tmp_path / "s.json"
+    r = CliRunner().invoke(cli, ["collect", "--backend", "vllm", "--model", "stand-in", "--dataset", str(data),
+                                 "--branches", "2", "--interval", "8", "--max-branch-tokens", "64",
+                                 "--logprobs", str(k), "--no-progress", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    gen = [sp for _, sps in vllm.calls for sp in sps]
+    assert {sp.logprobs for sp in gen if sp.temperature != 0.0} == {k}
+    assert {sp.logprobs for sp in gen if sp.temperature == 0.0} == {None}  # probes ask for none
+    q = json.loads(out.read_text())["questions"][0]
+    # 41 tokens: probes after 8, 16, 24, 32, 40, then a final stretch of one token
+    assert q["each_branch"] == [[["4"] * 5, 41, "4"]] * 2
+    # the stand-in's token at position i has top-k log-probabilities -(j+1)(1 + i % 3)/10: confidence (k+1)(1+i%3)/20
+    conf = [(k + 1) * (1 + i % 3) / 20 for i in range(41)]
+    want = [round(sum(conf[a:a + 8]) / 8, 6) for a in range(0, 40, 8)] + [round(conf[40], 6)]
+    assert q["signals"]["confidence"] == [want, want]
+
+
+def test_standin_refuses_logprobs_above_max_logprobs(vllm) -> None:
+    with pytest.raises(ValueError, match="max allowed"):
+        vllm.LLM("m").generate(["a"], [vllm.SamplingParams(logprobs=21)])
+    assert vllm.LLM("m", max_logprobs=30).generate(["a"], [vllm.SamplingParams(logprobs=21, max_tokens=2)])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import ROOT, check_golden
+from tests.conftest import ROOT, check_golden, synthetic_store_path
 from tests.test_compiler import STRATEGIES, _checked, _statements
 from tests.test_differential import FIELDS, assert_engines_agree, assert_same
 from ttsc.cli.main import cli
@@ -20,7 +20,7 @@ from ttsc.dsl.parser import parse_source
 from ttsc.errors import TtscError
 from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import default_store_path, load_store
+from ttsc.runtime.store import load_store
 
 GOLDEN = ROOT / "tests" / "golden" / "native"
 
@@ -111,7 +111,7 @@ def test_python_fallbacks_round_digits_and_large_beta_confidence():
         "    if round(acc, 1) > 2.5 and count(completed) > 1 { stop majority(completed) }\n"
         "}\n"
         "stop if acc > 1.5 then majority(live) else none\n")
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     assert_engines_agree(checked, bind_params(checked), store, range(4), "fallbacks")
 
 
@@ -129,7 +129,7 @@ def test_ints_wrap_and_division_by_zero_is_total():
         "    advance active\n"
         "}\n"
         "stop if x > 0 and f < 0.0 then majority(branches) else none\n")
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     assert_engines_agree(checked, bind_params(checked), store, range(3), "arith")
 
 

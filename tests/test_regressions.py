@@ -11,9 +11,10 @@ from __future__ import annotations
 import pytest
 
 from tests.test_differential import _program, assert_engines_agree, tiny_store
+from tests.conftest import synthetic_store_path
 from ttsc.compiler.native_engine import PARALLEL_FROM
 from ttsc.runtime.params import bind_params
-from ttsc.runtime.store import default_store_path, load_store
+from ttsc.runtime.store import load_store
 
 INT_MIN = "(1073741824 * 1073741824 * 8)"
 INF = "let big = 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15 * 1.0e15\nlet inf = big * big * big * big * big\n"  # 1e375
@@ -88,7 +89,7 @@ def test_reproducer_agrees_on_every_engine(name):
     checked = _program(text, f"{name}.tts")
     params = bind_params(checked)
     assert_engines_agree(checked, params, tiny_store(), range(3), name)
-    assert_engines_agree(checked, params, load_store(default_store_path()), range(2), name)
+    assert_engines_agree(checked, params, load_store(synthetic_store_path()), range(2), name)
 
 
 @pytest.mark.parametrize("name", ["if_set_by_branch_cond", "nan_sort_keys", "int_float_exact_per_episode",

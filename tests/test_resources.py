@@ -8,6 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from tests.conftest import synthetic_store_path
 from ttsc.compiler.engines import run, run_env
 from ttsc.compiler.interpret import _Window
 from ttsc.dsl import checker as checker_mod
@@ -17,7 +18,7 @@ from ttsc.dsl.diagnostics import DiagnosticError, Source
 from ttsc.dsl.parser import parse_source
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.replay import ReplayEnvironment
-from ttsc.runtime.store import Branch, Question, Store, default_store_path, load_store
+from ttsc.runtime.store import Branch, Question, Store, load_store
 
 
 def _program(text: str):
@@ -93,7 +94,7 @@ def test_window_mean_is_the_oldest_first_sum_bit_for_bit(values):
 
 def test_window_engines_agree_and_mean_is_constant_time():
     """Regression: `repeat 100000 { push 1 to w; if mean(w) > 2.0 … }` on window(10000) ran for minutes."""
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     text = ("strategy win\nparam n: int = 3000\nvar w: window(1000)\nvar v: window(7)\nvar hits: int = 0\n"
             "open 1\nrepeat n {\n  push 1 to w\n  push hits * 0.1 to v\n  if mean(w) > 0.5 and mean(v) < 3.0 {\n"
             "    hits = hits + 1\n  }\n}\nadvance active by hits // 10\nstop majority(live)\n")

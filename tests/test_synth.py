@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from ttsc.errors import TtscError
-from ttsc.runtime.store import default_store_path, load_store
+from ttsc.runtime.store import load_store
 from ttsc.runtime.synth import dumps_store, generate_store
 
 
 def test_same_seed_same_store() -> None:
     assert generate_store(seed=4, questions=5, branches=9) == generate_store(seed=4, questions=5, branches=9)
     assert generate_store(seed=4, questions=5, branches=9) != generate_store(seed=5, questions=5, branches=9)
-
-
-def test_bundled_default_is_generate_store_output() -> None:
-    path = default_store_path()
-    assert json.loads(path.read_text(encoding="utf-8")) == generate_store()
-    assert path.read_text(encoding="utf-8") == dumps_store(generate_store()), \
-        "runtime/data/default.json is stale: run `python -m ttsc.runtime.synth`"
-    assert path.stat().st_size < 300_000
-
-
-def test_bundled_default_loads() -> None:
-    store = load_store(default_store_path())
-    assert store.name == "data/default" and store.meta["synthetic"] is True and len(store.questions) == 20
 
 
 def test_meta_says_synthetic() -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.conftest import synthetic_store_path
 from ttsc.runtime.tables import shuffled_order
-from ttsc.runtime.store import Branch, Question, Store, default_store_path, load_store
+from ttsc.runtime.store import Branch, Question, Store, load_store
 from ttsc.runtime.tables import PAD, ReplayTables, shuffle_orders
 
 
@@ -54,7 +55,7 @@ def test_ragged_store_is_padded() -> None:
 
 
 def test_default_store() -> None:
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     assert_matches(ReplayTables.from_store(store), store)
 
 

@@ -248,21 +248,21 @@ def test_eval_traces_writes_one_line_per_episode(tmp_path) -> None:
     res = CliRunner().invoke(cli, ["eval", str(ROOT / "strategies" / "esc.tts"), "--sweep", "window_size=4,8",
                                    "--seeds", "3", "--traces", str(tmp_path), "--format", "json"])
     assert res.exit_code == 0, res.output
-    store = load_store(default_store_path(), name="synthetic/default")
+    store = load_store(default_store_path(), name="bundled/default")
     checked = _strategy("esc")
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == sorted(episode_file_name("esc", "synthetic/default", bind_params(checked, {"window_size": w}))
+    assert files == sorted(episode_file_name("esc", "bundled/default", bind_params(checked, {"window_size": w}))
                            for w in (4, 8))
-    assert files[0] == "esc__synthetic_default__max_samples=64,window_size=4.jsonl"
+    assert files[0] == "esc__bundled_default__max_samples=64,window_size=4.jsonl"
     params = bind_params(checked, {"window_size": 8})
     out = run(checked, params, store, range(3))
-    lines = [json.loads(x) for x in (tmp_path / episode_file_name("esc", "synthetic/default", params))
+    lines = [json.loads(x) for x in (tmp_path / episode_file_name("esc", "bundled/default", params))
              .read_text().splitlines()]
     assert len(lines) == 3 * len(store.questions)
     assert all(tuple(x) == EPISODE_FIELDS for x in lines)
     for x in lines:
         si, qi = x["seed"], x["question"]
-        assert (x["env"], x["params"]) == ("synthetic/default", params)
+        assert (x["env"], x["params"]) == ("bundled/default", params)
         assert (x["answer"], x["correct"], x["tokens"], x["sequential_tokens"], x["rounds"], x["opened"]) == \
             (out.answers[si, qi], out.correct[si, qi], out.tokens[si, qi], out.sequential[si, qi],
              out.rounds[si, qi], out.opened[si, qi])

@@ -54,6 +54,7 @@ class Request:
     suffix: str              # "" to continue the branch; the probe suffix for a probe
     max_tokens: int
     probe: bool              # greedy answer elicitation, not reasoning
+    logprobs: int = 0        # top-k log-probabilities to ask for (0 = none)
 
     def sample_seed(self) -> int:
         """A seed per (run seed, question, branch, interval): a continuation gets a fresh, reproducible stream."""
@@ -68,6 +69,18 @@ class Completion:
     tokens: int                  # generated tokens, as the backend's usage reports them
     ended: bool                  # generation ended by itself (EOS), not at max_tokens
     prompt_tokens: int = 0
+    token_confidences: tuple[float, ...] | None = None  # DeepConf confidence per generated token, if asked
+
+
+def token_confidence(top_logprobs, k: int) -> float:
+    """DeepConf's token confidence: minus the mean of the token's top-``k`` log-probabilities.
+
+    Servers may list the sampled token beside the top ``k``; only the ``k`` largest count.
+    """
+    top = sorted((float(x) for x in top_logprobs), reverse=True)[:k]
+    if not top:
+        raise ValueError("no log-probabilities for a generated token")
+    return -sum(top) / len(top)
 
 
 class Backend(Protocol):
@@ -86,6 +99,7 @@ class Branch:
     intervals: int = 0
     finished: bool = False
     answer: int = NO_ANSWER
+    confidences: tuple[float, ...] | None = ()  # per generated token; None once a completion had none
 
 
 @dataclass
@@ -110,10 +124,13 @@ class LiveConfig:
     template: str = DEFAULT_TEMPLATE
     extractor: str = "boxed"
     non_answers: tuple[str, ...] = DEFAULT_NON_ANSWERS
+    logprobs: int = 0  # top-k log-probabilities per reasoning token (0 = none): token confidences
 
     def __post_init__(self):
         if self.interval < 1 or self.max_branch_tokens < 1 or self.max_branches < 1 or self.probe_tokens < 1:
             raise TtscError("--interval, --max-branch-tokens, --max-branches and --probe-tokens must be positive")
+        if self.logprobs < 0:
+            raise TtscError("--logprobs must be 0 (none) or a positive number of top log-probabilities")
         if "{question}" not in self.template:
             raise TtscError("the prompt template must contain {question}")
 
@@ -185,6 +202,11 @@ class LiveEnvironment:
     def answer_ids(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
         return self.answers.ids(rows, texts)
 
+    def token_confidences(self, row: int, slot: int) -> tuple[float, ...] | None:
+        """The DeepConf confidence of each token branch ``slot`` of episode ``row`` generated so far
+        (None where the backend returned no log-probabilities)."""
+        return self.branches[row][slot].confidences
+
     def valid(self, rows: np.ndarray, answers: np.ndarray) -> np.ndarray:
         """A real answer: not none, and not one of the non-answers (by default `ERR` and "", what the
         extractor gives when it finds no answer)."""
@@ -216,6 +238,7 @@ class LiveEnvironment:
             b = self.branches[row][slot]
             b.text += out.text
             b.ids = None if b.ids is None or out.ids is None else b.ids + tuple(out.ids)
+            b.confidences = self._confidences(b.confidences, req, out)
             b.tokens += out.tokens
             cost[i] = out.tokens
             self.usage.reasoning[row] += out.tokens
@@ -252,7 +275,15 @@ class LiveEnvironment:
                  probe: bool) -> Request:
         q = row % self.n_questions
         return Request(self.qids[q], self.seeds[row // self.n_questions], slot, interval, self._prompts[q],
-                       b.text, b.ids, suffix, max_tokens, probe)
+                       b.text, b.ids, suffix, max_tokens, probe, 0 if probe else self.config.logprobs)
+
+    def _confidences(self, have: tuple[float, ...] | None, req: Request, out: Completion):
+        if have is None or out.token_confidences is None:
+            return None
+        if len(out.token_confidences) != out.tokens:
+            raise TtscError(f"backend {self.backend.name}: question {req.question}, branch {req.slot}: "
+                            f"{len(out.token_confidences)} token confidences for {out.tokens} tokens")
+        return have + tuple(out.token_confidences)
 
     def _generate(self, reqs: list[Request]) -> list[Completion]:
         if not reqs:

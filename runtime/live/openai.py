@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass, field
 
 from ttsc.errors import TtscError
-from ttsc.runtime.live.env import Completion, Request
+from ttsc.runtime.live.env import Completion, Request, token_confidence
 
 
 @dataclass
@@ -98,7 +98,7 @@ class OpenAIBackend:
     def _body(self, r: Request) -> dict:
         return {"model": self.model, "prompt": r.prompt + r.text + r.suffix, "max_tokens": r.max_tokens,
                 "temperature": 0.0 if r.probe else self.temperature, "top_p": 1.0 if r.probe else self.top_p,
-                "seed": r.sample_seed(), "n": 1, "stream": False}
+                "seed": r.sample_seed(), "n": 1, "stream": False, **({"logprobs": r.logprobs} if r.logprobs else {})}
 
     async def _with_retries(self, r: Request) -> Completion:
         url = self.server(r.question) + "/v1/completions"
@@ -106,7 +106,7 @@ class OpenAIBackend:
         last = ""
         for attempt in range(self.retries + 1):
             try:
-                return await self._once(url, body)
+                return await self._once(url, body, r.logprobs)
             except _Retry as e:
                 last = f"{e.kind}: {e}"
                 if attempt == self.retries:
@@ -119,7 +119,7 @@ class OpenAIBackend:
         raise TtscError(f"server {self.server(r.question)}: {what} failed after {self.retries + 1} attempts; "
                         f"last: {last}")
 
-    async def _once(self, url: str, body: dict) -> Completion:
+    async def _once(self, url: str, body: dict, logprobs: int = 0) -> Completion:
         httpx = self._httpx
         try:
             resp = await self._client.post(url, json=body)
@@ -141,14 +141,27 @@ class OpenAIBackend:
             tokens, prompt = int(usage["completion_tokens"]), int(usage.get("prompt_tokens") or 0)
             if not isinstance(text, str) or tokens < 0:
                 raise ValueError("bad field types")
+            confidences = None if not logprobs else self._confidences(url, choice, logprobs)
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, IndexError, TypeError, ValueError) as e:
             raise _Retry("malformed response", f"{type(e).__name__}: {e}; body {resp.text[:120]!r}") from None
+        if confidences is not None and len(confidences) != tokens:
+            raise TtscError(f"server {url}: {len(confidences)} log-probability entries for {tokens} completion tokens")
         if tokens > body["max_tokens"]:
             raise TtscError(f"server {url}: reported {tokens} completion tokens for max_tokens {body['max_tokens']}")
         self.usage["prompt_tokens"] += prompt
         self.usage["completion_tokens"] += tokens
         self.usage["requests"] += 1
-        return Completion(text, None, tokens, ended=finish != "length", prompt_tokens=prompt)
+        return Completion(text, None, tokens, ended=finish != "length", prompt_tokens=prompt,
+                          token_confidences=confidences)
+
+    @staticmethod
+    def _confidences(url: str, choice: dict, k: int) -> tuple[float, ...]:
+        """Token confidences from the completions ``logprobs.top_logprobs`` ({token: logprob} per token)."""
+        lp = choice.get("logprobs")
+        if lp is None:
+            raise TtscError(f"server {url}: returned no log-probabilities for `logprobs: {k}`; "
+                            "it may not support them (run without --logprobs)")
+        return tuple(token_confidence(top.values(), k) for top in lp["top_logprobs"])
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -4,7 +4,8 @@ A :class:`Stream` is one branch as a model would generate it: ``length``
 tokens (the last one carries ``\\boxed{final}`` when the stream ends by EOS)
 and the answer the model gives when probed at each position (``probes``:
 (position, answer) pairs; a probe gets the answer of the latest position at or
-before it). Like llama.cpp's server, a request that stops at ``max_tokens``
+before it); ``confidences``, where given, is the DeepConf confidence of each
+token, returned when a request asks for log-probabilities. Like llama.cpp's server, a request that stops at ``max_tokens``
 reports ``length`` even if EOS comes next; the next request then ends at once
 with no tokens.
 
@@ -33,6 +34,7 @@ class Stream:
     probes: tuple[tuple[int, str], ...]  # (position, answer), positions increasing
     final: str
     eos: bool = True
+    confidences: tuple[float, ...] | None = None  # one per token (at least ``length``), or none scripted
 
     def token(self, i: int) -> str:
         return f" \\boxed{{{self.final}}}" if self.eos and i == self.length - 1 else f" t{i}"
@@ -69,8 +71,12 @@ class ScriptedBackend:
         if n < r.max_tokens and not s.eos:
             raise TtscError(f"scripted stream (seed {r.seed}, question {r.question}, slot {r.slot}) ends without "
                             f"EOS after {s.length} tokens; asked for {r.max_tokens} more at {pos}")
+        conf = s.confidences[pos:pos + n] if r.logprobs and s.confidences is not None else None
+        if conf is not None and len(conf) != n:
+            raise TtscError(f"scripted stream (seed {r.seed}, question {r.question}, slot {r.slot}) scripts "
+                            f"{len(s.confidences)} token confidences for {pos + n} tokens")
         return Completion("".join(s.token(i) for i in range(pos, pos + n)), tuple(range(pos, pos + n)), n,
-                          ended=n < r.max_tokens)
+                          ended=n < r.max_tokens, token_confidences=conf)
 
 
 def store_branch(s: Stream, delta: int, max_branch_tokens: int) -> Branch:

@@ -9,13 +9,16 @@ to show the reuse. Each request gets its own seed per (question, branch,
 interval): a continuation re-submitted with the old seed would not resume the
 old random stream anyway. ``finish_reason == "stop"`` with ``stop_reason is
 None`` is EOS: the branch ended. ``token_ids`` keep the EOS token, and it is
-counted, as vLLM's usage counts it.
+counted, as vLLM's usage counts it. With ``logprobs`` a reasoning request asks
+``SamplingParams(logprobs=k)``; each generated token's ``{token id: Logprob}``
+(the top ``k``, plus the sampled token where it is not among them) gives its
+DeepConf confidence.
 """
 
 from __future__ import annotations
 
 from ttsc.errors import TtscError
-from ttsc.runtime.live.env import Completion, Request
+from ttsc.runtime.live.env import Completion, Request, token_confidence
 
 
 class VLLMBackend:
@@ -49,8 +52,9 @@ class VLLMBackend:
     def _params(self, r: Request):
         if r.probe:  # greedy: a probe reads the branch's answer, it does not sample one
             return self._vllm.SamplingParams(temperature=0.0, max_tokens=r.max_tokens, seed=r.sample_seed())
+        extra = {"logprobs": r.logprobs} if r.logprobs else {}
         return self._vllm.SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=r.max_tokens,
-                                         seed=r.sample_seed())
+                                         seed=r.sample_seed(), **extra)
 
     def generate(self, requests: list[Request]) -> list[Completion]:
         prompts = [self._TokensPrompt(prompt_token_ids=self._ids(r)) for r in requests]
@@ -68,5 +72,11 @@ class VLLMBackend:
             if c.finish_reason not in ("stop", "length"):
                 raise TtscError(f"vllm: question {r.question}, branch {r.slot}: generation ended with "
                                 f"finish_reason {c.finish_reason!r}")
-            done.append(Completion(c.text, ids, len(ids), ended, len(prompt["prompt_token_ids"])))
+            conf = None
+            if r.logprobs:
+                if c.logprobs is None or len(c.logprobs) != len(ids):
+                    raise TtscError(f"vllm: question {r.question}, branch {r.slot}: asked for log-probabilities, "
+                                    f"got {'none' if c.logprobs is None else len(c.logprobs)} for {len(ids)} tokens")
+                conf = tuple(token_confidence((lp.logprob for lp in top.values()), r.logprobs) for top in c.logprobs)
+            done.append(Completion(c.text, ids, len(ids), ended, len(prompt["prompt_token_ids"]), conf))
         return done

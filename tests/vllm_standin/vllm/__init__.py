@@ -3,7 +3,11 @@
 It refuses anything the real interface would not take: unknown ``LLM`` or
 ``SamplingParams`` arguments, prompts that are not ``TokensPrompt``s or
 strings, a params list not one-to-one with the prompts, ``prompt_logprobs``
-(it bypasses the prefix cache). Its model writes ``length`` reasoning tokens
+(it bypasses the prefix cache), ``logprobs`` above the engine's ``max_logprobs``
+(20 unless set). With ``logprobs=k`` each output token gets vLLM's
+``{token id: Logprob}``: the top ``k`` and the sampled token (rank 1 here, so
+``k`` entries; token ``t`` of the script at position ``i`` has top log-probabilities
+``-(j + 1) * (1 + i % 3) / 10`` for rank ``j + 1``). Its model writes ``length`` reasoning tokens
 (id 1000), then ``\\boxed{4}`` and EOS (id 2); asked to complete a probe suffix
 it writes ``4}`` and EOS.
 """
@@ -31,8 +35,21 @@ class SamplingParams:
             raise TypeError(f"SamplingParams got unexpected keyword arguments {sorted(unknown)}")
         if kw.get("prompt_logprobs") is not None:
             raise AssertionError("prompt_logprobs bypasses the prefix cache")
-        defaults = dict(n=1, temperature=1.0, top_p=1.0, top_k=0, seed=None, stop=None, max_tokens=16)
+        defaults = dict(n=1, temperature=1.0, top_p=1.0, top_k=0, seed=None, stop=None, max_tokens=16, logprobs=None)
         self.__dict__.update({**defaults, **kw})
+
+
+@dataclass
+class Logprob:
+    logprob: float
+    rank: int | None = None
+    decoded_token: str | None = None
+
+
+def _logprobs(position: int, token: int, k: int) -> dict[int, Logprob]:
+    """The sampled token first (rank 1), then k - 1 others."""
+    scale = (1 + position % 3) / 10
+    return {(token if j == 0 else 5000 + j): Logprob(-(j + 1) * scale, j + 1) for j in range(k)}
 
 
 @dataclass
@@ -77,6 +94,7 @@ class LLM:
         if unknown:
             raise TypeError(f"LLM got unexpected keyword arguments {sorted(unknown)}")
         self.model, self.kwargs, self.length = model, kw, 30
+        self.max_logprobs = kw.get("max_logprobs", 20)
         self._seen: list[list[int]] = []
 
     def get_tokenizer(self) -> _Tokenizer:
@@ -90,6 +108,10 @@ class LLM:
         params = sampling_params if isinstance(sampling_params, list) else [sampling_params] * len(prompts)
         if len(params) != len(prompts):
             raise ValueError("The lengths of prompts and sampling_params must be the same.")
+        for sp in params:
+            if sp.logprobs is not None and sp.logprobs > self.max_logprobs:
+                raise ValueError(f"Requested sample logprobs of {sp.logprobs}, which is greater than max allowed: "
+                                 f"{self.max_logprobs}")
         calls.append((prompts, params))
         return [self._one(i, p, sp) for i, (p, sp) in enumerate(zip(prompts, params))]
 
@@ -103,14 +125,18 @@ class LLM:
         cached = max((_common(ids, s) for s in self._seen), default=0) // 16 * 16
         self._seen.append(ids)
         tok = _Tokenizer()
-        if tok.decode(ids).endswith("\\boxed{"):
+        probe = tok.decode(ids).endswith("\\boxed{")
+        start = 0  # position of the first output token in its branch
+        if probe:
             out = [ord("4"), ord("}"), EOS][: sp.max_tokens]
         else:
             script = [REASON] * self.length + [ord(c) for c in " \\boxed{4}"] + [EOS]
             done = len(ids) - ids.index(REASON) if REASON in ids else 0  # generated so far
             out = script[done: done + sp.max_tokens]
+            start = done
         finish = "stop" if out and out[-1] == EOS else "length"
-        return RequestOutput(str(i), None, ids, [CompletionOutput(0, tok.decode(out), out, None, None, finish)],
+        lps = None if sp.logprobs is None else [_logprobs(start + n, t, max(1, sp.logprobs)) for n, t in enumerate(out)]
+        return RequestOutput(str(i), None, ids, [CompletionOutput(0, tok.decode(out), out, None, lps, finish)],
                              num_cached_tokens=cached)
 
 
