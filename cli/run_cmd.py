@@ -46,6 +46,9 @@ RESULT_KEYS = ("index", "question", "gold", "answer", "correct", "reasoning_toke
 @click.option("--extractor", default="boxed", show_default=True, help="boxed, or regex:PATTERN")
 @click.option("--template", default=None, help="prompt template containing {question}")
 @click.option("--grader", type=click.Choice(["math", "exact"]), default="math", show_default=True)
+@click.option("--logprobs", type=click.IntRange(0), default=None,
+              help="top-k log-probabilities per token, for the `confidence` signal  [default: 20 when the "
+                   "program reads last_conf, else 0]")
 @click.option("--temperature", type=float, default=0.7, show_default=True)
 @click.option("--top-p", type=float, default=1.0, show_default=True)
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds per HTTP request")
@@ -59,8 +62,8 @@ RESULT_KEYS = ("index", "question", "gold", "answer", "correct", "reasoning_toke
 @click.option("--traces", type=click.Path(file_okay=False), default=None,
               help="write every action of every question (JSONL) into this directory")
 def command(strategy, sets, backend, model, base_urls, questions, answers, dataset, engine, seed, interval,
-            max_branch_tokens, max_branches, probe_suffix, probe_tokens, extractor, template, grader, temperature,
-            top_p, timeout, retries, concurrency, batch_questions, fmt, out, resume, traces) -> None:
+            max_branch_tokens, max_branches, probe_suffix, probe_tokens, extractor, template, grader, logprobs,
+            temperature, top_p, timeout, retries, concurrency, batch_questions, fmt, out, resume, traces) -> None:
     """Run STRATEGY (a .tts file or a shipped strategy's name) live and report each question's answer."""
     from ttsc.runtime.live.env import DEFAULT_SUFFIX, DEFAULT_TEMPLATE, LiveConfig
     from ttsc.runtime.live.grade import grader as make_grader
@@ -71,7 +74,8 @@ def command(strategy, sets, backend, model, base_urls, questions, answers, datas
     items = _items(questions, answers, dataset)
     config = LiveConfig(interval=interval, max_branch_tokens=max_branch_tokens, max_branches=max_branches,
                         probe_suffix=DEFAULT_SUFFIX if probe_suffix is None else probe_suffix,
-                        probe_tokens=probe_tokens, template=template or DEFAULT_TEMPLATE, extractor=extractor)
+                        probe_tokens=probe_tokens, template=template or DEFAULT_TEMPLATE, extractor=extractor,
+                        logprobs=logprobs_for(checked, logprobs))
     grade = make_grader(grader)
     done: dict[int, dict] = {}
     if out is not None:
@@ -162,6 +166,19 @@ def _append(path: Path, rec: dict) -> None:
         f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+DEFAULT_LOGPROBS = 20  # what a program that reads `last_conf` asks for unless told (vLLM's default cap)
+
+
+def logprobs_for(checked, asked: int | None) -> int:
+    """Top-k log-probabilities to ask for: as asked, else enough for the `confidence` signal when the
+    program reads it, else none (they cost the server time)."""
+    if asked is not None:
+        if asked == 0 and "confidence" in checked.signals:
+            raise TtscError("this program reads last_conf (the `confidence` signal), which needs --logprobs > 0")
+        return asked
+    return DEFAULT_LOGPROBS if "confidence" in checked.signals else 0
 
 
 def _backend(kind, model, base_urls, temperature, top_p, timeout, retries, concurrency):

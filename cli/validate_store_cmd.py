@@ -71,7 +71,8 @@ def command(store, strategy, sets, backend, model, base_urls, n_questions, sampl
     config = LiveConfig(interval=s["interval"], max_branch_tokens=s["max_branch_tokens"],
                         max_branches=max(len(q.branches) for q in st.questions), probe_suffix=s["probe_suffix"],
                         probe_tokens=s["probe_tokens"], template=s["template"], extractor=s["extractor"],
-                        non_answers=tuple(sorted(non_answers(st))))  # `valid` as on replay
+                        non_answers=tuple(sorted(non_answers(st))),  # `valid` as on replay
+                        logprobs=_logprobs(checked, st))
     grade = make_grader(s["grader"])
     indices = sample_questions(len(st.questions), n_questions, sample_seed)
     gen = _backend(backend, model, base_urls, s["temperature"], s["top_p"], timeout, retries, concurrency)
@@ -135,3 +136,11 @@ def _table(r: dict) -> str:
             f"paired bootstrap over questions ({r['resamples']:,} resamples); live better/worse/tie on "
             f"{diff['better']}/{diff['worse']}/{diff['ties']} questions, sign p {diff['sign_p']:.3g}\n"
             + cap.get().rstrip())
+
+
+def _logprobs(checked, st) -> int:
+    """A program reading `last_conf` asks for as many log-probabilities as the store was collected with."""
+    from ttsc.cli.run_cmd import logprobs_for
+    from ttsc.insight.validate import collect_meta
+    k = (collect_meta(st) or {}).get("logprobs")
+    return logprobs_for(checked, k if "confidence" in checked.signals and type(k) is int and k > 0 else None)

@@ -73,7 +73,6 @@ LIVE = "live"  # the generatable variant of a case, in its expectation under thi
 
 # Cases that read an environment signal (runtime/env.py `signals`) the live environment does not provide yet:
 # it refuses them before running. Strict, like XFAIL: once it provides the signal they must pass.
-LIVE_SIGNALS_XFAIL = {"confidence": "the live environment provides no `confidence` signal yet"}
 
 
 def _cases() -> list[str]:
@@ -128,7 +127,7 @@ def _runs(name: str, variant: str | None, env: str) -> bool:
 
 
 def _param(name: str, variant: str | None, engine: str, env: str):
-    reason = XFAIL.get((name, engine)) or (LIVE_SIGNALS_XFAIL.get(name) if env == "live" else None)
+    reason = XFAIL.get((name, engine))
     marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
     return pytest.param(name, variant, engine, env, id=f"{name}{'.' + variant if variant else ''}-{engine}-{env}",
                         marks=marks)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, synthetic_store_path
 from tests.test_differential import FIELDS, assert_engines_agree, assert_same
 from tests.test_env import scripted_from
 from ttsc.cli.main import cli
@@ -24,7 +24,7 @@ from ttsc.insight.trace import record
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.runtime.scripted import Trajectory
-from ttsc.runtime.store import Store, default_store_path, load_store
+from ttsc.runtime.store import Store, load_store
 
 CONF_STORE = ROOT / "tests" / "conformance" / "stores" / "confidence.json"
 DEEPCONF = ROOT / "docs" / "examples" / "deepconf.tts"
@@ -58,7 +58,7 @@ def test_each_reveal_reports_the_confidence_of_the_last_interval_it_showed(make)
 
 
 def test_environments_without_the_signal_report_none() -> None:
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     for env in (ReplayEnvironment(store, (0,)), scripted_from(store, (0,))):
         assert env.signals == frozenset()
         assert env.take(np.array([0]), np.array([1]), whole=False).confidence is None
@@ -74,7 +74,7 @@ def test_a_trajectory_carries_one_confidence_per_interval_and_one_for_its_final_
 def test_a_program_reading_a_missing_signal_is_refused_before_it_runs(engine) -> None:
     checked = _checked(READS, "reads.tts")
     assert checked.signals == {"confidence": "last_conf"}
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     with pytest.raises(TtscError, match=r"^`reads` reads `last_conf`, the `confidence` signal, but the store "
                                         rf"{store.path} does not provide it"):
         run(checked, {}, store, (0,), engine)
@@ -86,7 +86,7 @@ def test_a_program_reading_a_missing_signal_is_refused_before_it_runs(engine) ->
 def test_the_cli_refuses_it_with_one_line(tmp_path) -> None:
     path = tmp_path / "reads.tts"
     path.write_text(READS, encoding="utf-8")
-    result = CliRunner().invoke(cli, ["eval", str(path), "--seeds", "1"])
+    result = CliRunner().invoke(cli, ["eval", str(path), "--env", str(synthetic_store_path()), "--seeds", "1"])
     assert result.exit_code == 2, result.output
     assert "reads `last_conf`, the `confidence` signal" in result.output and "Traceback" not in result.output
     ok = CliRunner().invoke(cli, ["eval", str(path), "--env", str(CONF_STORE), "--seeds", "2", "--format", "csv"])
@@ -109,7 +109,7 @@ def test_traces_show_any_program_reading_the_signal() -> None:
     trace = record(checked, {}, store.questions[0], 1)
     assert trace.summary.answer == "7" and trace.summary.tokens == 81
     with pytest.raises(TtscError, match="the `confidence` signal"):
-        record(checked, {}, load_store(default_store_path()).questions[0], 1)
+        record(checked, {}, load_store(synthetic_store_path()).questions[0], 1)
 
 
 def with_confidence(store: Store, seed: int = 0) -> Store:
@@ -134,7 +134,7 @@ def with_confidence(store: Store, seed: int = 0) -> Store:
 
 @pytest.fixture(scope="module")
 def confident_store() -> Store:
-    return with_confidence(load_store(default_store_path()))
+    return with_confidence(load_store(synthetic_store_path()))
 
 
 def test_deepconf_example_agrees_on_every_engine_and_environment(confident_store) -> None:
@@ -157,3 +157,44 @@ def test_deepconf_example_prunes_low_confidence_branches_and_saves_tokens(confid
     assert never.pruned.sum() == 0 < pruning.pruned.sum()
     assert pruning.tokens.mean() < never.tokens.mean()
     assert pruning.correct.mean() >= never.correct.mean() - 0.05  # pruning the unsure costs little accuracy
+
+
+# ---- live: the signal comes from log-probabilities
+
+def test_live_environment_provides_the_signal_only_when_it_asks_for_log_probabilities() -> None:
+    from dataclasses import replace as dreplace
+    from ttsc.runtime.live.testing import live_over_store
+    store = load_store(CONF_STORE)
+    checked = _checked(READS)
+    env = live_over_store(store, range(2))
+    assert env.signals == {"confidence"}
+    replay = run(checked, bind_params(checked), store, range(2), "interpret")
+    assert _same(run_env(checked, bind_params(checked), env, "batched").answers, replay.answers)
+    env = live_over_store(store, range(2))
+    env.config = dreplace(env.config, logprobs=0)
+    env.signals = frozenset()  # as a live environment configured without log-probabilities is
+    with pytest.raises(TtscError, match="last_conf"):
+        run_env(checked, bind_params(checked), env, "batched")
+
+
+def test_a_backend_that_returns_no_log_probabilities_when_asked_is_an_error() -> None:
+    from ttsc.runtime.live.env import Completion, LiveConfig, LiveEnvironment
+
+    class Mute:
+        name = "mute"
+
+        def generate(self, requests):
+            return [Completion(" x", None, 1 if not r.probe else 2, ended=not r.probe) for r in requests]
+
+    env = LiveEnvironment(Mute(), ["q"], ["1"], [0], LiveConfig(interval=4, logprobs=5))
+    with pytest.raises(TtscError, match="no log-probabilities returned although 5 were asked for"):
+        env.take(np.array([0]), np.array([1]), False)
+
+
+def test_run_asks_for_log_probabilities_when_the_program_reads_the_signal() -> None:
+    from ttsc.cli.run_cmd import DEFAULT_LOGPROBS, logprobs_for
+    reads, plain = _checked(READS), _checked("strategy plain\nopen 2\nstop majority(live)\n")
+    assert logprobs_for(reads, None) == DEFAULT_LOGPROBS and logprobs_for(plain, None) == 0
+    assert logprobs_for(reads, 5) == 5 and logprobs_for(plain, 3) == 3
+    with pytest.raises(TtscError, match="needs --logprobs > 0"):
+        logprobs_for(reads, 0)

@@ -36,7 +36,7 @@ import numpy as np
 
 from ttsc import __version__
 from ttsc.errors import TtscError
-from ttsc.runtime.live.env import Backend, LiveConfig, LiveEnvironment
+from ttsc.runtime.live.env import Backend, LiveConfig, LiveEnvironment, stretch_confidence
 
 FORMAT = "ttsc-collect/1"
 JOURNAL = "ttsc-collect-journal/1"
@@ -135,8 +135,7 @@ def _stretches(confidences: Sequence[float] | None, costs: list[int]) -> list[fl
         raise TtscError("the backend returned no log-probabilities although they were asked for")
     out, start = [], 0
     for c in costs:
-        part = confidences[start:start + c]
-        out.append(round(sum(part) / len(part), 6) if part else None)
+        out.append(stretch_confidence(confidences[start:start + c]))
         start += c
     return out
 

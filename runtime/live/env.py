@@ -26,6 +26,7 @@ moves (all rows at once), then one for the probes it needs.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
@@ -100,6 +101,7 @@ class Branch:
     finished: bool = False
     answer: int = NO_ANSWER
     confidences: tuple[float, ...] | None = ()  # per generated token; None once a completion had none
+    last_conf: float = float("nan")  # the `confidence` signal: of the last interval (stretch) revealed
 
 
 @dataclass
@@ -163,6 +165,9 @@ class LiveEnvironment:
         self.answers = AnswerBook(self.n_episodes)
         z = lambda: np.zeros(self.n_episodes, dtype=np.int64)  # noqa: E731
         self.usage = Usage(z(), z(), z())
+        # the `confidence` signal, when generation asks for log-probabilities (a backend that then returns
+        # none is an error, not a silent NaN)
+        self.signals = frozenset({"confidence"}) if config.logprobs > 0 else frozenset()
 
     # -- the protocol ---------------------------------------------------------------------------
 
@@ -174,9 +179,9 @@ class LiveEnvironment:
                 have.append(Branch())
                 pairs.append((row, len(have) - 1))
         steps = [None if whole else 1] * len(pairs)
-        answer, cost, finished, _ = self._move(pairs, steps)
+        answer, cost, finished, _, conf = self._move(pairs, steps)
         cols = np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64)
-        return Taken(cols[0], cols[1], answer, cost, finished)
+        return Taken(cols[0], cols[1], answer, cost, finished, conf)
 
     def advance(self, rows: np.ndarray, slots: np.ndarray, steps: np.ndarray) -> Moved:
         return Moved(*self._move(list(zip(rows.tolist(), slots.tolist())), steps.tolist()))
@@ -219,6 +224,7 @@ class LiveEnvironment:
         """Generate ``steps`` intervals (None: to the end) of each branch, then probe those that need it."""
         n = len(pairs)
         answer = np.full(n, NO_ANSWER, dtype=np.int64)
+        conf = np.full(n, np.nan)
         cost = np.zeros(n, dtype=np.int64)
         revealed = np.zeros(n, dtype=np.int64)
         d, cap = self.config.interval, self.config.max_branch_tokens
@@ -226,7 +232,7 @@ class LiveEnvironment:
         for i, ((row, slot), k) in enumerate(zip(pairs, steps)):
             b = self.branches[row][slot]
             if b.finished or (k is not None and k <= 0):  # nothing to reveal: the latest answer stands
-                answer[i] = b.answer
+                answer[i], conf[i] = b.answer, b.last_conf
                 continue
             budget = cap - b.tokens if k is None else min(k * d, cap - b.tokens)
             todo.append(i)
@@ -246,12 +252,15 @@ class LiveEnvironment:
             if out.ended or b.tokens >= cap or steps[i] is None:
                 b.finished = True
                 revealed[i] = max(1, -(-out.tokens // d))
+                # the final stretch: what this move generated after the last interval it revealed in full
+                b.last_conf = conf[i] = _mean_tail(b.confidences, out.tokens - (int(revealed[i]) - 1) * d)
                 found = self.extract(b.text)
                 if found is not None:
                     b.answer = answer[i] = self.answers.intern(row, found)
                     continue
             else:
                 revealed[i] = steps[i]
+                b.last_conf = conf[i] = _mean_tail(b.confidences, min(d, out.tokens))  # the last full interval
             b.intervals += int(revealed[i])
             probes.append(i)
         preqs = []
@@ -269,7 +278,7 @@ class LiveEnvironment:
         finished = np.array([self.branches[r][s].finished for r, s in pairs], dtype=bool)
         if any(k is None for k in steps):
             revealed[:] = 1  # a whole read counts as one reveal
-        return answer, cost, finished, revealed
+        return answer, cost, finished, revealed, (conf if self.signals else None)
 
     def _request(self, row: int, slot: int, b: Branch, interval: int, suffix: str, max_tokens: int,
                  probe: bool) -> Request:
@@ -278,6 +287,9 @@ class LiveEnvironment:
                        b.text, b.ids, suffix, max_tokens, probe, 0 if probe else self.config.logprobs)
 
     def _confidences(self, have: tuple[float, ...] | None, req: Request, out: Completion):
+        if out.token_confidences is None and req.logprobs > 0 and out.tokens > 0:
+            raise TtscError(f"backend {self.backend.name}: question {req.question}, branch {req.slot}: no "
+                            f"log-probabilities returned although {req.logprobs} were asked for")
         if have is None or out.token_confidences is None:
             return None
         if len(out.token_confidences) != out.tokens:
@@ -297,3 +309,16 @@ class LiveEnvironment:
             raise TtscError(f"backend {self.backend.name} answered {len(outs)} of {len(reqs)} requests")
         return outs
 
+
+
+def stretch_confidence(tokens: Sequence[float]) -> float | None:
+    """The `confidence` signal of a stretch of tokens: the mean of their token confidences, rounded
+    to 6 decimals as stores keep it (so a live run and a replay of what it generated read the same
+    value); None for no tokens. One definition for the live environment and ``ttsc collect``."""
+    return round(math.fsum(tokens) / len(tokens), 6) if len(tokens) else None
+
+
+def _mean_tail(confidences: tuple[float, ...] | None, n: int) -> float:
+    """The confidence of the last ``n`` tokens (NaN for none, or without log-probabilities)."""
+    c = stretch_confidence(confidences[-n:]) if confidences is not None and n > 0 else None
+    return float("nan") if c is None else c

@@ -113,7 +113,15 @@ def streams_of_store(store: Store) -> list[list[Stream]]:
     out = []
     for q in store.questions:
         d = q.probe_freq
-        out.append([Stream(max(b.total_tokens, d * len(b.probes)),
-                           tuple((d * (j + 1), a) for j, a in enumerate(b.probes)), b.final_answer)
+        out.append([Stream(n := max(b.total_tokens, d * len(b.probes)),
+                           tuple((d * (j + 1), a) for j, a in enumerate(b.probes)), b.final_answer,
+                           confidences=None if b.confidence is None else _token_confidences(b.confidence, d, n))
                     for b in q.branches])
     return out
+
+
+def _token_confidences(stretches: Sequence[float], delta: int, length: int) -> tuple[float, ...]:
+    """Token confidences whose stretches (each interval, then the rest) have the store's confidences:
+    every token of a stretch carries its stretch's value (``stretch_confidence`` gives it back exactly)."""
+    probes = len(stretches) - 1
+    return tuple(stretches[min(i // delta, probes)] for i in range(length))

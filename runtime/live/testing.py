@@ -16,7 +16,8 @@ def live_over_store(store: Store, seeds: Sequence[int]) -> LiveEnvironment:
         raise ValueError("a live run has one interval; this store mixes several probe_freq values")
     backend = backend_for(streams_of_store(store), seeds)
     config = LiveConfig(interval=deltas.pop(), max_branch_tokens=10**12, max_branches=2**20,
-                        non_answers=tuple(sorted(non_answers(store))))  # `valid` as on replay
+                        non_answers=tuple(sorted(non_answers(store))),  # `valid` as on replay
+                        logprobs=1 if "confidence" in store.signals else 0)  # the scripts hold the confidences
     return LiveEnvironment(backend, [q.text for q in store.questions], [q.gold for q in store.questions], seeds,
                            config, capacity=backend.capacity)
 
