@@ -192,9 +192,9 @@ def _run_episodes(kernel, args: tuple, episodes: int) -> None:
 
 
 def _has_machine_code(module: types.ModuleType) -> bool:
-    """Whether numba's cache beside the module holds the driver's machine code (then loading takes ~0.1 s)."""
+    """Whether numba's cache beside the module holds the episode's machine code (then loading takes ~0.1 s)."""
     path = Path(module.__file__)
-    return any((path.parent / "__pycache__").glob(f"{path.stem}.run-*.nbi"))
+    return any((path.parent / "__pycache__").glob(f"{path.stem}.episode-*.nbi"))
 
 
 def run_native(checked: CheckedProgram, params: dict, env: ReplayEnvironment) -> Outcome:
