@@ -66,8 +66,16 @@ class State:
     best: int = -1           # index of the best eligible record (-1: the seed)
     best_fitness: float = 0.0
     improved: int = 0
+    _archive: list[dict] | None = None
+
+    def archive(self) -> list[dict]:
+        """The Pareto archive of the records (computed once until a record is added)."""
+        if self._archive is None:
+            self._archive = archive(self.records)
+        return self._archive
 
     def add(self, rec: dict, n_stores: int) -> None:
+        self._archive = None
         self.records.append(rec)
         if rec.get("key"):
             self.keys.add(rec["key"])
@@ -92,19 +100,24 @@ def archive(records: Sequence[dict]) -> list[dict]:
     """The Pareto set over (gain in each budget niche, −size): no member is beaten in every niche by a
     smaller-or-equal program. Niches keep it spread along the budget range."""
     scored = [r for r in records if r.get("score")]
-    vec = {r["index"]: np.array(r["score"]["segments"] + [-r["size"] * sc.SIZE_PENALTY]) for r in scored}
+    if not scored:
+        return []
+    vec = np.array([r["score"]["segments"] + [-r["size"] * sc.SIZE_PENALTY] for r in scored])
     out = []
-    for r in scored:
-        v = vec[r["index"]]
-        if not any(np.all(vec[o["index"]] >= v) and np.any(vec[o["index"]] > v) for o in scored):
+    for i, r in enumerate(scored):  # one row against all at once: the search's records grow into thousands
+        ge = np.all(vec >= vec[i], axis=1)
+        gt = np.any(vec > vec[i], axis=1)
+        if not np.any(ge & gt):
             out.append(r)
     return out
 
 
-def choose_parents(rng: np.random.Generator, records: Sequence[dict], seed_text: str) -> tuple[tuple[int, str], tuple[int, str]]:
+def choose_parents(rng: np.random.Generator, records: Sequence[dict], seed_text: str,
+                   members_of: Callable[[Sequence[dict]], list[dict]] | None = None
+                   ) -> tuple[tuple[int, str], tuple[int, str]]:
     """Tournament within a random budget niche over the archive (the seed counts as a member)."""
     members = [(-1, seed_text, [0.0] * sc.SEGMENTS)] + [(r["index"], r["source"], r["score"]["segments"])
-                                                        for r in archive(records)]
+                                                        for r in (members_of or archive)(records)]
 
     def pick() -> tuple[int, str]:
         niche = int(rng.integers(sc.SEGMENTS))
@@ -149,7 +162,7 @@ def evolve_proposer(evolve=None) -> Proposer:
     ev = evolve or Evolve()
 
     def propose(rng, state: State, cfg: Config):
-        parent, other = choose_parents(rng, state.records, cfg.seed_text)
+        parent, other = choose_parents(rng, state.records, cfg.seed_text, lambda _: state.archive())
         p = ev.propose(rng, parent, other)
         return p.text, p.parents, p.mutation
     return propose
