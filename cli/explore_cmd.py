@@ -69,7 +69,8 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
     scored = [r for r in state.records if r["status"] == "scored"]
     click.echo(f"{len(state.records)} candidates: {len(scored)} scored, "
                f"{sum(r['status'] == 'invalid' for r in state.records)} invalid, "
-               f"{sum(r['status'] == 'duplicate' for r in state.records)} duplicates; "
+               f"{sum(r['status'] == 'duplicate' for r in state.records)} duplicates, "
+               f"{sum(bool(r.get('new_shape')) for r in state.records)} of a new shape (a native compile each); "
                f"best #{state.best} search gain {state.best_fitness:+.2f} → {best}")
     if holdout:
         report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds)

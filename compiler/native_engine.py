@@ -193,9 +193,9 @@ def _run_episodes(kernel, args: tuple, episodes: int) -> None:
 
 
 def _has_machine_code(module: types.ModuleType) -> bool:
-    """Whether numba's cache beside the module holds the driver's machine code (then loading takes ~0.1 s)."""
+    """Whether numba's cache beside the module holds the episode's machine code (then loading takes ~0.1 s)."""
     path = Path(module.__file__)
-    return any((path.parent / "__pycache__").glob(f"{path.stem}.run-*.nbi"))
+    return any((path.parent / "__pycache__").glob(f"{path.stem}.episode-*.nbi"))
 
 
 _BLAS = "scipy.linalg.cython_blas"
@@ -238,9 +238,11 @@ def run_native(checked: CheckedProgram, params: dict, env: ReplayEnvironment) ->
         literals = np.asarray(env.answer_ids(np.arange(nq), written), dtype=np.int64).reshape(nq, -1)
         if literals.shape[1] == 0:
             literals = np.zeros((nq, 1), dtype=np.int64)
-        signals = tuple(getattr(t, s) for s in policy.program.signals)  # the tables of the signals it reads
+        # the `confidence` table for a kernel that reads it; an unread stand-in of the same type otherwise,
+        # so every kernel shares one driver
+        confidence = t.confidence if "confidence" in policy.program.signals else np.zeros((nq, 1, 1))
         args = (ki, kf, t.probe_ids, t.n_probes, t.total_tokens, t.final_ids, t.probe_freq, d.n_branches,
-                _perms(d.widths, seeds), d.perm_of, d.n_answers, beta, valid, literals, *signals, out)
+                _perms(d.widths, seeds), d.perm_of, d.n_answers, beta, valid, literals, confidence, out)
         if policy.digest not in _ready:  # compile (or load) now, on no episode, to time it apart
             if compile_notice is not None and not _has_machine_code(policy.module):
                 compile_notice(policy.name)

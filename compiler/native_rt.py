@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
-from numba import njit, objmode
+from numba import njit, objmode, types
 
 from ttsc.dsl import ops
 from ttsc.runtime import reveal
@@ -52,9 +53,10 @@ whole_cost = njit(cache=True, _nrt=False)(reveal.whole_cost)
 
 # ---- the replay environment, one episode -----------------------------------
 # env = (probe_ids [B, I] int32, n_probes [B] int32, total_tokens [B] int64, final_ids [B] int32,
-#        order [n_branches] int64, delta, valid [A] bool, literals [K] int64[, confidence [B, I + 1] float64])
+#        order [n_branches] int64, delta, valid [A] bool, literals [K] int64, confidence [B, I + 1] float64)
 #        — one question's rows of the store tables, the seed's order, which answer ids are real answers, the
-#        program's string literals' ids and, for a program that reads it, the `confidence` signal
+#        program's string literals' ids and the `confidence` signal (an unread [1, 1] stand-in for a
+#        program that does not read it)
 
 @njit(cache=True, _nrt=False)
 def start_episode(ACC):
@@ -191,7 +193,7 @@ def accept(BR, COMP, ACC, VOTE, members, n):
 @njit(cache=True, _nrt=False)
 def last_conf(env, BR, slot):
     """`last_conf`: the confidence of the branch's last reveal, from the table of the `confidence` signal
-    (env[8], [B, I + 1]: reveal t's at index t - 1; only kernels that read it get it)."""
+    (env[8], [B, I + 1]: reveal t's at index t - 1)."""
     t = BR[REVEALED, slot]
     return env[8][BR[SOURCE, slot], t - 1] if t > 0 else math.nan
 
@@ -201,6 +203,56 @@ def valid(env, a):
     """`valid`: a real answer id of this question (not none, not a non-answer of the store)."""
     table = env[6]
     return a >= 0 and a < table.shape[0] and table[a]
+
+
+# ---- the driver shared by every kernel ----------------------------------------
+# A kernel's `run` allocates its scratch and calls ``drive`` with its `episode`. The driver is compiled
+# once per set of argument types (and cached on disk) with `episode` as a first-class function: its
+# machine code is called through a pointer, so a new program costs numba one function, not two.
+
+def _drive(episode, scratch, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of,
+           valid, literals, confidence, out, first, stop):
+    BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF, BETA = scratch
+    Q = n_branches.shape[0]
+    for e in range(first, stop):
+        s, q = e // Q, e % Q
+        env = (probe_ids[q], n_probes[q], total_tokens[q], final_ids[q],
+               perms[perm_of[q], s, :n_branches[q]], delta[q], valid[q], literals[q], confidence[q])
+        start_episode(ACC)
+        answer, line = episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS, KI, KF,
+                               BETA)
+        end_episode(BR, COMP, ACC, VOTE)
+        out[0, e] = answer
+        out[1, e] = ACC[TOTAL]
+        out[2, e] = ACC[SEQUENTIAL]
+        out[3, e] = ACC[ROUNDS]
+        out[4, e] = ACC[OPENED]
+        out[5, e] = ACC[N_PRUNED]
+        out[6, e] = line
+
+
+_drivers: dict = {}
+
+
+def drive(episode, scratch, probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of,
+          valid, literals, confidence, out, first, stop):
+    """Run episodes ``first..stop-1`` of ``episode`` (a kernel's jitted function) without holding the GIL."""
+    tables = (probe_ids, n_probes, total_tokens, final_ids, delta, n_branches, perms, perm_of, valid, literals,
+              confidence, out)
+    kinds = tuple(numba.typeof(a) for a in scratch + tables)
+    hit = _drivers.get(kinds)
+    if hit is None:
+        # one question's rows, as the driver slices them (numba types a view as it types the slicing)
+        env = types.Tuple((numba.typeof(probe_ids[0]), numba.typeof(n_probes[0]), numba.typeof(total_tokens[0]),
+                           numba.typeof(final_ids[0]), numba.typeof(perms[0, 0, :0]), numba.typeof(delta[0]),
+                           numba.typeof(valid[0]), numba.typeof(literals[0]), numba.typeof(confidence[0])))
+        episode_sig = types.UniTuple(types.int64, 2)(env, *kinds[:len(scratch)])
+        driver_sig = types.none(types.FunctionType(episode_sig), types.Tuple(kinds[:len(scratch)]),
+                                *kinds[len(scratch):], types.int64, types.int64)
+        hit = _drivers[kinds] = (episode_sig, njit(driver_sig, cache=True, nogil=True)(_drive))
+    episode_sig, driver = hit
+    episode.compile(episode_sig)  # loads numba's cached machine code when there is some
+    driver(episode, scratch, *tables, first, stop)
 
 
 # ---- built-in branch sets: fill ``out`` with slots, return how many -------

@@ -82,13 +82,38 @@ def _statements(program: ast.Program) -> list[Any]:
     return out
 
 
+# Stop rules the evolve proposer may add to a loop (constants are then tuned like any other): stop when
+# the finished branches agree, by a margin, or on one answer, counting real answers only or all.
+STOP_RULES = """strategy stop_rules
+if count(completed where valid(last)) >= 3 and distinct(completed where valid(last)) == 1 {
+    stop majority(completed where valid(last))
+}
+if count(completed) >= 4 and top1(completed) - top2(completed) >= round(3 + 3 * beta) {
+    stop majority(completed)
+}
+if top1(completed where valid(last)) - top2(completed where valid(last)) >= round(2 + 4 * beta) {
+    stop majority(completed where valid(last))
+}
+if count(completed) >= round(4 + 8 * beta) and unanimous(completed) {
+    stop majority(completed)
+}
+if count(completed where valid(last)) >= 2 and distinct(live where valid(last)) == 1 {
+    stop majority(live where valid(last))
+}
+if count(completed) >= round(6 + 10 * beta) and confidence(completed where valid(last)) >= 0.9 + 0.09 * beta {
+    stop majority(completed where valid(last))
+}
+"""
+
+
 class Evolve:
     """Mutation operators with weights; ``propose`` applies one (or crossover) to a parent."""
 
     name = "evolve"
     OPERATORS = (("perturb_constant", 5), ("perturb_schedule", 4), ("lift_to_knob", 1), ("swap_comparison", 1),
                  ("swap_set", 1), ("swap_function", 1), ("swap_sort", 1), ("delete_statement", 1),
-                 ("insert_fragment", 1), ("replace_fragment", 1), ("crossover", 1))
+                 ("insert_fragment", 1), ("replace_fragment", 1), ("crossover", 1), ("filter_valid", 1),
+                 ("insert_stop_rule", 1))
 
     CONSTANT_OPERATORS = ("perturb_constant", "perturb_schedule")  # keep the shape: no new kernel
 
@@ -98,6 +123,7 @@ class Evolve:
             fragments = [p.read_text(encoding="utf-8") for p in resources.files("ttsc.strategies").iterdir()
                          if p.name.endswith(".tts")]
         self.fragments = [s for text in sorted(fragments) for s in _statements(parse(text))]
+        self.stop_rules = [s for s in parse(STOP_RULES).items if isinstance(s, ast.If)]
 
     def propose(self, rng: np.random.Generator, parent: tuple[int, str], other: tuple[int, str]) -> Proposal:
         names = [n for n, _ in self.OPERATORS]
@@ -238,6 +264,29 @@ class Evolve:
             return program, "replace_fragment (none)"
         return _set_block(program, owner, field, stmts[:i] + (frag,) + stmts[i + 1:]), \
             f"replace_fragment line {stmts[i].span.line} with `{_head(frag)}`"
+
+    def filter_valid(self, rng, program):
+        """A vote or count over a set counts only members holding a real answer: ``S`` -> ``S where
+        valid(last)`` (probes that read "ERR" or nothing stop voting and stop counting as agreement)."""
+        hit = self._pick(rng, program, lambda n, parent: isinstance(n, ast.Name) and n.id in SETS
+                         and parent is not None and isinstance(parent[0], ast.Call) and parent[0].func != "valid")
+        if hit is None:
+            return program, "filter_valid (none)"
+        path, node, _ = hit
+        cond = ast.Call(span=_P, func="valid", func_span=_P, args=(ast.Name(span=_P, id="last"),))
+        return replace_at(program, path, ast.Where(span=_P, set=node, cond=cond)), \
+            f"filter_valid {_describe(program, path)}: {node.id} -> {node.id} where valid(last)"
+
+    def insert_stop_rule(self, rng, program):
+        """An early-stop rule (agreement, margin or distinct answers among the finished) inside a loop."""
+        loops = [(p, n) for p, n, _ in walk(program) if isinstance(n, ast.Repeat)]
+        if not loops:
+            return program, "insert_stop_rule (no loop)"
+        path, loop = loops[int(rng.integers(len(loops)))]
+        rule = self.stop_rules[int(rng.integers(len(self.stop_rules)))]
+        i = int(rng.integers(len(loop.body) + 1))
+        return _set_block(program, path, "body", loop.body[:i] + (rule,) + loop.body[i:]), \
+            f"insert_stop_rule `{_head(rule)}` before statement {i} of a repeat"
 
     def crossover(self, rng, a, b):
         """Top-level items: uniform choice where both parents line up by kind, else one cut point."""

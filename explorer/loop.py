@@ -1,8 +1,8 @@
 """The discovery loop: propose, check, deduplicate, score on the search stores, record; resumable.
 
 Determinism: candidate ``i`` draws from ``numpy.random.default_rng([seed, i])``
-and sees only the records of earlier generations (a generation is ``workers``
-candidates proposed together), so a resumed run, or one with the same seed,
+and sees only the records of earlier generations (a generation is
+``Config.generation_size`` candidates proposed together), so a resumed run, or one with the same seed,
 proposes the same texts in the same order.
 
 The held-out wall: this module never receives held-out stores. ``explore``
@@ -12,6 +12,7 @@ loop has ended.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,10 +40,20 @@ class Config:
     seeds: int = 32
     grid: tuple[float, ...] = GRID
     workers: int = 1
+    generation: int = 0  # candidates proposed together; 0: 1 for one worker, else GENERATION_PER_WORKER each
+
+    @property
+    def generation_size(self) -> int:
+        """Several candidates per worker, handed out as workers free up: a worker that finishes a cheap
+        candidate takes the next instead of waiting for another's native compile."""
+        return self.generation or (1 if self.workers == 1 else GENERATION_PER_WORKER * self.workers)
 
     def header(self) -> dict:
         return {"search": list(self.search), "seed_strategy": self.seed_name, "seed_text": self.seed_text,
-                "seed": self.seed, "seeds": self.seeds, "grid": list(self.grid), "generation": self.workers}
+                "seed": self.seed, "seeds": self.seeds, "grid": list(self.grid), "generation": self.generation_size}
+
+
+GENERATION_PER_WORKER = 4
 
 
 @dataclass
@@ -51,14 +62,25 @@ class State:
 
     records: list[dict] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
+    shapes: set[str] = field(default_factory=set)  # kernels the search has needed
     best: int = -1           # index of the best eligible record (-1: the seed)
     best_fitness: float = 0.0
     improved: int = 0
+    _archive: list[dict] | None = None
+
+    def archive(self) -> list[dict]:
+        """The Pareto archive of the records (computed once until a record is added)."""
+        if self._archive is None:
+            self._archive = archive(self.records)
+        return self._archive
 
     def add(self, rec: dict, n_stores: int) -> None:
+        self._archive = None
         self.records.append(rec)
         if rec.get("key"):
             self.keys.add(rec["key"])
+        if rec.get("shape"):
+            self.shapes.add(rec["shape"])
         s = rec.get("score")
         if s and eligible(s, n_stores) and s["fitness"] > self.best_fitness:
             self.best, self.best_fitness = rec["index"], s["fitness"]
@@ -78,19 +100,24 @@ def archive(records: Sequence[dict]) -> list[dict]:
     """The Pareto set over (gain in each budget niche, −size): no member is beaten in every niche by a
     smaller-or-equal program. Niches keep it spread along the budget range."""
     scored = [r for r in records if r.get("score")]
-    vec = {r["index"]: np.array(r["score"]["segments"] + [-r["size"] * sc.SIZE_PENALTY]) for r in scored}
+    if not scored:
+        return []
+    vec = np.array([r["score"]["segments"] + [-r["size"] * sc.SIZE_PENALTY] for r in scored])
     out = []
-    for r in scored:
-        v = vec[r["index"]]
-        if not any(np.all(vec[o["index"]] >= v) and np.any(vec[o["index"]] > v) for o in scored):
+    for i, r in enumerate(scored):  # one row against all at once: the search's records grow into thousands
+        ge = np.all(vec >= vec[i], axis=1)
+        gt = np.any(vec > vec[i], axis=1)
+        if not np.any(ge & gt):
             out.append(r)
     return out
 
 
-def choose_parents(rng: np.random.Generator, records: Sequence[dict], seed_text: str) -> tuple[tuple[int, str], tuple[int, str]]:
+def choose_parents(rng: np.random.Generator, records: Sequence[dict], seed_text: str,
+                   members_of: Callable[[Sequence[dict]], list[dict]] | None = None
+                   ) -> tuple[tuple[int, str], tuple[int, str]]:
     """Tournament within a random budget niche over the archive (the seed counts as a member)."""
     members = [(-1, seed_text, [0.0] * sc.SEGMENTS)] + [(r["index"], r["source"], r["score"]["segments"])
-                                                        for r in archive(records)]
+                                                        for r in (members_of or archive)(records)]
 
     def pick() -> tuple[int, str]:
         niche = int(rng.integers(sc.SEGMENTS))
@@ -98,6 +125,11 @@ def choose_parents(rng: np.random.Generator, records: Sequence[dict], seed_text:
         w = a if a[2][niche] >= b[2][niche] else b
         return w[0], w[1]
     return pick(), pick()
+
+
+def shape_key(program) -> str:
+    """What decides a candidate's kernel: its shape (constants lifted out), hashed."""
+    return hashlib.sha256(lift(program).text.encode()).hexdigest()[:24]
 
 
 def program_size(program) -> int:
@@ -130,7 +162,7 @@ def evolve_proposer(evolve=None) -> Proposer:
     ev = evolve or Evolve()
 
     def propose(rng, state: State, cfg: Config):
-        parent, other = choose_parents(rng, state.records, cfg.seed_text)
+        parent, other = choose_parents(rng, state.records, cfg.seed_text, lambda _: state.archive())
         p = ev.propose(rng, parent, other)
         return p.text, p.parents, p.mutation
     return propose
@@ -181,17 +213,19 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 break
             if budget_seconds is not None and time.monotonic() - start >= budget_seconds:
                 break
-            gen = n - n % cfg.workers          # the generation this candidate belongs to
+            size = cfg.generation_size
+            gen = n - n % size                 # the generation this candidate belongs to
             frozen = State()
             for rec in state.records[:gen]:
                 frozen.add(rec, len(stores))
-            todo = list(range(n, gen + cfg.workers))
+            todo = list(range(n, gen + size))
             if budget_candidates is not None:
                 todo = [i for i in todo if i < budget_candidates]
             # propose the whole generation from the frozen state (indices before n are already recorded)
             proposals = {}
             seen = set(frozen.keys)
-            for i in range(gen, gen + cfg.workers):
+            shapes = set(frozen.shapes) | {shape_key(seed_program)}
+            for i in range(gen, gen + size):
                 t0 = time.perf_counter()
                 text, parents, mutation = proposer(np.random.default_rng([cfg.seed, i]), frozen, cfg)
                 fe = front_end(text)
@@ -203,11 +237,17 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                     rec.update(key=key, size=program_size(fe.checked.program))
                     rec["status"] = "duplicate" if key in seen or key == _seed_key(cfg) else "run"
                     seen.add(key)
+                    if rec["status"] == "run":  # its kernel: a new shape costs a native compile
+                        rec["shape"] = shape_key(fe.checked.program)
+                        rec["new_shape"] = rec["shape"] not in shapes
+                        shapes.add(rec["shape"])
                 rec["propose_seconds"] = time.perf_counter() - t0
                 proposals[i] = rec
             jobs = {i: proposals[i] for i in todo if proposals[i]["status"] == "run"}
             if pool is not None:
-                futures = {i: pool.submit(evaluate_text, r["source"], cfg.seeds, cfg.grid) for i, r in jobs.items()}
+                # candidates of a shape no worker has compiled yet go first, so the cheap ones fill the gaps
+                order = sorted(jobs, key=lambda i: (not jobs[i]["new_shape"], i))
+                futures = {i: pool.submit(evaluate_text, jobs[i]["source"], cfg.seeds, cfg.grid) for i in order}
                 results = {i: f.result() for i, f in futures.items()}
             else:
                 results = {i: evaluate_text(r["source"], cfg.seeds, cfg.grid, stores) for i, r in jobs.items()}

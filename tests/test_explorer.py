@@ -20,7 +20,7 @@ from ttsc.dsl.parser import parse
 from ttsc.explorer import loop, report
 from ttsc.explorer import score as sc
 from ttsc.explorer.evolve import Evolve
-from ttsc.explorer.program import front_end, key_of, lift
+from ttsc.explorer.program import canonical, front_end, key_of, lift
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store, load_stores
 
@@ -202,3 +202,34 @@ def test_best_must_win_most_stores_and_lose_no_budget_quarter():
     assert loop.eligible(good, 4)
     assert not loop.eligible({**good, "wins": 2}, 4)
     assert not loop.eligible({**good, "segments": [0.4, 2.3, 0.5, -0.9]}, 4)  # cheaper but gives up the top
+
+
+def test_valid_filters_and_stop_rules_make_checked_candidates():
+    ev = Evolve()
+    for op in ("filter_valid", "insert_stop_rule"):
+        texts = set()
+        for i in range(12):
+            child, what = getattr(ev, op)(np.random.default_rng(i), parse(CMC))
+            text = front_end(canonical(child))
+            assert text.valid, (what, text.diagnostics)
+            assert what.startswith(op) and "(none" not in what
+            texts.add(canonical(child))
+        assert len(texts) > 3  # the places and rules vary
+    child, what = ev.filter_valid(np.random.default_rng(0), parse(CMC))
+    assert "where valid(last)" in canonical(child) and "where valid(last)" not in CMC
+
+
+def test_records_say_which_candidates_needed_a_new_kernel(tmp_path):
+    structural = CMC.replace("sorted by depth desc", "sorted by index desc")
+    texts = iter([CMC.replace("0.85 + 0.12", "0.86 + 0.12"),        # CMC's shape: no new kernel
+                  structural,                                        # a new shape
+                  structural.replace("0.85 + 0.12", "0.8 + 0.12")])  # that shape again
+    state = loop.search(cfg(), tmp_path, lambda rng, st, c: (next(texts), (-1,), "scripted"), budget_candidates=3)
+    assert [r["new_shape"] for r in state.records] == [False, True, False]
+    assert state.records[1]["shape"] == state.records[2]["shape"] != state.records[0]["shape"]
+
+
+def test_a_generation_holds_several_candidates_per_worker():
+    assert cfg().generation_size == 1
+    assert cfg(workers=2).generation_size == 2 * loop.GENERATION_PER_WORKER
+    assert loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", workers=2, generation=3).generation_size == 3

@@ -161,8 +161,8 @@ def test_compile_cli_writes_the_native_kernel(tmp_path):
                                       "-o", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert "@njit(cache=True, _nrt=False)" in text and "def episode(" in text and "def run(" in text
-    assert "nogil=True" in text
+    assert "@njit(cache=True, _nrt=False" in text and "def episode(" in text and "def run(" in text
+    assert "rt.drive(episode," in text  # the shared driver runs the episodes without the GIL
 
 
 def test_outcome_fields_are_complete_and_typed(shared):

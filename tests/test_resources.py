@@ -117,7 +117,7 @@ def test_large_window_program_agrees_on_every_engine():
     whole window at every `mean` on the native engine (~120 s); every engine keeps the exact sum now."""
     from tests.test_differential import assert_engines_agree
 
-    full = load_store(default_store_path())
+    full = load_store(synthetic_store_path())
     store = Store(full.name, full.path, full.questions[:5])
     checked = _program(window_program(10_000, 20_000))
     assert_engines_agree(checked, bind_params(checked, {}), store, range(1), "window(10000)")
@@ -146,7 +146,7 @@ def test_window_mean_is_exact_on_every_engine():
     lines += ["open 1", "stop majority(live)"]
     text = "\n".join(lines) + "\n"
     checked = _program(text)
-    store = load_store(default_store_path())
+    store = load_store(synthetic_store_path())
     params = bind_params(checked, {})
     out = run(checked, params, store, range(1), "interpret")
     assert (out.stop_line == len(text.splitlines())).all()  # every mean was exact: the last line stopped it
