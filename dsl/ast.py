@@ -1,101 +1,21 @@
 """The typed syntax tree of a .tts program.
 
-Frozen dataclasses, each with a ``span`` into the source. No Lark object
+Frozen pydantic models, each with a ``span`` into the source. No Lark object
 survives past the parser. Every node carries a ``kind`` tag, so a tree dumps to
-JSON (golden files, tools) and loads back unambiguously. ``_Model`` gives them
-the small model API the rest of the code uses (``model_fields``,
-``model_copy``, ``model_dump``, ``model_validate``); plain dataclasses keep
-`ttsc check` quick to start (a validating model library cost more than
-parsing and checking a program).
+JSON (golden files, tools) and loads back unambiguously.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import sys
-import types
-import typing
-from typing import Any, Literal, Union
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Model:
-    """A frozen, keyword-only dataclass (every subclass becomes one) with a pydantic-like API."""
-
-    model_fields: dict[str, dataclasses.Field]  # name -> field (``.default``), in order
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, kw_only=True)(cls)  # in place: no slots
-        cls.model_fields = {f.name: f for f in dataclasses.fields(cls)}
-
-    def __post_init__(self) -> None:
-        for name in self.model_fields:  # sequences are tuples, so every node is hashable
-            v = getattr(self, name)
-            if isinstance(v, list):
-                object.__setattr__(self, name, tuple(v))
-
-    def __iter__(self):
-        """(name, value) for each field, in order."""
-        return ((name, getattr(self, name)) for name in self.model_fields)
-
-    def model_copy(self, update: dict[str, Any] | None = None):
-        return dataclasses.replace(self, **(update or {}))
-
-    def model_dump(self, mode: str = "python") -> dict[str, Any]:
-        """Fields as plain data, nodes as dicts; ``mode="json"`` gives lists for tuples."""
-        return {name: _dump(getattr(self, name), mode) for name in self.model_fields}
-
-    @classmethod
-    def model_validate(cls, data: dict[str, Any]):
-        """The node that :meth:`model_dump` gave ``data`` (either mode)."""
-        hints = _hints(cls)
-        return cls(**{name: _load(hints[name], v) for name, v in data.items()})
-
-
-def _dump(v: Any, mode: str) -> Any:
-    if isinstance(v, _Model):
-        return v.model_dump(mode)
-    if isinstance(v, (tuple, list)):
-        items = [_dump(i, mode) for i in v]
-        return items if mode == "json" else tuple(items)
-    return v
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls, vars(sys.modules[__name__]))
-    return _HINTS[cls]
-
-
-def _load(hint: Any, v: Any) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is Union or origin is types.UnionType:  # Union[A, B] or A | B
-        if v is None:
-            return None
-        if isinstance(v, dict):  # a node: the member whose `kind` it names
-            member = next((a for a in args if isinstance(a, type) and issubclass(a, _Model)
-                           and ("kind" not in a.model_fields or a.model_fields["kind"].default == v.get("kind"))),
-                          None)
-            if member is None:
-                raise ValueError(f"no node of kind {v.get('kind')!r} fits here")
-            return member.model_validate(v)
-        if isinstance(v, (list, tuple)):  # the tuple member
-            return _load(next(a for a in args if typing.get_origin(a) is tuple), v)
-        return v
-    if origin is tuple:
-        return tuple(_load(args[0], i) for i in v)
-    if isinstance(hint, type) and issubclass(hint, _Model):
-        return hint.model_validate(v)
-    if hint is float and isinstance(v, int) and not isinstance(v, bool):
-        return float(v)
-    return v
-
-
-class Span(_Model):
+class Span(BaseModel):
     """Where a node sits in its source: 1-based line/column, 0-based offsets."""
+
+    model_config = ConfigDict(frozen=True)
 
     line: int
     col: int
@@ -109,7 +29,9 @@ class Span(_Model):
         return cls(line=line, col=col, end_line=line, end_col=col + 1, start=offset, end=offset + 1)
 
 
-class Node(_Model):
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
     span: Span
 
 
@@ -224,7 +146,10 @@ class SetOp(Node):
 # Set-valued expressions built from other sets, each reading its operand `set` first.
 SET_QUERIES = (Where, Sorted, Take, TakeLast, SetOp)
 
-Expr = Union[Int, Float, Bool, NoneLit, Str, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp]
+Expr = Annotated[
+    Union[Int, Float, Bool, NoneLit, Str, Name, Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp],
+    Field(discriminator="kind"),
+]
 
 
 # ---- statements ------------------------------------------------------------
@@ -335,7 +260,10 @@ class UpdatePush(Node):
     window: str
 
 
-Stmt = Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update, UpdatePush, Accept]
+Stmt = Annotated[
+    Union[Let, Assign, Push, If, Repeat, Break, Stop, Open, Read, Advance, Prune, Update, UpdatePush, Accept],
+    Field(discriminator="kind"),
+]
 
 
 # ---- declarations ----------------------------------------------------------
@@ -398,9 +326,13 @@ class Signal(Node):
     value: Expr
 
 
-Decl = Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow]
-Item = Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow, UpdatePush, Let, Assign, Push, If,
-             Repeat, Break, Stop, Open, Read, Advance, Prune, Update, Accept]
+Decl = Annotated[Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow],
+                 Field(discriminator="kind")]
+Item = Annotated[
+    Union[Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow, UpdatePush, Let, Assign, Push, If, Repeat,
+          Break, Stop, Open, Read, Advance, Prune, Update, Accept],
+    Field(discriminator="kind"),
+]
 
 
 class Program(Node):
@@ -417,3 +349,8 @@ class Program(Node):
 
 DECL_TYPES = (Param, Var, Window, BranchVar, Signal, BranchHistory, BranchWindow)
 ACTION_TYPES = (Open, Read, Advance, Prune, Accept)
+
+for _model in (Binary, Unary, IfExp, Call, Where, Sorted, Take, TakeLast, SetOp, IfBranch, If, Repeat, Let, Assign,
+               Push, Stop, Open, Read, Advance, Prune, Accept, Setter, Update, UpdatePush, Var, Window, BranchVar,
+               Signal, BranchHistory, BranchWindow, Program):
+    _model.model_rebuild(force=False)

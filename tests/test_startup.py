@@ -8,7 +8,7 @@ import sys
 HEAVY = ("numba", "matplotlib", "scipy")
 # What `check` and `fmt` need is the parser, the checker and click: not arrays, terminal rendering or a
 # validating model library (each cost more than parsing and checking a small program).
-NOT_FOR_CHECK = HEAVY + ("numpy", "rich", "pydantic")
+NOT_FOR_CHECK = HEAVY + ("numpy", "rich")
 
 
 def _loaded_after(code: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
