@@ -143,12 +143,28 @@ class Progress:
     improved: int = 0
     best: float = 0.0
     per_minute: float = 0.0
+    tokens: int = 0  # proposer tokens (prompt + completion) in the whole record
+
+
+def proposer_tokens(records: Sequence[dict]) -> int:
+    """Proposer tokens (prompt + completion, as the server's usage reported them) in the record."""
+    return sum(sum((r.get("proposer_tokens") or {}).values()) for r in records)
+
+
+def _stop(out: Path, reason: str, state: State) -> None:
+    """Why the loop stopped, beside the record (rewritten by every run; the record itself is untouched)."""
+    (out / "stopped.json").write_text(json.dumps({"reason": reason, "candidates": len(state.records),
+                                                  "proposer_tokens": proposer_tokens(state.records)}) + "\n")
 
 
 def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, budget_candidates: int | None = None,
            budget_seconds: float | None = None, on_progress: Callable[[Progress], None] | None = None,
-           stores: Sequence[Store] | None = None) -> State:
-    """Run the loop until a budget is spent; returns the state rebuilt from (and extended in) the record."""
+           stores: Sequence[Store] | None = None, budget_tokens: int | None = None) -> State:
+    """Run the loop until a budget is spent; returns the state rebuilt from (and extended in) the record.
+
+    ``budget_tokens`` counts the proposer's tokens recorded with each candidate (a proposer with a
+    ``tokens`` dict, like the llm one); the loop stops before a generation once the record holds that
+    many, so ``--resume`` with a larger budget continues from there."""
     out.mkdir(parents=True, exist_ok=True)
     header_path, rec_path = out / "run.json", out / "candidates.jsonl"
     if header_path.exists():
@@ -178,8 +194,13 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
         while True:
             n = len(state.records)
             if budget_candidates is not None and n >= budget_candidates:
+                _stop(out, "budget-candidates", state)
                 break
             if budget_seconds is not None and time.monotonic() - start >= budget_seconds:
+                _stop(out, "budget-seconds", state)
+                break
+            if budget_tokens is not None and proposer_tokens(state.records) >= budget_tokens:
+                _stop(out, "budget-tokens", state)
                 break
             gen = n - n % cfg.workers          # the generation this candidate belongs to
             frozen = State()
@@ -193,6 +214,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
             seen = set(frozen.keys)
             for i in range(gen, gen + cfg.workers):
                 t0 = time.perf_counter()
+                spent = dict(getattr(proposer, "tokens", None) or {})
                 text, parents, mutation = proposer(np.random.default_rng([cfg.seed, i]), frozen, cfg)
                 fe = front_end(text)
                 rec = {"index": i, "source": text, "parents": list(parents), "mutation": mutation,
@@ -204,6 +226,8 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                     rec["status"] = "duplicate" if key in seen or key == _seed_key(cfg) else "run"
                     seen.add(key)
                 rec["propose_seconds"] = time.perf_counter() - t0
+                if getattr(proposer, "tokens", None) is not None:
+                    rec["proposer_tokens"] = {k: v - spent.get(k, 0) for k, v in proposer.tokens.items()}
                 proposals[i] = rec
             jobs = {i: proposals[i] for i in todo if proposals[i]["status"] == "run"}
             if pool is not None:
@@ -227,6 +251,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 prog.valid = sum(r["status"] in ("scored", "duplicate") for r in state.records)
                 prog.improved = state.improved
                 prog.best = state.best_fitness
+                prog.tokens = proposer_tokens(state.records)
                 elapsed = time.monotonic() - start
                 prog.per_minute = (len(state.records) - started_with) / elapsed * 60 if elapsed > 0 else 0.0
                 if on_progress:

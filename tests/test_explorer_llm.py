@@ -118,3 +118,51 @@ def test_llm_search_records_every_outcome(cfg, monkeypatch, tmp_path):
         server.close()
     assert [r["status"] for r in state.records] == ["scored", "invalid", "invalid"]
     assert "request failed" in state.records[2]["mutation"]
+
+
+@pytest.mark.parametrize("dialect", ["gbnf", "lark"])
+def test_constrained_sends_the_grammar_in_the_servers_field(cfg, monkeypatch, dialect):
+    from ttsc.dsl.parser import grammar_text
+    from ttsc.explorer.gbnf import lark_to_gbnf
+    bare = GOOD.removeprefix("```tts\n").removesuffix("```")  # under a grammar the reply is the program itself
+    text, what, reqs, _ = propose([bare], cfg, monkeypatch, constrained=dialect, max_tokens=900)
+    body = reqs[0]["body"]
+    assert front_end(text).valid and what == f"llm, constrained {dialect} (0 repair(s))"
+    assert body["max_tokens"] == 900 and "guided_grammar" not in body
+    if dialect == "gbnf":  # llama.cpp's server
+        assert body["grammar"] == lark_to_gbnf(grammar_text()) and "structured_outputs" not in body
+    else:  # vLLM's OpenAI server: structured outputs, a Lark grammar
+        assert body["structured_outputs"] == {"grammar": grammar_text()} and "grammar" not in body
+    assert "decoded under the language's grammar" in body["messages"][0]["content"]
+    _, _, reqs, _ = propose([GOOD], cfg, monkeypatch)
+    assert "grammar" not in reqs[0]["body"] and "structured_outputs" not in reqs[0]["body"]
+
+
+def test_budget_tokens_stops_cleanly_records_and_resumes(cfg, tmp_path):
+    """Each request costs 15 tokens (the scripted usage); refused answers keep the test free of evaluations."""
+    def run(out, budget, resume=False):
+        server = Scripted([BAD] * 20)
+        try:
+            return loop.search(cfg, out, LLMProposer(server.url, "m", max_repairs=1), budget_tokens=budget,
+                               resume=resume)
+        finally:
+            server.close()
+    state = run(tmp_path / "a", 50)  # 2 requests a candidate: 30, 60 → stops after 2 candidates
+    assert len(state.records) == 2 and all(r["proposer_tokens"] == {"prompt": 20, "completion": 10}
+                                           for r in state.records)
+    stopped = json.loads((tmp_path / "a" / "stopped.json").read_text())
+    assert stopped == {"reason": "budget-tokens", "candidates": 2, "proposer_tokens": 60}
+    state = run(tmp_path / "a", 100, resume=True)
+    assert len(state.records) == 4 and loop.proposer_tokens(state.records) == 120
+    whole = run(tmp_path / "b", 100)
+    strip = lambda rs: [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in rs]  # noqa: E731
+    assert strip(whole.records) == strip(state.records)
+
+
+def test_budget_tokens_is_for_the_llm_proposer(tmp_path):
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+    r = CliRunner().invoke(cli, ["explore", "--search", str(default_store_path()), "--out", str(tmp_path / "o"),
+                                 "--budget-tokens", "100"])
+    assert r.exit_code != 0 and "apply to --proposer llm" in r.output
