@@ -48,10 +48,18 @@ from ttsc.errors import TtscError
 @click.option("--search-seeds", type=click.IntRange(1, 100_000), default=32, show_default=True,
               help="replay seeds 0..N-1 per search evaluation")
 @click.option("--holdout-seeds", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--score", "score_mode", type=click.Choice(["area", "gamma"]), default="area", show_default=True,
+              help="area: frontier area over the seed's token span; gamma: the paper's accuracy − γ·cost at the "
+                   "best setting (cost in thousands of tokens per question)")
+@click.option("--gamma", type=click.FloatRange(0), default=None,
+              help="--score gamma: accuracy points per thousand tokens per question")
+@click.option("--folds", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="split each store's questions into K disjoint folds; a best candidate must also win on "
+                   "three quarters of them (0: no folds)")
 @click.option("--quiet", "-q", is_flag=True)
 def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, structural_weight, base_url, model, api_key_env,
             max_repairs, llm_timeout, constrained, grammar_dialect, llm_max_tokens, budget_candidates, budget_seconds, budget_tokens, workers, search_seeds, holdout_seeds,
-            quiet) -> None:
+            score_mode, gamma, folds, quiet) -> None:
     """Search for a strategy whose frontier beats SEED-STRATEGY's on the --search stores."""
     from ttsc.explorer import loop, report
 
@@ -59,13 +67,16 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         raise TtscError("--constrained, --llm-max-tokens and --budget-tokens apply to --proposer llm")
     if budget_candidates is None and budget_seconds is None and budget_tokens is None:
         raise TtscError("give --budget-candidates, --budget-seconds or --budget-tokens (or several)")
+    if (score_mode == "gamma") != (gamma is not None):
+        raise TtscError("--score gamma needs --gamma G, and --gamma needs --score gamma")
     overlap = {str(Path(p).resolve()) for p in search} & {str(Path(p).resolve()) for p in holdout}
     if overlap:
         raise TtscError(f"a store is both searched and held out: {sorted(overlap)[0]}")
     path = resolve_strategy(seed_strategy)
     name = Path(str(path)).stem
     cfg = loop.Config(search=tuple(search), seed_text=Path(str(path)).read_text(encoding="utf-8"), seed_name=name,
-                      seed=seed, seeds=search_seeds, workers=workers)
+                      seed=seed, seeds=search_seeds, workers=workers, score=score_mode, gamma=gamma or 0.0,
+                      folds=folds)
     out = Path(out_dir)
     if proposer == "llm":
         from ttsc.explorer.llm import from_options

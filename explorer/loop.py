@@ -39,10 +39,18 @@ class Config:
     seeds: int = 32
     grid: tuple[float, ...] = GRID
     workers: int = 1
+    score: str = "area"   # or "gamma": accuracy − γ·cost (see explorer/score.py)
+    gamma: float = 0.0
+    folds: int = 0        # question folds a best candidate must win on most of (0: none)
 
     def header(self) -> dict:
-        return {"search": list(self.search), "seed_strategy": self.seed_name, "seed_text": self.seed_text,
-                "seed": self.seed, "seeds": self.seeds, "grid": list(self.grid), "generation": self.workers}
+        out = {"search": list(self.search), "seed_strategy": self.seed_name, "seed_text": self.seed_text,
+               "seed": self.seed, "seeds": self.seeds, "grid": list(self.grid), "generation": self.workers}
+        if self.score != "area":
+            out.update(score=self.score, gamma=self.gamma)
+        if self.folds:
+            out["folds"] = self.folds
+        return out
 
 
 @dataclass
@@ -70,7 +78,11 @@ QUARTER_LOSS = 0.25  # points: the most a best candidate may lose to the seed in
 
 def eligible(s: dict, n_stores: int) -> bool:
     """May be selected as best: wins on most stores (per-model guard) and loses no budget quarter
-    (a gain at low budgets may not pay for giving up the top of the range)."""
+    (a gain at low budgets may not pay for giving up the top of the range); with --folds, also wins
+    on at least three quarters of the question folds."""
+    folds = s.get("folds")
+    if folds and sum(g > 0 for g in folds) * 4 < 3 * len(folds):
+        return False
     return s["wins"] * 4 >= 3 * n_stores and min(s["segments"]) >= -QUARTER_LOSS
 
 
@@ -113,13 +125,20 @@ def _init_worker(paths: tuple[str, ...]) -> None:
     _worker["stores"] = load_stores(paths)
 
 
-def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequence[Store] | None = None) -> dict:
-    """Score one valid candidate text on the search stores: the per-store, per-β settings and wall time."""
+def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequence[Store] | None = None,
+                  folds: int = 0) -> dict:
+    """Score one valid candidate text on the search stores: the per-store, per-β settings and wall time
+    (and with ``folds``, the settings on each question fold of each store)."""
     start, cpu = time.perf_counter(), time.process_time()
     program = parse(text)
-    per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds), grid)
-    return {"settings": sc.settings_to_json(per_store), "seconds": time.perf_counter() - start,
-            "cpu_seconds": time.process_time() - cpu}
+    fold = {"k": folds, "settings": {}} if folds else None
+    per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds), grid,
+                            fold)
+    out = {"settings": sc.settings_to_json(per_store), "seconds": time.perf_counter() - start,
+           "cpu_seconds": time.process_time() - cpu}
+    if fold:
+        out["fold_settings"] = sc.settings_to_json(fold["settings"])
+    return out
 
 
 Proposer = Callable[[np.random.Generator, State, Config], tuple[str, tuple[int, ...], str]]
@@ -178,6 +197,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     seed_program = parse(cfg.seed_text)
     seed_size = program_size(seed_program)
     seed_settings = _seed_settings(cfg, out, stores)
+    seed_folds = _seed_fold_settings(cfg, out, stores) if cfg.folds else None
 
     state = State()
     for rec in record.load(rec_path):
@@ -231,18 +251,22 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 proposals[i] = rec
             jobs = {i: proposals[i] for i in todo if proposals[i]["status"] == "run"}
             if pool is not None:
-                futures = {i: pool.submit(evaluate_text, r["source"], cfg.seeds, cfg.grid) for i, r in jobs.items()}
+                futures = {i: pool.submit(evaluate_text, r["source"], cfg.seeds, cfg.grid, None, cfg.folds)
+                           for i, r in jobs.items()}
                 results = {i: f.result() for i, f in futures.items()}
             else:
-                results = {i: evaluate_text(r["source"], cfg.seeds, cfg.grid, stores) for i, r in jobs.items()}
+                results = {i: evaluate_text(r["source"], cfg.seeds, cfg.grid, stores, cfg.folds) for i, r in jobs.items()}
             for i in todo:
                 rec = proposals[i]
                 if i in results:
                     res = results[i]
                     per_store = sc.settings_from_json(res["settings"])
-                    s = sc.score(per_store, seed_settings, rec["size"], seed_size)
+                    s = sc.score(per_store, seed_settings, rec["size"], seed_size, cfg.score, cfg.gamma,
+                                 sc.settings_from_json(res.get("fold_settings", {})), seed_folds, cfg.folds)
                     rec.update(status="scored", settings=res["settings"], score=s.to_json(),
                                eval_seconds=res["seconds"], eval_cpu_seconds=res["cpu_seconds"])
+                    if cfg.folds:
+                        rec["fold_settings"] = res["fold_settings"]
                     rec["status"] = "scored"
                 rec["wall_seconds"] = rec["propose_seconds"] + rec.get("eval_seconds", 0.0)
                 record.append(rec_path, rec)
@@ -269,6 +293,15 @@ def _seed_key(cfg: Config) -> str:
     if cfg.seed_text not in _seed_keys:
         _seed_keys[cfg.seed_text] = key_of(parse(cfg.seed_text))
     return _seed_keys[cfg.seed_text]
+
+
+def _seed_fold_settings(cfg: Config, out: Path, stores: Sequence[Store]) -> dict[str, list[sc.Setting]]:
+    """The seed's settings on each question fold (cached beside seed_settings.json)."""
+    path = out / "seed_fold_settings.json"
+    if not path.exists():
+        res = evaluate_text(cfg.seed_text, cfg.seeds, cfg.grid, stores, cfg.folds)
+        path.write_text(json.dumps(res["fold_settings"]) + "\n")
+    return sc.settings_from_json(json.loads(path.read_text()))
 
 
 def _seed_settings(cfg: Config, out: Path, stores: Sequence[Store]) -> dict[str, list[sc.Setting]]:
