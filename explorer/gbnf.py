@@ -494,6 +494,38 @@ def _parser_limits(rules: dict[str, tuple]) -> None:
             del rules["signed"]
 
 
+def _factor(node):
+    """Left-factor alternatives that begin alike (``A ::= s | s op s`` → ``s (op s)?``): llama.cpp keeps
+    one parse stack per live alternative, so shared prefixes multiply its work at every nesting level."""
+    k = node[0]
+    if k == "rep":
+        return ("rep", _factor(node[1]), node[2])
+    if k == "seq":
+        return ("seq", [_factor(x) for x in node[1]])
+    if k != "alt":
+        return node
+    seqs = [_factor(x) if x[0] == "seq" else ("seq", [_factor(x)]) for x in node[1]]
+    groups: list[list] = []
+    for sq in seqs:
+        head = sq[1][0] if sq[1] else None
+        for g in groups:
+            if head is not None and g[0][1] and g[0][1][0] == head:
+                g.append(sq)
+                break
+        else:
+            groups.append([sq])
+    out = []
+    for g in groups:
+        if len(g) == 1:
+            out.append(g[0])
+            continue
+        rests = [("seq", sq[1][1:]) for sq in g]
+        tail = _factor(("alt", [r for r in rests if r[1]]))
+        tail = ("rep", tail, "?") if any(not r[1] for r in rests) else tail
+        out.append(("seq", [g[0][1][0], tail]))
+    return ("alt", out)
+
+
 def lark_to_gbnf(text: str) -> str:
     from ttsc.dsl.parser import RESERVED
     words = {m for m in re.findall(r'"([^"\\]*)"', text) if _NAME.fullmatch(m)}
@@ -501,6 +533,7 @@ def lark_to_gbnf(text: str) -> str:
     rules = _remove_left_recursion(rules)
     _parser_limits(rules)
     excluded = _names(rules, words, set(RESERVED)) if "NAME" in rules else {}
+    rules = {name: node if name.isupper() else _factor(node) for name, node in rules.items()}
     p = _Props(rules)
     _check_no_left_recursion(rules, p)
     lines = ["# GBNF for .tts, generated from grammars/tts.lark by `ttsc grammar --format gbnf`.",

@@ -76,6 +76,7 @@ class LLMProposer:
     temperature: float = 0.8
     constrained: str | None = None  # "gbnf" (llama.cpp) or "lark" (vLLM structured outputs)
     max_tokens: int | None = None
+    traces: bool = True  # show where the best and the latest candidates fail (search set only)
     tokens: dict = field(default_factory=lambda: {"prompt": 0, "completion": 0})
 
     def __post_init__(self):
@@ -83,6 +84,8 @@ class LLMProposer:
         self.shipped = _shipped()
         self.grammar = grammar_for(self.constrained) if self.constrained else None
         self.finish_reason: str | None = None
+        self._failures: dict[int, str] = {}  # record index → its failure summary
+        self._stores = None
 
     def _request(self, messages: list[dict], seed: int) -> dict:
         body = {"model": self.model, "messages": messages, "temperature": self.temperature, "seed": seed}
@@ -113,16 +116,30 @@ class LLMProposer:
         scored = [r for r in state.records if r.get("score")]
         best = state.records[state.best] if state.best >= 0 else None
         lines = [f"Seed strategy `{cfg.seed_name}` (score 0 by definition):\n```tts\n{cfg.seed_text}```"]
+        latest = next((r for r in reversed(state.records) if r.get("score")), None)
         if best:
-            lines.append(_describe(best, "Best so far"))
+            lines.append(_describe(best, "Best so far") + self._failure(best, cfg))
         for r in state.records[-4:]:
             if r is not best:
-                lines.append(_describe(r, "Recent"))
+                lines.append(_describe(r, "Recent") + (self._failure(r, cfg) if r is latest else ""))
         lines.append(f"{len(state.records)} candidates tried, {len(scored)} scored. Write the next candidate.")
         system = SYSTEM + (" " + CONSTRAINED if self.constrained else "")
         return [{"role": "system", "content": f"{system}\n\n# Language reference\n{self.reference}\n\n"
                                               f"# Shipped strategies\n{self.shipped}"},
                 {"role": "user", "content": "\n\n".join(lines)}]
+
+    def _failure(self, rec: dict, cfg) -> str:
+        """Where ``rec`` fails, traced on the search stores (``cfg.search``: the only stores this sees)."""
+        if not self.traces or not rec.get("score"):
+            return ""
+        if rec["index"] not in self._failures:
+            from ttsc.explorer.failures import summarize
+            from ttsc.runtime.store import load_stores
+            if self._stores is None:
+                self._stores = load_stores(cfg.search)
+            beta = cfg.grid[len(cfg.grid) // 2]
+            self._failures[rec["index"]] = summarize(rec["source"], self._stores, range(cfg.seeds), beta)
+        return "\nWhere it fails:\n" + self._failures[rec["index"]]
 
     def __call__(self, rng, state, cfg) -> tuple[str, tuple[int, ...], str]:
         messages = self.prompt(state, cfg)

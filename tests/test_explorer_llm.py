@@ -166,3 +166,50 @@ def test_budget_tokens_is_for_the_llm_proposer(tmp_path):
     r = CliRunner().invoke(cli, ["explore", "--search", str(default_store_path()), "--out", str(tmp_path / "o"),
                                  "--budget-tokens", "100"])
     assert r.exit_code != 0 and "apply to --proposer llm" in r.output
+
+
+def _marked_holdout(path: Path) -> tuple[Path, set[str]]:
+    """A held-out store whose every answer and question is a marker no search store contains."""
+    data = json.loads(Path(str(default_store_path())).read_text())
+    marks: dict[str, str] = {}
+
+    def mark(a):
+        return None if a is None else marks.setdefault(a, f"HELDANSWER{len(marks)}Z")
+    for i, q in enumerate(data["questions"]):
+        q["question"] = f"HELDQUESTION{i}Z"
+        q["gold_answer"] = mark(q["gold_answer"])
+        q["each_branch"] = [[[mark(a) for a in probes], n, mark(final)] for probes, n, final in q["each_branch"]]
+    held = path / "HELDSTORE.json"
+    held.write_text(json.dumps(data))
+    return held, set(marks.values()) | {"HELDQUESTION", "HELDSTORE", str(held)}
+
+
+def test_held_out_wall_holds_for_the_llm_prompt_and_its_trace_summaries(cfg, tmp_path, monkeypatch):
+    """Every request the llm proposer sends (prompts with scores and failure traces of the best and the latest
+    candidates) is free of the held-out store's name, path, answers and questions; it is read only afterwards."""
+    from ttsc.explorer import report
+    import ttsc.runtime.store as store_mod
+
+    held, marks = _marked_holdout(tmp_path)
+    read = []
+    real = store_mod.load_store
+
+    def tripwire(path, name=None):
+        if Path(path) == held and not read:
+            raise AssertionError("a held-out store was read before the search ended")
+        return real(path, name)
+    monkeypatch.setattr(store_mod, "load_store", tripwire)
+    other = GOOD.replace("0.86 + 0.12", "0.8 + 0.12")
+    server = Scripted([GOOD, other, GOOD.replace("0.86 + 0.12", "0.9 + 0.12"), BAD])
+    try:
+        state = loop.search(cfg, tmp_path / "o", LLMProposer(server.url, "m", max_repairs=0), budget_candidates=4)
+    finally:
+        server.close()
+    bodies = [json.dumps(r["body"]) for r in server.requests]
+    assert len(bodies) == 4 and sum(r["status"] == "scored" for r in state.records) == 3
+    assert "Where it fails:" in bodies[-1] and "lost by stopping early" in bodies[-1]
+    for body in bodies:
+        assert not [m for m in marks if m in body]
+    read.append(True)
+    rep = report.holdout_report(cfg, CMC, [str(held)], tmp_path / "o", seeds=2, baselines=())
+    assert rep["stores"] == ["tmp/HELDSTORE"] or rep["stores"][0].endswith("HELDSTORE")

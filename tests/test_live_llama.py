@@ -152,3 +152,43 @@ def test_resume_after_kill_9_loses_nothing(server, tmp_path, capsys) -> None:
     with capsys.disabled():
         print(f"\nkill -9 after {len(kept)} of 8 questions, then --resume: all 8 kept once; faults injected "
               f"{proxy.injected} and survived")
+
+
+CONSTRAINED_SAMPLES = int(os.environ.get("TTSC_CONSTRAINED_SAMPLES", "3"))
+
+
+def test_constrained_llm_proposer_samples_all_parse(server, capsys) -> None:
+    """`explore --proposer llm --constrained` against the real server: the GBNF goes in the `grammar` field of
+    /v1/chat/completions, and every sample that ends on its own parses with `ttsc check`'s parser (the grammar
+    lets the model end only where a program is complete). Samples cut off at max_tokens are counted apart."""
+    import numpy as np
+
+    from ttsc.cli.loading import resolve_strategy
+    from ttsc.dsl.diagnostics import DiagnosticError
+    from ttsc.dsl.parser import parse
+    from ttsc.explorer import loop
+    from ttsc.explorer.llm import LLMProposer
+    from ttsc.explorer.program import front_end
+
+    sc = Path(str(resolve_strategy("sc"))).read_text(encoding="utf-8")
+    cfg = loop.Config(search=("unused",), seed_text=sc, seed_name="sc")
+    p = LLMProposer(server + "/v1", "smollm2", max_repairs=0, timeout=900, temperature=0.3, constrained="gbnf",
+                    max_tokens=160)
+    p.reference, p.shipped = "", ""  # SmolLM2's context is small: the seed program is the whole example
+    finished = parsed = checked = cut = 0
+    for i in range(CONSTRAINED_SAMPLES):
+        text, _, what = p(np.random.default_rng(i), loop.State(), cfg)
+        if p.finish_reason == "length":
+            cut += 1
+            continue
+        finished += 1
+        try:
+            parse(text)
+        except DiagnosticError as err:
+            pytest.fail(f"constrained sample {i} does not parse:\n{text}\n{err}")
+        parsed += 1
+        checked += front_end(text).valid
+    with capsys.disabled():
+        print(f"\nconstrained GBNF samples: {CONSTRAINED_SAMPLES}, ended on their own {finished}, parse {parsed}, "
+              f"also check {checked}, cut off at max_tokens {cut}; tokens {p.tokens}")
+    assert finished >= 1 and parsed == finished
