@@ -45,6 +45,9 @@ from ttsc.errors import TtscError
                    "server's usage)")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="evaluation processes; also the generation size (keep it on --resume)")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="evaluate candidates as Ray tasks on this cluster (`auto`, `ray://host:10001`, or `local` for a "
+                   "new local instance); needs the `ray` extra and the --search paths readable on its nodes")
 @click.option("--search-seeds", type=click.IntRange(1, 100_000), default=32, show_default=True,
               help="replay seeds 0..N-1 per search evaluation")
 @click.option("--holdout-seeds", type=click.IntRange(1, 100_000), default=100, show_default=True)
@@ -59,7 +62,7 @@ from ttsc.errors import TtscError
 @click.option("--quiet", "-q", is_flag=True)
 def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, structural_weight, base_url, model, api_key_env,
             max_repairs, llm_timeout, constrained, grammar_dialect, llm_max_tokens, budget_candidates, budget_seconds, budget_tokens, workers, search_seeds, holdout_seeds,
-            score_mode, gamma, folds, quiet) -> None:
+            ray_address, score_mode, gamma, folds, quiet) -> None:
     """Search for a strategy whose frontier beats SEED-STRATEGY's on the --search stores."""
     from ttsc.explorer import loop, report
 
@@ -87,7 +90,8 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         propose = loop.evolve_proposer(Evolve(structural_weight=structural_weight))
     with _progress(quiet) as show:
         state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
-                            budget_seconds=budget_seconds, budget_tokens=budget_tokens, on_progress=show)
+                            budget_seconds=budget_seconds, budget_tokens=budget_tokens, on_progress=show,
+                            ray_address=ray_address)
     seed_settings = loop._seed_settings(cfg, out, None)
     best = report.write_search_outputs(cfg, state, out, seed_settings)
     scored = [r for r in state.records if r["status"] == "scored"]

@@ -141,6 +141,44 @@ def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequen
     return out
 
 
+def _ray_evaluate(paths: tuple[str, ...], text: str, seeds: int, grid: tuple[float, ...], folds: int) -> dict:
+    """One candidate evaluation as a Ray task: the task's process loads the search stores once."""
+    if _worker.get("paths") != paths:
+        _init_worker(paths)
+        _worker["paths"] = paths
+    return evaluate_text(text, seeds, grid, None, folds)
+
+
+class RayPool:
+    """The local worker pool's ``submit``/``shutdown``, as Ray tasks on a cluster (``--ray ADDRESS``).
+
+    The same function evaluates the same text with the same seeds, so the scores are those of local
+    workers; the search-store paths must be readable where the tasks run."""
+
+    def __init__(self, address: str, paths: tuple[str, ...]):
+        try:
+            import ray
+        except ImportError:
+            raise TtscError("--ray needs Ray: pip install 'ttsc[ray]'") from None
+        self.ray, self.paths = ray, paths
+        if not ray.is_initialized():
+            ray.init(address=None if address == "local" else address, include_dashboard=False,
+                     log_to_driver=False)
+        self.task = ray.remote(_ray_evaluate)
+
+    def submit(self, fn, text: str, seeds: int, grid: tuple[float, ...], _stores, folds: int = 0):
+        ref = self.task.remote(self.paths, text, seeds, grid, folds)
+        ray = self.ray
+
+        class _Future:
+            def result(self):
+                return ray.get(ref)
+        return _Future()
+
+    def shutdown(self, cancel_futures: bool = False) -> None:
+        pass  # the cluster is not ours to stop
+
+
 Proposer = Callable[[np.random.Generator, State, Config], tuple[str, tuple[int, ...], str]]
 
 
@@ -178,7 +216,8 @@ def _stop(out: Path, reason: str, state: State) -> None:
 
 def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, budget_candidates: int | None = None,
            budget_seconds: float | None = None, on_progress: Callable[[Progress], None] | None = None,
-           stores: Sequence[Store] | None = None, budget_tokens: int | None = None) -> State:
+           stores: Sequence[Store] | None = None, budget_tokens: int | None = None,
+           ray_address: str | None = None) -> State:
     """Run the loop until a budget is spent; returns the state rebuilt from (and extended in) the record.
 
     ``budget_tokens`` counts the proposer's tokens recorded with each candidate (a proposer with a
@@ -203,7 +242,9 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     for rec in record.load(rec_path):
         state.add(rec, len(stores))
     pool = None
-    if cfg.workers > 1:
+    if ray_address is not None:
+        pool = RayPool(ray_address, cfg.search)
+    elif cfg.workers > 1:
         import multiprocessing as mp
         pool = ProcessPoolExecutor(cfg.workers, mp.get_context("fork"), initializer=_init_worker,
                                    initargs=(cfg.search,))
