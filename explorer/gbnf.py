@@ -526,7 +526,9 @@ def _factor(node):
     return ("alt", out)
 
 
-def lark_to_gbnf(text: str) -> str:
+def lark_to_gbnf(text: str, comments: bool = True) -> str:
+    """The GBNF of ``text``; ``comments=False`` leaves ``#`` comments out (what the llm proposer sends: a
+    small model otherwise writes its prose into comments and never reaches the end of a program)."""
     from ttsc.dsl.parser import RESERVED
     words = {m for m in re.findall(r'"([^"\\]*)"', text) if _NAME.fullmatch(m)}
     rules = {name: _tree(body) for name, body in _statements(text)}
@@ -546,7 +548,7 @@ def lark_to_gbnf(text: str) -> str:
     shared: dict = {}
     for key, out in excluded.items():
         lines += _name_rules(_gname(key), out, shared)
-    comment = '"#" [^\\n]* "\\n"'
-    lines.append(f"ws ::= ([ \\t\\r\\n] | {comment})*")
-    lines.append(f"ws1 ::= ([ \\t\\r\\n] | {comment}) ws")
+    space = '[ \\t\\r\\n]' + (' | "#" [^\\n]* "\\n"' if comments else "")
+    lines.append(f"ws ::= ({space})*")
+    lines.append(f"ws1 ::= ({space}) ws")
     return "\n".join(lines) + "\n"

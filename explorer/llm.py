@@ -33,7 +33,7 @@ SYSTEM = ("You design test-time-scaling controllers in the .tts language. Reply 
           "knob: small beta spends few tokens, beta = 1 may use up to 64 branches. Improve accuracy at equal "
           "tokens over the whole range; prefer a new mechanism to threshold tuning; keep it small.")
 CONSTRAINED = ("Your reply is decoded under the language's grammar: write the program text itself, no "
-               "code block, no prose; comments start with `#`.")
+               "code block, no prose, no comments, and end when the program is complete.")
 _BLOCK = re.compile(r"```(?:tts)?\s*\n(.*?)```", re.S)
 DIALECTS = ("gbnf", "lark")
 
@@ -44,7 +44,7 @@ def grammar_for(dialect: str) -> str:
         return grammar_text()
     if dialect == "gbnf":
         from ttsc.explorer.gbnf import lark_to_gbnf
-        return lark_to_gbnf(grammar_text())
+        return lark_to_gbnf(grammar_text(), comments=False)
     raise TtscError(f"unknown grammar dialect `{dialect}` (one of {', '.join(DIALECTS)})")
 
 

@@ -130,7 +130,8 @@ def test_constrained_sends_the_grammar_in_the_servers_field(cfg, monkeypatch, di
     assert front_end(text).valid and what == f"llm, constrained {dialect} (0 repair(s))"
     assert body["max_tokens"] == 900 and "guided_grammar" not in body
     if dialect == "gbnf":  # llama.cpp's server
-        assert body["grammar"] == lark_to_gbnf(grammar_text()) and "structured_outputs" not in body
+        assert body["grammar"] == lark_to_gbnf(grammar_text(), comments=False) and "structured_outputs" not in body
+        assert '"#"' not in body["grammar"] and '"#"' in lark_to_gbnf(grammar_text())
     else:  # vLLM's OpenAI server: structured outputs, a Lark grammar
         assert body["structured_outputs"] == {"grammar": grammar_text()} and "grammar" not in body
     assert "decoded under the language's grammar" in body["messages"][0]["content"]

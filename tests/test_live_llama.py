@@ -172,12 +172,14 @@ def test_constrained_llm_proposer_samples_all_parse(server, capsys) -> None:
 
     sc = Path(str(resolve_strategy("sc"))).read_text(encoding="utf-8")
     cfg = loop.Config(search=("unused",), seed_text=sc, seed_name="sc")
-    p = LLMProposer(server + "/v1", "smollm2", max_repairs=0, timeout=900, temperature=0.3, constrained="gbnf",
+    p = LLMProposer(server + "/v1", "smollm2", max_repairs=0, timeout=900, temperature=0.2, constrained="gbnf",
                     max_tokens=160)
     p.reference, p.shipped = "", ""  # SmolLM2's context is small: the seed program is the whole example
     finished = parsed = checked = cut = 0
     for i in range(CONSTRAINED_SAMPLES):
         text, _, what = p(np.random.default_rng(i), loop.State(), cfg)
+        with capsys.disabled():
+            print(f"\n--- sample {i} ({p.finish_reason}):\n{text[:400]}")
         if p.finish_reason == "length":
             cut += 1
             continue
