@@ -31,39 +31,67 @@ from ttsc.errors import TtscError
               help="llm: tries to fix a refused program with its diagnostics")
 @click.option("--llm-timeout", type=click.FloatRange(0.1), default=120.0, show_default=True,
               help="llm: seconds per request")
+@click.option("--constrained", is_flag=True,
+              help="llm: send the language's grammar with every request, so every sample parses")
+@click.option("--grammar-dialect", type=click.Choice(["gbnf", "lark"]), default="gbnf", show_default=True,
+              help="llm --constrained: gbnf = llama.cpp's `grammar` field; lark = vLLM's "
+                   "`structured_outputs: {grammar}` (grammars/tts.lark)")
+@click.option("--llm-max-tokens", type=click.IntRange(1), default=None,
+              help="llm: max_tokens per request (a sample cut off there is incomplete)")
 @click.option("--budget-candidates", type=click.IntRange(0), default=None, help="stop after this many candidates in all")
 @click.option("--budget-seconds", type=click.FloatRange(0), default=None, help="stop after this many seconds")
+@click.option("--budget-tokens", type=click.IntRange(0), default=None,
+              help="llm: stop once the record holds this many proposer tokens (prompt + completion, from the "
+                   "server's usage)")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="evaluation processes; also the generation size (keep it on --resume)")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="evaluate candidates as Ray tasks on this cluster (`auto`, `ray://host:10001`, or `local` for a "
+                   "new local instance); needs the `ray` extra and the --search paths readable on its nodes")
 @click.option("--search-seeds", type=click.IntRange(1, 100_000), default=32, show_default=True,
               help="replay seeds 0..N-1 per search evaluation")
 @click.option("--holdout-seeds", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--score", "score_mode", type=click.Choice(["area", "gamma"]), default="area", show_default=True,
+              help="area: frontier area over the seed's token span; gamma: the paper's accuracy − γ·cost at the "
+                   "best setting (cost in thousands of tokens per question)")
+@click.option("--gamma", type=click.FloatRange(0), default=None,
+              help="--score gamma: accuracy points per thousand tokens per question")
+@click.option("--folds", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="split each store's questions into K disjoint folds; a best candidate must also win on "
+                   "three quarters of them (0: no folds)")
 @click.option("--quiet", "-q", is_flag=True)
 def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, structural_weight, base_url, model, api_key_env,
-            max_repairs, llm_timeout, budget_candidates, budget_seconds, workers, search_seeds, holdout_seeds,
-            quiet) -> None:
+            max_repairs, llm_timeout, constrained, grammar_dialect, llm_max_tokens, budget_candidates, budget_seconds, budget_tokens, workers, search_seeds, holdout_seeds,
+            ray_address, score_mode, gamma, folds, quiet) -> None:
     """Search for a strategy whose frontier beats SEED-STRATEGY's on the --search stores."""
     from ttsc.explorer import loop, report
 
-    if budget_candidates is None and budget_seconds is None:
-        raise TtscError("give --budget-candidates or --budget-seconds (or both)")
+    if proposer != "llm" and (constrained or llm_max_tokens is not None or budget_tokens is not None):
+        raise TtscError("--constrained, --llm-max-tokens and --budget-tokens apply to --proposer llm")
+    if budget_candidates is None and budget_seconds is None and budget_tokens is None:
+        raise TtscError("give --budget-candidates, --budget-seconds or --budget-tokens (or several)")
+    if (score_mode == "gamma") != (gamma is not None):
+        raise TtscError("--score gamma needs --gamma G, and --gamma needs --score gamma")
     overlap = {str(Path(p).resolve()) for p in search} & {str(Path(p).resolve()) for p in holdout}
     if overlap:
         raise TtscError(f"a store is both searched and held out: {sorted(overlap)[0]}")
     path = resolve_strategy(seed_strategy)
     name = Path(str(path)).stem
     cfg = loop.Config(search=tuple(search), seed_text=Path(str(path)).read_text(encoding="utf-8"), seed_name=name,
-                      seed=seed, seeds=search_seeds, workers=workers)
+                      seed=seed, seeds=search_seeds, workers=workers, score=score_mode, gamma=gamma or 0.0,
+                      folds=folds)
     out = Path(out_dir)
     if proposer == "llm":
         from ttsc.explorer.llm import from_options
-        propose = from_options(base_url, model, api_key_env, max_repairs, llm_timeout)
+        propose = from_options(base_url, model, api_key_env, max_repairs, llm_timeout,
+                               grammar_dialect if constrained else None, llm_max_tokens)
     else:
         from ttsc.explorer.evolve import Evolve
         propose = loop.evolve_proposer(Evolve(structural_weight=structural_weight))
     with _progress(quiet) as show:
         state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
-                            budget_seconds=budget_seconds, on_progress=show)
+                            budget_seconds=budget_seconds, budget_tokens=budget_tokens, on_progress=show,
+                            ray_address=ray_address)
     seed_settings = loop._seed_settings(cfg, out, None)
     best = report.write_search_outputs(cfg, state, out, seed_settings)
     scored = [r for r in state.records if r["status"] == "scored"]
@@ -99,7 +127,8 @@ class _progress:
     def show(self, p) -> None:
         if self.live is not None:
             self.live.update(f"tried {p.tried}  valid {p.valid}  improved {p.improved}  "
-                             f"best {p.best:+.2f} pts  {p.per_minute:.1f} candidates/min")
+                             f"best {p.best:+.2f} pts  {p.per_minute:.1f} candidates/min"
+                             + (f"  {p.tokens:,} proposer tokens" if p.tokens else ""))
 
     def __exit__(self, *exc):
         if self.live is not None:

@@ -5,6 +5,13 @@ search-set history only (the best and the latest candidates with their scores,
 per-store gains and the diagnostics of refused ones). A refused answer gets its
 diagnostics back for at most ``max_repairs`` more tries; a timeout or an HTTP
 error ends the attempt, and the candidate is recorded as refused with the reason.
+
+``constrained`` sends the language's grammar with every request, so every
+sample parses (it may still fail the checker, and a sample cut off by
+``max_tokens`` is incomplete): ``"gbnf"`` as llama.cpp's ``grammar`` field
+(``ttsc grammar --format gbnf``), ``"lark"`` as vLLM's
+``structured_outputs: {"grammar": ...}`` (grammars/tts.lark as is; vLLM
+silently ignores the old ``guided_grammar`` field).
 """
 
 from __future__ import annotations
@@ -25,7 +32,20 @@ SYSTEM = ("You design test-time-scaling controllers in the .tts language. Reply 
           "program in a ```tts code block. It must keep a float parameter `beta` in 0.0..1.0 as its only budget "
           "knob: small beta spends few tokens, beta = 1 may use up to 64 branches. Improve accuracy at equal "
           "tokens over the whole range; prefer a new mechanism to threshold tuning; keep it small.")
+CONSTRAINED = ("Your reply is decoded under the language's grammar: write the program text itself, no "
+               "code block, no prose, no comments, and end when the program is complete.")
 _BLOCK = re.compile(r"```(?:tts)?\s*\n(.*?)```", re.S)
+DIALECTS = ("gbnf", "lark")
+
+
+def grammar_for(dialect: str) -> str:
+    from ttsc.dsl.parser import grammar_text
+    if dialect == "lark":
+        return grammar_text()
+    if dialect == "gbnf":
+        from ttsc.explorer.gbnf import lark_to_gbnf
+        return lark_to_gbnf(grammar_text(), comments=False)
+    raise TtscError(f"unknown grammar dialect `{dialect}` (one of {', '.join(DIALECTS)})")
 
 
 def _language_reference() -> str:
@@ -54,15 +74,31 @@ class LLMProposer:
     max_repairs: int = 2
     timeout: float = 120.0
     temperature: float = 0.8
+    constrained: str | None = None  # "gbnf" (llama.cpp) or "lark" (vLLM structured outputs)
+    max_tokens: int | None = None
+    traces: bool = True  # show where the best and the latest candidates fail (search set only)
     tokens: dict = field(default_factory=lambda: {"prompt": 0, "completion": 0})
 
     def __post_init__(self):
         self.reference = _language_reference()
         self.shipped = _shipped()
+        self.grammar = grammar_for(self.constrained) if self.constrained else None
+        self.finish_reason: str | None = None
+        self._failures: dict[int, str] = {}  # record index → its failure summary
+        self._stores = None
+
+    def _request(self, messages: list[dict], seed: int) -> dict:
+        body = {"model": self.model, "messages": messages, "temperature": self.temperature, "seed": seed}
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        if self.constrained == "gbnf":
+            body["grammar"] = self.grammar
+        elif self.constrained == "lark":
+            body["structured_outputs"] = {"grammar": self.grammar}
+        return body
 
     def _chat(self, messages: list[dict], seed: int) -> str:
-        body = json.dumps({"model": self.model, "messages": messages, "temperature": self.temperature,
-                           "seed": seed}).encode()
+        body = json.dumps(self._request(messages, seed)).encode()
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
         if key:
@@ -73,21 +109,37 @@ class LLMProposer:
         usage = data.get("usage") or {}
         self.tokens["prompt"] += int(usage.get("prompt_tokens", 0))
         self.tokens["completion"] += int(usage.get("completion_tokens", 0))
+        self.finish_reason = data["choices"][0].get("finish_reason")
         return data["choices"][0]["message"]["content"]
 
     def prompt(self, state, cfg) -> list[dict]:
         scored = [r for r in state.records if r.get("score")]
         best = state.records[state.best] if state.best >= 0 else None
         lines = [f"Seed strategy `{cfg.seed_name}` (score 0 by definition):\n```tts\n{cfg.seed_text}```"]
+        latest = next((r for r in reversed(state.records) if r.get("score")), None)
         if best:
-            lines.append(_describe(best, "Best so far"))
+            lines.append(_describe(best, "Best so far") + self._failure(best, cfg))
         for r in state.records[-4:]:
             if r is not best:
-                lines.append(_describe(r, "Recent"))
+                lines.append(_describe(r, "Recent") + (self._failure(r, cfg) if r is latest else ""))
         lines.append(f"{len(state.records)} candidates tried, {len(scored)} scored. Write the next candidate.")
-        return [{"role": "system", "content": f"{SYSTEM}\n\n# Language reference\n{self.reference}\n\n"
+        system = SYSTEM + (" " + CONSTRAINED if self.constrained else "")
+        return [{"role": "system", "content": f"{system}\n\n# Language reference\n{self.reference}\n\n"
                                               f"# Shipped strategies\n{self.shipped}"},
                 {"role": "user", "content": "\n\n".join(lines)}]
+
+    def _failure(self, rec: dict, cfg) -> str:
+        """Where ``rec`` fails, traced on the search stores (``cfg.search``: the only stores this sees)."""
+        if not self.traces or not rec.get("score"):
+            return ""
+        if rec["index"] not in self._failures:
+            from ttsc.explorer.failures import summarize
+            from ttsc.runtime.store import load_stores
+            if self._stores is None:
+                self._stores = load_stores(cfg.search)
+            beta = cfg.grid[len(cfg.grid) // 2]
+            self._failures[rec["index"]] = summarize(rec["source"], self._stores, range(cfg.seeds), beta)
+        return "\nWhere it fails:\n" + self._failures[rec["index"]]
 
     def __call__(self, rng, state, cfg) -> tuple[str, tuple[int, ...], str]:
         messages = self.prompt(state, cfg)
@@ -104,13 +156,18 @@ class LLMProposer:
             text = extract(content)
             fe = front_end(text)
             if fe.valid:
-                return text, parent, f"llm ({attempt} repair(s))"
+                return text, parent, f"llm{self._how()} ({attempt} repair(s))"
             if attempt < self.max_repairs:
                 messages = messages + [{"role": "assistant", "content": content},
                                        {"role": "user", "content": "The program was refused:\n"
                                         + "\n".join(d.get("message", "") for d in fe.diagnostics)
                                         + "\nFix it and reply with the whole program."}]
-        return text, parent, f"llm: still refused after {self.max_repairs} repair(s)"
+        return text, parent, f"llm{self._how()}: still refused after {self.max_repairs} repair(s)"
+
+    def _how(self) -> str:
+        """How the last sample was made, for the record: the grammar, and a cut-off by max_tokens."""
+        out = f", constrained {self.constrained}" if self.constrained else ""
+        return out + (", cut off at max_tokens" if self.finish_reason == "length" else "")
 
 
 def _describe(r: dict, what: str) -> str:
@@ -126,7 +183,8 @@ def _describe(r: dict, what: str) -> str:
 
 
 def from_options(base_url: str | None, model: str | None, api_key_env: str | None, max_repairs: int,
-                 timeout: float) -> LLMProposer:
+                 timeout: float, constrained: str | None = None, max_tokens: int | None = None) -> LLMProposer:
     if not base_url or not model:
         raise TtscError("--proposer llm needs --base-url and --model")
-    return LLMProposer(base_url, model, api_key_env, max_repairs, timeout)
+    return LLMProposer(base_url, model, api_key_env, max_repairs, timeout, constrained=constrained,
+                       max_tokens=max_tokens)

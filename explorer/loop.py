@@ -41,6 +41,9 @@ class Config:
     grid: tuple[float, ...] = GRID
     workers: int = 1
     generation: int = 0  # candidates proposed together; 0: 1 for one worker, else GENERATION_PER_WORKER each
+    score: str = "area"   # or "gamma": accuracy − γ·cost (see explorer/score.py)
+    gamma: float = 0.0
+    folds: int = 0        # question folds a best candidate must win on most of (0: none)
 
     @property
     def generation_size(self) -> int:
@@ -49,8 +52,13 @@ class Config:
         return self.generation or (1 if self.workers == 1 else GENERATION_PER_WORKER * self.workers)
 
     def header(self) -> dict:
-        return {"search": list(self.search), "seed_strategy": self.seed_name, "seed_text": self.seed_text,
-                "seed": self.seed, "seeds": self.seeds, "grid": list(self.grid), "generation": self.generation_size}
+        out = {"search": list(self.search), "seed_strategy": self.seed_name, "seed_text": self.seed_text,
+               "seed": self.seed, "seeds": self.seeds, "grid": list(self.grid), "generation": self.generation_size}
+        if self.score != "area":
+            out.update(score=self.score, gamma=self.gamma)
+        if self.folds:
+            out["folds"] = self.folds
+        return out
 
 
 GENERATION_PER_WORKER = 4
@@ -92,7 +100,11 @@ QUARTER_LOSS = 0.25  # points: the most a best candidate may lose to the seed in
 
 def eligible(s: dict, n_stores: int) -> bool:
     """May be selected as best: wins on most stores (per-model guard) and loses no budget quarter
-    (a gain at low budgets may not pay for giving up the top of the range)."""
+    (a gain at low budgets may not pay for giving up the top of the range); with --folds, also wins
+    on at least three quarters of the question folds."""
+    folds = s.get("folds")
+    if folds and sum(g > 0 for g in folds) * 4 < 3 * len(folds):
+        return False
     return s["wins"] * 4 >= 3 * n_stores and min(s["segments"]) >= -QUARTER_LOSS
 
 
@@ -145,13 +157,58 @@ def _init_worker(paths: tuple[str, ...]) -> None:
     _worker["stores"] = load_stores(paths)
 
 
-def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequence[Store] | None = None) -> dict:
-    """Score one valid candidate text on the search stores: the per-store, per-β settings and wall time."""
+def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequence[Store] | None = None,
+                  folds: int = 0) -> dict:
+    """Score one valid candidate text on the search stores: the per-store, per-β settings and wall time
+    (and with ``folds``, the settings on each question fold of each store)."""
     start, cpu = time.perf_counter(), time.process_time()
     program = parse(text)
-    per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds), grid)
-    return {"settings": sc.settings_to_json(per_store), "seconds": time.perf_counter() - start,
-            "cpu_seconds": time.process_time() - cpu}
+    fold = {"k": folds, "settings": {}} if folds else None
+    per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds), grid,
+                            fold)
+    out = {"settings": sc.settings_to_json(per_store), "seconds": time.perf_counter() - start,
+           "cpu_seconds": time.process_time() - cpu}
+    if fold:
+        out["fold_settings"] = sc.settings_to_json(fold["settings"])
+    return out
+
+
+def _ray_evaluate(paths: tuple[str, ...], text: str, seeds: int, grid: tuple[float, ...], folds: int) -> dict:
+    """One candidate evaluation as a Ray task: the task's process loads the search stores once."""
+    if _worker.get("paths") != paths:
+        _init_worker(paths)
+        _worker["paths"] = paths
+    return evaluate_text(text, seeds, grid, None, folds)
+
+
+class RayPool:
+    """The local worker pool's ``submit``/``shutdown``, as Ray tasks on a cluster (``--ray ADDRESS``).
+
+    The same function evaluates the same text with the same seeds, so the scores are those of local
+    workers; the search-store paths must be readable where the tasks run."""
+
+    def __init__(self, address: str, paths: tuple[str, ...]):
+        try:
+            import ray
+        except ImportError:
+            raise TtscError("--ray needs Ray: pip install 'ttsc[ray]'") from None
+        self.ray, self.paths = ray, paths
+        if not ray.is_initialized():
+            ray.init(address=None if address == "local" else address, include_dashboard=False,
+                     log_to_driver=False)
+        self.task = ray.remote(_ray_evaluate)
+
+    def submit(self, fn, text: str, seeds: int, grid: tuple[float, ...], _stores, folds: int = 0):
+        ref = self.task.remote(self.paths, text, seeds, grid, folds)
+        ray = self.ray
+
+        class _Future:
+            def result(self):
+                return ray.get(ref)
+        return _Future()
+
+    def shutdown(self, cancel_futures: bool = False) -> None:
+        pass  # the cluster is not ours to stop
 
 
 Proposer = Callable[[np.random.Generator, State, Config], tuple[str, tuple[int, ...], str]]
@@ -175,12 +232,29 @@ class Progress:
     improved: int = 0
     best: float = 0.0
     per_minute: float = 0.0
+    tokens: int = 0  # proposer tokens (prompt + completion) in the whole record
+
+
+def proposer_tokens(records: Sequence[dict]) -> int:
+    """Proposer tokens (prompt + completion, as the server's usage reported them) in the record."""
+    return sum(sum((r.get("proposer_tokens") or {}).values()) for r in records)
+
+
+def _stop(out: Path, reason: str, state: State) -> None:
+    """Why the loop stopped, beside the record (rewritten by every run; the record itself is untouched)."""
+    (out / "stopped.json").write_text(json.dumps({"reason": reason, "candidates": len(state.records),
+                                                  "proposer_tokens": proposer_tokens(state.records)}) + "\n")
 
 
 def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, budget_candidates: int | None = None,
            budget_seconds: float | None = None, on_progress: Callable[[Progress], None] | None = None,
-           stores: Sequence[Store] | None = None) -> State:
-    """Run the loop until a budget is spent; returns the state rebuilt from (and extended in) the record."""
+           stores: Sequence[Store] | None = None, budget_tokens: int | None = None,
+           ray_address: str | None = None) -> State:
+    """Run the loop until a budget is spent; returns the state rebuilt from (and extended in) the record.
+
+    ``budget_tokens`` counts the proposer's tokens recorded with each candidate (a proposer with a
+    ``tokens`` dict, like the llm one); the loop stops before a generation once the record holds that
+    many, so ``--resume`` with a larger budget continues from there."""
     out.mkdir(parents=True, exist_ok=True)
     header_path, rec_path = out / "run.json", out / "candidates.jsonl"
     if header_path.exists():
@@ -194,12 +268,15 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     seed_program = parse(cfg.seed_text)
     seed_size = program_size(seed_program)
     seed_settings = _seed_settings(cfg, out, stores)
+    seed_folds = _seed_fold_settings(cfg, out, stores) if cfg.folds else None
 
     state = State()
     for rec in record.load(rec_path):
         state.add(rec, len(stores))
     pool = None
-    if cfg.workers > 1:
+    if ray_address is not None:
+        pool = RayPool(ray_address, cfg.search)
+    elif cfg.workers > 1:
         import multiprocessing as mp
         pool = ProcessPoolExecutor(cfg.workers, mp.get_context("fork"), initializer=_init_worker,
                                    initargs=(cfg.search,))
@@ -210,8 +287,13 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
         while True:
             n = len(state.records)
             if budget_candidates is not None and n >= budget_candidates:
+                _stop(out, "budget-candidates", state)
                 break
             if budget_seconds is not None and time.monotonic() - start >= budget_seconds:
+                _stop(out, "budget-seconds", state)
+                break
+            if budget_tokens is not None and proposer_tokens(state.records) >= budget_tokens:
+                _stop(out, "budget-tokens", state)
                 break
             size = cfg.generation_size
             gen = n - n % size                 # the generation this candidate belongs to
@@ -227,6 +309,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
             shapes = set(frozen.shapes) | {shape_key(seed_program)}
             for i in range(gen, gen + size):
                 t0 = time.perf_counter()
+                spent = dict(getattr(proposer, "tokens", None) or {})
                 text, parents, mutation = proposer(np.random.default_rng([cfg.seed, i]), frozen, cfg)
                 fe = front_end(text)
                 rec = {"index": i, "source": text, "parents": list(parents), "mutation": mutation,
@@ -242,23 +325,29 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                         rec["new_shape"] = rec["shape"] not in shapes
                         shapes.add(rec["shape"])
                 rec["propose_seconds"] = time.perf_counter() - t0
+                if getattr(proposer, "tokens", None) is not None:
+                    rec["proposer_tokens"] = {k: v - spent.get(k, 0) for k, v in proposer.tokens.items()}
                 proposals[i] = rec
             jobs = {i: proposals[i] for i in todo if proposals[i]["status"] == "run"}
             if pool is not None:
                 # candidates of a shape no worker has compiled yet go first, so the cheap ones fill the gaps
                 order = sorted(jobs, key=lambda i: (not jobs[i]["new_shape"], i))
-                futures = {i: pool.submit(evaluate_text, jobs[i]["source"], cfg.seeds, cfg.grid) for i in order}
+                futures = {i: pool.submit(evaluate_text, jobs[i]["source"], cfg.seeds, cfg.grid, None, cfg.folds)
+                           for i in order}
                 results = {i: f.result() for i, f in futures.items()}
             else:
-                results = {i: evaluate_text(r["source"], cfg.seeds, cfg.grid, stores) for i, r in jobs.items()}
+                results = {i: evaluate_text(r["source"], cfg.seeds, cfg.grid, stores, cfg.folds) for i, r in jobs.items()}
             for i in todo:
                 rec = proposals[i]
                 if i in results:
                     res = results[i]
                     per_store = sc.settings_from_json(res["settings"])
-                    s = sc.score(per_store, seed_settings, rec["size"], seed_size)
+                    s = sc.score(per_store, seed_settings, rec["size"], seed_size, cfg.score, cfg.gamma,
+                                 sc.settings_from_json(res.get("fold_settings", {})), seed_folds, cfg.folds)
                     rec.update(status="scored", settings=res["settings"], score=s.to_json(),
                                eval_seconds=res["seconds"], eval_cpu_seconds=res["cpu_seconds"])
+                    if cfg.folds:
+                        rec["fold_settings"] = res["fold_settings"]
                     rec["status"] = "scored"
                 rec["wall_seconds"] = rec["propose_seconds"] + rec.get("eval_seconds", 0.0)
                 record.append(rec_path, rec)
@@ -267,6 +356,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 prog.valid = sum(r["status"] in ("scored", "duplicate") for r in state.records)
                 prog.improved = state.improved
                 prog.best = state.best_fitness
+                prog.tokens = proposer_tokens(state.records)
                 elapsed = time.monotonic() - start
                 prog.per_minute = (len(state.records) - started_with) / elapsed * 60 if elapsed > 0 else 0.0
                 if on_progress:
@@ -284,6 +374,15 @@ def _seed_key(cfg: Config) -> str:
     if cfg.seed_text not in _seed_keys:
         _seed_keys[cfg.seed_text] = key_of(parse(cfg.seed_text))
     return _seed_keys[cfg.seed_text]
+
+
+def _seed_fold_settings(cfg: Config, out: Path, stores: Sequence[Store]) -> dict[str, list[sc.Setting]]:
+    """The seed's settings on each question fold (cached beside seed_settings.json)."""
+    path = out / "seed_fold_settings.json"
+    if not path.exists():
+        res = evaluate_text(cfg.seed_text, cfg.seeds, cfg.grid, stores, cfg.folds)
+        path.write_text(json.dumps(res["fold_settings"]) + "\n")
+    return sc.settings_from_json(json.loads(path.read_text()))
 
 
 def _seed_settings(cfg: Config, out: Path, stores: Sequence[Store]) -> dict[str, list[sc.Setting]]:

@@ -19,6 +19,17 @@ Guards against overfitting 120 questions: the same gain is computed on every
 store separately (each store = one model, its own span) and a candidate is
 eligible as *best* only when it wins on most stores; the fitness subtracts a
 size penalty per AST node beyond the seed's.
+
+Options (``ttsc explore --score gamma --gamma G``, ``--folds K``):
+
+* ``gamma``: the paper's utility, accuracy − γ·cost, with cost in thousands of
+  tokens per question: the gain is the candidate's best utility over its
+  settings minus the seed's (per store likewise). One γ picks one operating
+  point, so the area score stays the default.
+* folds: every store's questions are split into K disjoint folds (question
+  ``i`` in fold ``i mod K``); the same gain is computed on each fold (stores
+  averaged fold by fold, against the seed on the same questions), and a best
+  candidate must win on most folds too (see ``loop.eligible``).
 """
 
 from __future__ import annotations
@@ -43,9 +54,11 @@ class Setting:
     avg_tokens: float  # exactly Outcome.avg_tokens
 
 
-def evaluate(shape: Shape, stores: Sequence[Store], seeds: Sequence[int], grid: Sequence[float]
-             ) -> dict[str, list[Setting]]:
-    """Per store, one Setting per β of ``grid``: the exact scores ``ttsc eval`` reports."""
+def evaluate(shape: Shape, stores: Sequence[Store], seeds: Sequence[int], grid: Sequence[float],
+             folds: dict | None = None) -> dict[str, list[Setting]]:
+    """Per store, one Setting per β of ``grid``: the exact scores ``ttsc eval`` reports. With a dict as
+    ``folds`` = {"k": K, "settings": {}}, also fills ``folds["settings"]`` with each store's settings on
+    each question fold (:func:`fold_of`), keyed ``"store#f"``."""
     checked = shape_program(shape)
     out: dict[str, list[Setting]] = {}
     for store in stores:
@@ -53,8 +66,36 @@ def evaluate(shape: Shape, stores: Sequence[Store], seeds: Sequence[int], grid: 
         for beta in grid:
             o = run(checked, {**shape.values, KNOB: float(beta)}, store, seeds, engine="compiled")
             row.append(Setting(o.accuracy, o.avg_tokens))
+            if folds:
+                for f, qs in enumerate(fold_of(o.correct.shape[1], folds["k"])):
+                    folds["settings"].setdefault(f"{store.name}#{f}", []).append(
+                        Setting(_mean_of_means(o.correct[:, qs]) * 100, _mean_of_means(o.tokens[:, qs])))
         out[store.name] = row
     return out
+
+
+def fold_of(n_questions: int, k: int) -> list[np.ndarray]:
+    """K disjoint question folds covering all questions: question ``i`` is in fold ``i mod k``."""
+    return [np.arange(f, n_questions, k) for f in range(k)]
+
+
+def fold_frontiers(fold_settings: dict[str, list[Setting]], k: int) -> list[list[Setting]]:
+    """Per fold, the frontier averaged over stores (as :func:`average` does over whole stores)."""
+    return [average({name: row for name, row in fold_settings.items() if name.rsplit("#", 1)[1] == str(f)})
+            for f in range(k)]
+
+
+def _mean_of_means(table: np.ndarray) -> float:
+    from ttsc.runtime.outcome import _mean_of_means as mm
+    return mm(table)
+
+
+COST_UNIT = 1000.0  # γ is in accuracy points per thousand tokens per question
+
+
+def utility(points: Sequence[Setting], gamma: float) -> float:
+    """The paper's accuracy − γ·cost at the candidate's best setting."""
+    return max(p.accuracy - gamma * p.avg_tokens / COST_UNIT for p in points)
 
 
 def average(per_store: dict[str, list[Setting]]) -> list[Setting]:
@@ -93,25 +134,39 @@ class Score:
     segments: list[float]        # gain in each budget niche of the averaged span
     wins: int                    # stores with a positive gain
     fitness: float               # gain − size penalty
+    folds: list[float] | None = None  # the gain on each question fold (with --folds)
 
     def to_json(self) -> dict:
-        return {"gain": self.gain, "per_store": self.per_store, "segments": self.segments, "wins": self.wins,
-                "fitness": self.fitness}
+        out = {"gain": self.gain, "per_store": self.per_store, "segments": self.segments, "wins": self.wins,
+               "fitness": self.fitness}
+        if self.folds is not None:
+            out["folds"] = self.folds
+        return out
 
 
-def score(cand: dict[str, list[Setting]], seed: dict[str, list[Setting]], size: int, seed_size: int) -> Score:
+def gain_of(cand: Sequence[Setting], seed: Sequence[Setting], mode: str = "area", gamma: float = 0.0) -> float:
+    """One frontier against the seed's: area over the seed's span, or the utility difference."""
+    if mode == "gamma":
+        return utility(cand, gamma) - utility(seed, gamma)
+    lo, hi = span(seed)
+    return envelope_mean(cand, lo, hi) - envelope_mean(seed, lo, hi)
+
+
+def score(cand: dict[str, list[Setting]], seed: dict[str, list[Setting]], size: int, seed_size: int,
+          mode: str = "area", gamma: float = 0.0, cand_folds: dict | None = None, seed_folds: dict | None = None,
+          k: int = 0) -> Score:
     ca, sa = average(cand), average(seed)
     lo, hi = span(sa)
-    gain = envelope_mean(ca, lo, hi) - envelope_mean(sa, lo, hi)
-    per_store = {}
-    for name in seed:
-        l, h = span(seed[name])
-        per_store[name] = envelope_mean(cand[name], l, h) - envelope_mean(seed[name], l, h)
+    gain = gain_of(ca, sa, mode, gamma)
+    per_store = {name: gain_of(cand[name], seed[name], mode, gamma) for name in seed}
     edges = [math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * k / SEGMENTS) for k in range(SEGMENTS + 1)]
     segments = [envelope_mean(ca, lo, hi, x, y) - envelope_mean(sa, lo, hi, x, y) for x, y in zip(edges, edges[1:])]
     wins = sum(g > 0 for g in per_store.values())
     fitness = gain - SIZE_PENALTY * max(0, size - seed_size)
-    return Score(gain, per_store, segments, wins, fitness)
+    folds = None
+    if k:
+        folds = [gain_of(c, s_, mode, gamma) for c, s_ in zip(fold_frontiers(cand_folds, k), fold_frontiers(seed_folds, k))]
+    return Score(gain, per_store, segments, wins, fitness, folds)
 
 
 def settings_to_json(per_store: dict[str, list[Setting]]) -> dict:

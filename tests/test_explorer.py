@@ -233,3 +233,48 @@ def test_a_generation_holds_several_candidates_per_worker():
     assert cfg().generation_size == 1
     assert cfg(workers=2).generation_size == 2 * loop.GENERATION_PER_WORKER
     assert loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", workers=2, generation=3).generation_size == 3
+
+
+def test_gamma_score_is_the_best_utility_against_the_seeds():
+    S = sc.Setting
+    seed = [S(50.0, 100_000.0), S(60.0, 1_000_000.0)]
+    cand = [S(55.0, 200_000.0), S(58.0, 400_000.0)]
+    # γ = 0.01 points per 1k tokens: seed 49 vs 50 → 50; candidate 53 vs 54 → 54
+    assert sc.utility(seed, 0.01) == 50.0 and sc.utility(cand, 0.01) == 54.0
+    assert sc.gain_of(cand, seed, "gamma", 0.01) == 4.0
+    assert sc.gain_of(cand, seed, "gamma", 0.0) == -2.0  # free tokens: the seed's 60 wins
+    s = sc.score({"m": cand}, {"m": seed}, 10, 10, "gamma", 0.01)
+    assert s.gain == s.per_store["m"] == 4.0 and s.wins == 1 and s.folds is None
+
+
+def test_fold_scores_use_disjoint_questions_and_combine_as_documented(tmp_path):
+    store = load_store(STORE)
+    n = len(store.questions)
+    folds = sc.fold_of(n, 3)
+    joined = np.sort(np.concatenate(folds))
+    assert np.array_equal(joined, np.arange(n)) and sum(map(len, folds)) == n  # disjoint, covering
+    shape = lift(parse(CMC))
+    fold = {"k": 3, "settings": {}}
+    whole = sc.evaluate(shape, [store], range(SEEDS), GRID, fold)
+    checked = front_end(CMC).checked
+    for i, beta in enumerate(GRID):  # each fold's setting is exactly the outcome on that fold's questions
+        o = run(checked, {**bind_params(checked), "beta": beta}, store, range(SEEDS), "compiled")
+        assert whole[store.name][i] == sc.Setting(o.accuracy, o.avg_tokens)
+        for f, qs in enumerate(folds):
+            got = fold["settings"][f"{store.name}#{f}"][i]
+            assert got.accuracy == float(np.mean([np.mean(r) for r in o.correct[:, qs]])) * 100
+            assert got.avg_tokens == float(np.mean([np.mean(r) for r in o.tokens[:, qs]]))
+    # combined: each fold's gain is the gain of the store-averaged fold frontier against the seed's
+    state = loop.search(loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", seeds=SEEDS, grid=GRID,
+                                    folds=3), tmp_path / "o", loop.evolve_proposer(ConstantsOnly()),
+                        budget_candidates=3)
+    seed_folds = sc.settings_from_json(json.loads((tmp_path / "o" / "seed_fold_settings.json").read_text()))
+    scored = [r for r in state.records if r["status"] == "scored"]
+    assert scored and json.loads((tmp_path / "o" / "run.json").read_text())["folds"] == 3
+    for r in scored:
+        cand = sc.settings_from_json(r["fold_settings"])
+        want = [sc.gain_of(c, s) for c, s in zip(sc.fold_frontiers(cand, 3), sc.fold_frontiers(seed_folds, 3))]
+        assert r["score"]["folds"] == want
+    good = {"wins": 1, "segments": [0.0] * 4}
+    assert loop.eligible({**good, "folds": [0.1, 0.2, 0.3, -0.1]}, 1)  # 3 of 4 folds
+    assert not loop.eligible({**good, "folds": [0.1, 0.2, -0.3, -0.1]}, 1)

@@ -118,3 +118,99 @@ def test_llm_search_records_every_outcome(cfg, monkeypatch, tmp_path):
         server.close()
     assert [r["status"] for r in state.records] == ["scored", "invalid", "invalid"]
     assert "request failed" in state.records[2]["mutation"]
+
+
+@pytest.mark.parametrize("dialect", ["gbnf", "lark"])
+def test_constrained_sends_the_grammar_in_the_servers_field(cfg, monkeypatch, dialect):
+    from ttsc.dsl.parser import grammar_text
+    from ttsc.explorer.gbnf import lark_to_gbnf
+    bare = GOOD.removeprefix("```tts\n").removesuffix("```")  # under a grammar the reply is the program itself
+    text, what, reqs, _ = propose([bare], cfg, monkeypatch, constrained=dialect, max_tokens=900)
+    body = reqs[0]["body"]
+    assert front_end(text).valid and what == f"llm, constrained {dialect} (0 repair(s))"
+    assert body["max_tokens"] == 900 and "guided_grammar" not in body
+    if dialect == "gbnf":  # llama.cpp's server
+        assert body["grammar"] == lark_to_gbnf(grammar_text(), comments=False) and "structured_outputs" not in body
+        assert '"#"' not in body["grammar"] and '"#"' in lark_to_gbnf(grammar_text())
+    else:  # vLLM's OpenAI server: structured outputs, a Lark grammar
+        assert body["structured_outputs"] == {"grammar": grammar_text()} and "grammar" not in body
+    assert "decoded under the language's grammar" in body["messages"][0]["content"]
+    _, _, reqs, _ = propose([GOOD], cfg, monkeypatch)
+    assert "grammar" not in reqs[0]["body"] and "structured_outputs" not in reqs[0]["body"]
+
+
+def test_budget_tokens_stops_cleanly_records_and_resumes(cfg, tmp_path):
+    """Each request costs 15 tokens (the scripted usage); refused answers keep the test free of evaluations."""
+    def run(out, budget, resume=False):
+        server = Scripted([BAD] * 20)
+        try:
+            return loop.search(cfg, out, LLMProposer(server.url, "m", max_repairs=1), budget_tokens=budget,
+                               resume=resume)
+        finally:
+            server.close()
+    state = run(tmp_path / "a", 50)  # 2 requests a candidate: 30, 60 → stops after 2 candidates
+    assert len(state.records) == 2 and all(r["proposer_tokens"] == {"prompt": 20, "completion": 10}
+                                           for r in state.records)
+    stopped = json.loads((tmp_path / "a" / "stopped.json").read_text())
+    assert stopped == {"reason": "budget-tokens", "candidates": 2, "proposer_tokens": 60}
+    state = run(tmp_path / "a", 100, resume=True)
+    assert len(state.records) == 4 and loop.proposer_tokens(state.records) == 120
+    whole = run(tmp_path / "b", 100)
+    strip = lambda rs: [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in rs]  # noqa: E731
+    assert strip(whole.records) == strip(state.records)
+
+
+def test_budget_tokens_is_for_the_llm_proposer(tmp_path):
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+    r = CliRunner().invoke(cli, ["explore", "--search", str(default_store_path()), "--out", str(tmp_path / "o"),
+                                 "--budget-tokens", "100"])
+    assert r.exit_code != 0 and "apply to --proposer llm" in r.output
+
+
+def _marked_holdout(path: Path) -> tuple[Path, set[str]]:
+    """A held-out store whose every answer and question is a marker no search store contains."""
+    data = json.loads(Path(str(default_store_path())).read_text())
+    marks: dict[str, str] = {}
+
+    def mark(a):
+        return None if a is None else marks.setdefault(a, f"HELDANSWER{len(marks)}Z")
+    for i, q in enumerate(data["questions"]):
+        q["question"] = f"HELDQUESTION{i}Z"
+        q["gold_answer"] = mark(q["gold_answer"])
+        q["each_branch"] = [[[mark(a) for a in probes], n, mark(final)] for probes, n, final in q["each_branch"]]
+    held = path / "HELDSTORE.json"
+    held.write_text(json.dumps(data))
+    return held, set(marks.values()) | {"HELDQUESTION", "HELDSTORE", str(held)}
+
+
+def test_held_out_wall_holds_for_the_llm_prompt_and_its_trace_summaries(cfg, tmp_path, monkeypatch):
+    """Every request the llm proposer sends (prompts with scores and failure traces of the best and the latest
+    candidates) is free of the held-out store's name, path, answers and questions; it is read only afterwards."""
+    from ttsc.explorer import report
+    import ttsc.runtime.store as store_mod
+
+    held, marks = _marked_holdout(tmp_path)
+    read = []
+    real = store_mod.load_store
+
+    def tripwire(path, name=None):
+        if Path(path) == held and not read:
+            raise AssertionError("a held-out store was read before the search ended")
+        return real(path, name)
+    monkeypatch.setattr(store_mod, "load_store", tripwire)
+    other = GOOD.replace("0.86 + 0.12", "0.8 + 0.12")
+    server = Scripted([GOOD, other, GOOD.replace("0.86 + 0.12", "0.9 + 0.12"), BAD])
+    try:
+        state = loop.search(cfg, tmp_path / "o", LLMProposer(server.url, "m", max_repairs=0), budget_candidates=4)
+    finally:
+        server.close()
+    bodies = [json.dumps(r["body"]) for r in server.requests]
+    assert len(bodies) == 4 and sum(r["status"] == "scored" for r in state.records) == 3
+    assert "Where it fails:" in bodies[-1] and "lost by stopping early" in bodies[-1]
+    for body in bodies:
+        assert not [m for m in marks if m in body]
+    read.append(True)
+    rep = report.holdout_report(cfg, CMC, [str(held)], tmp_path / "o", seeds=2, baselines=())
+    assert rep["stores"] == ["tmp/HELDSTORE"] or rep["stores"][0].endswith("HELDSTORE")

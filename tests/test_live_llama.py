@@ -154,3 +154,62 @@ def test_collect_on_a_real_server_with_confidence(server, dataset, tmp_path) -> 
         assert r.exit_code == 0, r.output
         rows.append({k: v for k, v in json.loads(r.stdout)[0].items() if "seconds" not in k})
     assert rows[0] == rows[1] == rows[2]
+
+
+CONSTRAINED_SAMPLES = int(os.environ.get("TTSC_CONSTRAINED_SAMPLES", "3"))
+
+
+def _viable_prefix(text: str) -> bool:
+    """``text`` cut at its last space is the start of some program the parser accepts (LALR: no token so far
+    is refused)."""
+    from lark.exceptions import UnexpectedInput
+
+    from ttsc.dsl.parser import _lark
+    head = text[:max(text.rfind(" "), text.rfind("\n"), 0)]
+    try:
+        for _ in _lark().parse_interactive(head).iter_parse():
+            pass
+    except UnexpectedInput:
+        return False
+    return True
+
+
+def test_constrained_llm_proposer_samples_all_parse(server, capsys) -> None:
+    """`explore --proposer llm --constrained` against the real server: the GBNF goes in the `grammar` field of
+    /v1/chat/completions. Every sample that ends on its own parses with `ttsc check`'s parser (the grammar lets
+    the model end only where a program is complete); every sample cut off at max_tokens is a viable prefix of
+    a program the parser accepts (SmolLM2-135M rarely ends a program on its own)."""
+    import numpy as np
+
+    from ttsc.cli.loading import resolve_strategy
+    from ttsc.dsl.diagnostics import DiagnosticError
+    from ttsc.dsl.parser import parse
+    from ttsc.explorer import loop
+    from ttsc.explorer.llm import LLMProposer
+    from ttsc.explorer.program import front_end
+
+    sc = Path(str(resolve_strategy("sc"))).read_text(encoding="utf-8")
+    cfg = loop.Config(search=("unused",), seed_text=sc, seed_name="sc")
+    p = LLMProposer(server + "/v1", "smollm2", max_repairs=0, timeout=900, temperature=0.2, constrained="gbnf",
+                    max_tokens=120)
+    p.reference, p.shipped = "", ""  # SmolLM2's context is small: the seed program is the whole example
+    finished = parsed = checked = cut = 0
+    for i in range(CONSTRAINED_SAMPLES):
+        text, _, what = p(np.random.default_rng(i), loop.State(), cfg)
+        with capsys.disabled():
+            print(f"\n--- sample {i} ({p.finish_reason}):\n{text[:300]}")
+        if p.finish_reason == "length":
+            cut += 1
+            assert _viable_prefix(text), f"constrained sample {i} is not a program's beginning:\n{text}"
+            continue
+        finished += 1
+        try:
+            parse(text)
+        except DiagnosticError as err:
+            pytest.fail(f"constrained sample {i} does not parse:\n{text}\n{err}")
+        parsed += 1
+        checked += front_end(text).valid
+    with capsys.disabled():
+        print(f"\nconstrained GBNF samples: {CONSTRAINED_SAMPLES}, ended on their own {finished}, parse {parsed}, "
+              f"also check {checked}, cut off at max_tokens {cut} (all viable prefixes); tokens {p.tokens}")
+    assert parsed == finished and cut + finished == CONSTRAINED_SAMPLES
