@@ -118,8 +118,12 @@ def require_signals(program: str, needed: dict[str, str], env: Environment) -> N
                     f"it ({how}; see docs/replay.md)")
 
 
+# One NaN object for "no confidence known", so reveals of an environment without the signal compare equal.
+UNKNOWN = float("nan")
+
+
 def _confidence(conf: np.ndarray | None, n: int) -> list[float]:
-    return [float("nan")] * n if conf is None else np.asarray(conf, dtype=np.float64).tolist()
+    return [UNKNOWN] * n if conf is None else np.asarray(conf, dtype=np.float64).tolist()
 
 
 class AnswerBook:
@@ -154,7 +158,7 @@ class Reveal:
     tokens: int        # cost of this action for this branch; a round's sequential cost is its max
     finished: bool
     steps: int = 1     # intervals revealed (a whole read counts as one)
-    confidence: float = float("nan")  # of the last interval revealed (the `confidence` signal); NaN: unknown
+    confidence: float = UNKNOWN  # of the last interval revealed (the `confidence` signal); NaN: unknown
 
 
 class EpisodeView:

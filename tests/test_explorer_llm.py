@@ -164,14 +164,14 @@ def test_budget_tokens_is_for_the_llm_proposer(tmp_path):
     from click.testing import CliRunner
 
     from ttsc.cli.main import cli
-    r = CliRunner().invoke(cli, ["explore", "--search", str(default_store_path()), "--out", str(tmp_path / "o"),
+    r = CliRunner().invoke(cli, ["explore", "--search", str(synthetic_store_path()), "--out", str(tmp_path / "o"),
                                  "--budget-tokens", "100"])
     assert r.exit_code != 0 and "apply to --proposer llm" in r.output
 
 
 def _marked_holdout(path: Path) -> tuple[Path, set[str]]:
     """A held-out store whose every answer and question is a marker no search store contains."""
-    data = json.loads(Path(str(default_store_path())).read_text())
+    data = json.loads(Path(str(synthetic_store_path())).read_text())
     marks: dict[str, str] = {}
 
     def mark(a):
