@@ -77,7 +77,7 @@ def _text(r: dict) -> str:
         f"{100 * live['controller_target']:.0f}% target) of {live['wall_s']:.2f} s; backend {live['backend_s']:.2f} s",
         f"live:  {live['generated_tokens']} tokens in {live['requests']} requests ({live['backend_calls']} calls), "
         f"{live['tokens_per_s']:.1f} tokens/s",
-        f"plain: {plain['generated_tokens']} tokens in {plain['requests']} requests of {plain['tokens_per_request']}, "
+        f"plain: {plain['generated_tokens']} tokens in {plain['requests']} requests of at most {plain['tokens_per_request']} tokens each, "
         f"{plain['tokens_per_s']:.1f} tokens/s",
         f"live / plain throughput: {ratio}",
     ])

@@ -65,6 +65,10 @@ def command(backend, model, base_urls, dataset, branches, interval, max_branch_t
     gen = _backend(backend, model, base_urls, temperature, top_p, timeout, retries, concurrency, logprobs)
     try:
         s = collect(gen, items, settings, out, resume=resume, batch_questions=batch_questions, progress=progress)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the questions finished so far are kept in {out}.journal; run the same command "
+                   "with --resume to continue", err=True)
+        raise
     finally:
         close = getattr(gen, "close", None)
         if close:
@@ -74,7 +78,7 @@ def command(backend, model, base_urls, dataset, branches, interval, max_branch_t
         return
     rate = s["tokens"] / s["seconds"] if s["seconds"] > 0 else 0.0
     click.echo(f"wrote {out}: {s['questions']} questions × {branches} branches ({s['collected']} collected now, "
-               f"{s['tokens']:,} tokens in {s['seconds']:.1f}s, {rate:,.1f} tokens/s)")
+               f"{s['tokens']:,} tokens generated, probes included, in {s['seconds']:.1f}s, {rate:,.1f} tokens/s)")
 
 
 def _backend(kind, model, base_urls, temperature, top_p, timeout, retries, concurrency, logprobs):

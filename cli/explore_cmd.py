@@ -11,10 +11,12 @@ from ttsc.errors import TtscError
 
 
 @click.command("explore")
-@click.option("--search", "search", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
-              help="search-set replay store (repeatable): all the loop evaluates or shows a proposer")
-@click.option("--holdout", "holdout", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="held-out store (repeatable): evaluated once, on the final selection, after the search")
+@click.option("--search", "search", multiple=True, required=True, callback=lambda c, p, v: _stores(p, v),
+              help="search-set replay store (repeatable, or a quoted glob such as 'stores/*/aime24.json'): all the "
+                   "loop evaluates or shows a proposer")
+@click.option("--holdout", "holdout", multiple=True, callback=lambda c, p, v: _stores(p, v),
+              help="held-out store (repeatable, or a quoted glob): evaluated once, on the final selection, "
+                   "after the search")
 @click.option("--seed-strategy", default="cmc", show_default=True, help="the strategy the search starts from")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
 @click.option("--resume", is_flag=True, help="continue the search recorded in --out")
@@ -99,8 +101,13 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
                f"{sum(r['status'] == 'invalid' for r in state.records)} invalid, "
                f"{sum(r['status'] == 'duplicate' for r in state.records)} duplicates, "
                f"{sum(bool(r.get('new_shape')) for r in state.records)} of a new shape (a native compile each); "
-               f"best #{state.best} search gain {state.best_fitness:+.2f} → {best}")
-    if holdout:
+               + (f"best #{state.best} search gain {state.best_fitness:+.2f} → {best}" if state.best >= 0 else
+                  f"no candidate beat {cfg.seed_name} on the search set; {best} is {cfg.seed_name} unchanged"))
+    if holdout and state.best < 0:  # nothing was selected: a report would compare the seed with itself
+        (out / "holdout.md").write_text(f"No held-out report: no candidate beat {cfg.seed_name} on the search "
+                                        "set, so none was selected.\n", encoding="utf-8")
+        click.echo("no held-out evaluation: nothing was selected (the held-out stores were not read)")
+    elif holdout:
         report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds)
         click.echo((out / "holdout.md").read_text(encoding="utf-8"))
 
@@ -134,3 +141,20 @@ class _progress:
         if self.live is not None:
             self.live.__exit__(*exc)
         return False
+
+
+def _stores(param, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Store files, each value a path or a glob pattern (expanded here, sorted, so it can be quoted)."""
+    import glob
+
+    out = []
+    for v in values:
+        hits = [v] if Path(v).exists() or not glob.has_magic(v) else sorted(glob.glob(v))
+        if not hits:
+            raise click.BadParameter(f"no store matches {v!r}", param=param)
+        for h in hits:
+            if not Path(h).is_file():
+                raise click.BadParameter(f"{h!r} is not a store file" if Path(h).exists()
+                                         else f"{h!r} does not exist", param=param)
+        out.extend(hits)
+    return tuple(out)

@@ -40,7 +40,8 @@ def lineage(records: Sequence[dict], index: int) -> list[str]:
 
 def best_text(cfg: Config, state: State) -> str:
     if state.best < 0:
-        return cfg.seed_text
+        return (f"# `ttsc explore` found no candidate that beats {cfg.seed_name} on the search set "
+                f"(search seed {cfg.seed}); this is {cfg.seed_name} unchanged.\n" + cfg.seed_text)
     rec = state.records[state.best]
     program = parse(rec["source"])
     program = program.model_copy(update={"name": f"{cfg.seed_name}_explored"})

@@ -214,3 +214,24 @@ def test_held_out_wall_holds_for_the_llm_prompt_and_its_trace_summaries(cfg, tmp
     read.append(True)
     rep = report.holdout_report(cfg, CMC, [str(held)], tmp_path / "o", seeds=2, baselines=())
     assert rep["stores"] == ["tmp/HELDSTORE"] or rep["stores"][0].endswith("HELDSTORE")
+
+
+def test_explore_expands_quoted_globs_and_says_when_nothing_beat_the_seed(tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(synthetic_store_path(), tmp_path / name / "s.json")
+    r = CliRunner().invoke(cli, ["explore", "--search", str(tmp_path / "a" / "*.json"), "--holdout",
+                                 str(tmp_path / "b" / "*.json"), "--out", str(tmp_path / "o"),
+                                 "--budget-candidates", "0", "--search-seeds", "2"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "o" / "run.json").read_text())["search"] == [str(tmp_path / "a" / "s.json")]
+    assert "no candidate beat cmc on the search set" in r.output and "no held-out evaluation" in r.output
+    assert (tmp_path / "o" / "best.tts").read_text().startswith("# `ttsc explore` found no candidate that beats cmc")
+    assert "none was selected" in (tmp_path / "o" / "holdout.md").read_text()
+    r = CliRunner().invoke(cli, ["explore", "--search", str(tmp_path / "nope" / "*.json"), "--out", str(tmp_path / "p")])
+    assert r.exit_code == 2 and "no store matches" in r.output and "Traceback" not in r.output

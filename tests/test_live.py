@@ -13,7 +13,7 @@ from ttsc.compiler.engines import run_env
 from ttsc.dsl.checker import check
 from ttsc.dsl.parser import parse_source, read_source
 from ttsc.errors import TtscError
-from ttsc.runtime.live.env import LiveConfig, LiveEnvironment
+from ttsc.runtime.live.env import Completion, LiveConfig, LiveEnvironment
 from ttsc.runtime.live.extract import Extractor
 from ttsc.runtime.live.grade import grader
 from ttsc.runtime.live.scripted import PROBE_TOKENS, Stream, backend_for, store_of
@@ -129,3 +129,20 @@ def test_graders() -> None:
     assert not math(None, "1") and not math("1", None)
     with pytest.raises(TtscError, match="grader"):
         grader("fuzzy")
+
+
+def test_the_default_prompt_is_the_question_and_a_single_braced_boxed_instruction() -> None:
+    """The template is filled by replacing {question}, not by str.format: its braces are literal."""
+    seen = []
+
+    class Echo:
+        name = "echo"
+
+        def generate(self, requests):
+            seen.extend(requests)
+            return [Completion(" \\boxed{4}", None, 3, ended=True) for _ in requests]
+
+    env = LiveEnvironment(Echo(), ["What is 2+2?"], ["4"], [0], LiveConfig(interval=8))
+    env.take(np.array([0]), np.array([1]), False)
+    assert seen[0].prompt == ("What is 2+2?\nPlease reason step by step, and put your final answer within "
+                              "\\boxed{}.\n")

@@ -38,7 +38,7 @@ from ttsc.runtime.env import DEFAULT_NON_ANSWERS, NO_ANSWER, AnswerBook, Moved, 
 from ttsc.runtime.live.extract import Extractor
 
 DEFAULT_SUFFIX = "\n</think>\n\nThe final answer is \\boxed{"
-DEFAULT_TEMPLATE = "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}.\n"
+DEFAULT_TEMPLATE = "{question}\nPlease reason step by step, and put your final answer within \\boxed{}.\n"
 
 
 @dataclass(frozen=True)
