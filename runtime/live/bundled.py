@@ -89,23 +89,25 @@ def gguf() -> Path:
 class Servers:
     """``count`` llama.cpp servers on loopback; stopped on exit."""
 
-    def __init__(self, model: Path, count: int, threads: int):
+    def __init__(self, model: Path, count: int, threads: int, *, n_ctx: int = 512, cache: bool = True,
+                 timeout: float = 180.0):
         if count < 1 or threads < 1:
             raise TtscError("--servers and --threads must be positive")
         self.procs, self.urls = [], []
         self._log = open(os.devnull, "w")
         for _ in range(count):
             port = _free_port()
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                 "--port", str(port), "--n_ctx", "512", "--n_threads", str(threads),
-                 "--cache", "true"],  # keeps each branch's state: a continuation re-evaluates no prompt
-                stdout=self._log, stderr=subprocess.STDOUT))
+            cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+                   "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads)]
+            if cache:  # keeps each branch's state: a continuation re-evaluates no prompt
+                cmd += ["--cache", "true"]
+            self.procs.append(subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT))
             self.urls.append(f"http://127.0.0.1:{port}")
+        self.timeout = timeout
 
     def __enter__(self) -> Servers:
         import httpx
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + self.timeout
         for proc, url in zip(self.procs, self.urls):
             while True:
                 try:
