@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from ttsc.cli.run_cmd import http_options
 from ttsc.errors import TtscError
 
 
@@ -36,10 +37,7 @@ from ttsc.errors import TtscError
               help="how the store's answers are meant to be graded (recorded in its meta)")
 @click.option("--temperature", type=float, default=0.7, show_default=True)
 @click.option("--top-p", type=float, default=1.0, show_default=True)
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds per HTTP request")
-@click.option("--retries", type=click.IntRange(0), default=4, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1), default=64, show_default=True,
-              help="most requests in flight at once")
+@http_options
 @click.option("--batch-questions", type=click.IntRange(1), default=8, show_default=True,
               help="questions generated in the same backend calls")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="a progress bar on stderr")

