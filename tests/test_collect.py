@@ -124,6 +124,24 @@ def test_refuses_to_overwrite_and_resumes_a_complete_store(tmp_path) -> None:
     journal_path(path).write_text('{"journal": "ttsc-collect-journal/1", "settings": {}}\n')
     with pytest.raises(TtscError, match="--resume"):
         _collect(qs, path)
+    journal_path(path).unlink()
+
+
+def test_resume_of_a_complete_store_checks_its_options_and_questions(tmp_path) -> None:
+    qs = _case(2)
+    path = tmp_path / "s.json"
+    _collect(qs, path)
+    items = [Item(i, t, g) for i, (t, g, _) in enumerate(qs)]
+    backend = ScriptedBackend({})  # nothing is collected again
+    done = collect(backend, items, _settings(), path, resume=True, progress=False)
+    assert done["collected"] == 0 and done["complete"]
+    with pytest.raises(TtscError, match=r"logprobs.*differ"):
+        collect(backend, items, _settings(logprobs=2), path, resume=True, progress=False)
+    with pytest.raises(TtscError, match="questions are not the dataset's"):
+        collect(backend, items[:1], _settings(), path, resume=True, progress=False)
+    path.write_text("[]")
+    with pytest.raises(TtscError, match="not written by `ttsc collect`"):
+        collect(backend, items, _settings(), path, resume=True, progress=False)
 
 
 # -- kill -9 and --resume through the CLI, on an OpenAI-compatible fake ------------------------

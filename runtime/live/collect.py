@@ -157,7 +157,8 @@ def collect(backend: Backend, items: Sequence[Item], settings: Settings, out: st
         raise TtscError(f"{journal} holds an interrupted collection: pass --resume to continue it "
                         f"(or delete it to start over)")
     if out.exists() and not journal.exists():
-        if resume:
+        if resume:  # already complete: nothing to collect, if it is the collection these options ask for
+            _same_finished_store(out, settings, items)
             return {"questions": len(items), "collected": 0, "tokens": 0, "seconds": 0.0, "complete": True}
         raise TtscError(f"{out} exists; choose another --out or delete it")
     header, done = _read_journal(journal, settings, items) if journal.exists() else (None, {})
@@ -242,12 +243,7 @@ def _read_journal(path: Path, settings: Settings, items: Sequence[Item]) -> tupl
         raise TtscError(f"{path}: not a collection journal ({e.msg}); cannot resume from it") from None
     if not isinstance(header, dict) or header.get("journal") != JOURNAL:
         raise TtscError(f"{path}: not a collection journal; cannot resume from it")
-    want = settings.meta()
-    have = header.get("settings", {})
-    changed = sorted(k for k in set(want) | set(have) if k != "ttsc_version" and want.get(k) != have.get(k))
-    if changed:
-        raise TtscError(f"{path}: collected with other settings ({', '.join(changed)} differ); "
-                        f"resume with the same options, or start a new --out")
+    _same_settings(path, settings, header.get("settings", {}))
     by_index = {it.index: it for it in items}
     done = {}
     for n, rec in enumerate(records, 2):
@@ -258,6 +254,33 @@ def _read_journal(path: Path, settings: Settings, items: Sequence[Item]) -> tupl
                             f"resume with the same --dataset")
         done[it.index] = q
     return header, done
+
+
+def _same_settings(path: Path, settings: Settings, have: dict) -> None:
+    """Refuse to continue a collection made with other settings (the version of ttsc aside)."""
+    want = settings.meta()
+    have = have if isinstance(have, dict) else {}
+    changed = sorted(k for k in set(want) | set(have)
+                     if k not in ("ttsc_version", "date") and want.get(k) != have.get(k))
+    if changed:
+        raise TtscError(f"{path}: collected with other settings ({', '.join(changed)} differ); "
+                        f"resume with the same options, or start a new --out")
+
+
+def _same_finished_store(out: Path, settings: Settings, items: Sequence[Item]) -> None:
+    """``--resume`` of a collection that already finished: its store must hold what these options ask for."""
+    try:
+        data = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TtscError(f"{out} exists but is not a collected store ({e}); choose another --out") from None
+    if not isinstance(data, dict) or not isinstance(data.get("meta"), dict):
+        raise TtscError(f"{out} exists but was not written by `ttsc collect` (no meta); choose another --out")
+    _same_settings(out, settings, data["meta"])
+    questions = data.get("questions")
+    if not isinstance(questions, list) or [q.get("question") if isinstance(q, dict) else None
+                                           for q in questions] != [it.question for it in items]:
+        raise TtscError(f"{out}: its questions are not the dataset's; resume with the same --dataset "
+                        f"(and --questions), or start a new --out")
 
 
 class _Progress:
