@@ -84,7 +84,7 @@ def parse_spec(name: str, spec: str) -> list[Value]:
 
 def load_envs(paths: tuple[str, ...]) -> list[Store]:
     if not paths:
-        return [load_store(default_store_path(), name="bundled/default")]
+        return [load_store(default_store_path())]
     return load_stores(paths)
 
 

@@ -75,13 +75,17 @@ class Store:
         return frozenset.intersection(*(q.signals for q in self.questions)) if self.questions else frozenset()
 
 
+BUNDLED_NAME = "bundled/default"  # the bundled store's name, whichever way it is given
+
+
 def default_store_path() -> Path:
     """The bundled store (``ttsc.runtime/data/default.json``): collected from SmolLM2-135M by ``ttsc collect``."""
     return Path(str(resources.files("ttsc.runtime").joinpath("data").joinpath("default.json")))
 
 
 def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
-    """Load and validate one store file; ``name`` defaults to ``<parent>/<stem>``.
+    """Load and validate one store file; ``name`` defaults to ``<parent>/<stem>`` (``bundled/default`` for the
+    bundled store).
 
     The result has its replay tables; both come from the cache when it holds the same bytes
     (``runtime/store_cache.py``).
@@ -94,10 +98,17 @@ def load_store(path: str | os.PathLike[str], name: str | None = None) -> Store:
         raw = p.read_bytes()
     except OSError as e:
         raise StoreError(f"{where}: cannot read store: {e.strerror or e}") from None
-    name = name or f"{p.absolute().parent.name}/{p.stem}"
+    name = name or (BUNDLED_NAME if _is_bundled(p) else f"{p.absolute().parent.name}/{p.stem}")
     key = store_cache.key(raw)
     hit = store_cache.cached(key, name, where)
     return hit if hit is not None else store_cache.tabled(parse_store(raw, where, name), key)
+
+
+def _is_bundled(p: Path) -> bool:
+    try:
+        return p.resolve() == default_store_path().resolve()
+    except OSError:
+        return False
 
 
 def parse_store(raw: bytes, where: str, name: str) -> Store:

@@ -4,7 +4,9 @@ consistent with the settings its meta records."""
 from __future__ import annotations
 
 import json
+import os
 
+from ttsc.cli.loading import load_envs
 from ttsc.runtime.live import bundled
 from ttsc.runtime.live.env import DEFAULT_SUFFIX
 from ttsc.runtime.store import default_store_path, load_store
@@ -29,7 +31,10 @@ def test_questions_are_the_generators() -> None:
     store = load_store(default_store_path())
     want = bundled.problems(bundled.QUESTIONS, bundled.SEED)
     assert [(q.text, q.gold) for q in store.questions] == [(p["question"], p["answer"]) for p in want]
-    assert store.name == "data/default" and store.meta["format"] == "ttsc-collect/1"
+    assert store.name == "bundled/default" and store.meta["format"] == "ttsc-collect/1"
+    # the same name however the file is given: its path, a relative path, or no --env at all
+    assert load_store(os.path.relpath(default_store_path())).name == "bundled/default"
+    assert load_envs(())[0].name == "bundled/default"
 
 
 def test_every_branch_is_a_live_trajectory() -> None:
