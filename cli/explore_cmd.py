@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ttsc.cli.loading import resolve_strategy
+from ttsc.cpus import available_cpus
 from ttsc.errors import TtscError
 
 
@@ -45,8 +46,10 @@ from ttsc.errors import TtscError
 @click.option("--budget-tokens", type=click.IntRange(0), default=None,
               help="llm: stop once the record holds this many proposer tokens (prompt + completion, from the "
                    "server's usage)")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="evaluation processes; also the generation size (keep it on --resume)")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="evaluation processes [default: the CPUs this process may use]; a new search proposes "
+                   "4 candidates per worker together (1 with one worker), and --resume keeps the recorded "
+                   "generation size whatever --workers is")
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
               help="evaluate candidates as Ray tasks on this cluster (`auto`, `ray://host:10001`, or `local` for a "
                    "new local instance); needs the `ray` extra and the --search paths readable on its nodes")
@@ -79,10 +82,11 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         raise TtscError(f"a store is both searched and held out: {sorted(overlap)[0]}")
     path = resolve_strategy(seed_strategy)
     name = Path(str(path)).stem
-    cfg = loop.Config(search=tuple(search), seed_text=Path(str(path)).read_text(encoding="utf-8"), seed_name=name,
-                      seed=seed, seeds=search_seeds, workers=workers, score=score_mode, gamma=gamma or 0.0,
-                      folds=folds)
     out = Path(out_dir)
+    cfg = loop.Config(search=tuple(search), seed_text=Path(str(path)).read_text(encoding="utf-8"), seed_name=name,
+                      seed=seed, seeds=search_seeds, workers=workers or available_cpus(), score=score_mode,
+                      gamma=gamma or 0.0, folds=folds,
+                      generation=loop.recorded_generation(out) if resume else 0)
     if proposer == "llm":
         from ttsc.explorer.llm import from_options
         propose = from_options(base_url, model, api_key_env, max_repairs, llm_timeout,

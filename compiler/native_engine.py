@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from ttsc.cache import cache_dir
+from ttsc.cpus import available_cpus
 from ttsc.compiler.compile import digest_of, neutral
 from ttsc.compiler.native import NativeProgram, generate_native
 from ttsc.dsl.checker import CheckedProgram
@@ -165,7 +166,7 @@ def threads() -> int:
             return max(1, int(env))
         except ValueError:
             raise TtscError(f"TTSC_THREADS must be a whole number, not `{env}`") from None
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return available_cpus()
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}

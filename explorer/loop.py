@@ -64,6 +64,15 @@ class Config:
 GENERATION_PER_WORKER = 4
 
 
+def recorded_generation(out: Path) -> int:
+    """The generation size a search in ``out`` was recorded with (0 when there is none): a resumed search
+    keeps it, so it proposes exactly what an uninterrupted one would, with any number of workers."""
+    try:
+        return int(json.loads((out / "run.json").read_text(encoding="utf-8")).get("generation", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
 @dataclass
 class State:
     """What the search has learnt, rebuilt from the record alone."""

@@ -109,6 +109,21 @@ def test_resume_after_a_cut_at_several_points_ends_where_an_uninterrupted_run_do
         assert strip_times([json.loads(l) for l in (out / "candidates.jsonl").read_text().splitlines()]) == whole
 
 
+def test_resume_keeps_the_recorded_generation_size_whatever_the_workers(tmp_path):
+    def config(generation: int) -> loop.Config:
+        return loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", seed=3, seeds=SEEDS, grid=GRID,
+                           workers=1, generation=generation)
+
+    proposer = lambda: loop.evolve_proposer(ConstantsOnly())
+    whole = loop.search(config(3), tmp_path / "whole", proposer(), budget_candidates=7)
+    assert loop.recorded_generation(tmp_path / "cut") == 0  # no search there yet
+    loop.search(config(3), tmp_path / "cut", proposer(), budget_candidates=4)
+    assert loop.recorded_generation(tmp_path / "cut") == 3
+    resumed = loop.search(config(loop.recorded_generation(tmp_path / "cut")), tmp_path / "cut", proposer(),
+                          resume=True, budget_candidates=7)
+    assert strip_times(resumed.records) == strip_times(whole.records)
+
+
 def test_resume_needs_the_flag_and_the_same_settings(tmp_path):
     from ttsc.errors import TtscError
     search(tmp_path, 1)
