@@ -52,8 +52,9 @@ def fmt_branches(ids: list[int]) -> str:
 def fmt_answers(step: TraceStep, limit: int = 4) -> str:
     """Each branch's revealed answer, or a tally when there are many."""
     if len(step.branches) <= limit:
-        return " ".join(f"b{b}:{fmt_value(a)}" + ("*" if f else "")
-                        for b, a, f in zip(step.branches, step.answers, step.finished))
+        confs = step.confidences or [None] * len(step.branches)  # `@c`: the branch's last_conf, when read
+        return " ".join(f"b{b}:{fmt_value(a)}" + ("" if c is None else f"@{c:.2f}") + ("*" if f else "")
+                        for b, a, f, c in zip(step.branches, step.answers, step.finished, confs))
     tally = Counter(fmt_value(a) for a in step.answers)
     text = " ".join(f"{a}×{n}" for a, n in tally.most_common(6))
     rest = len(tally) - 6
@@ -179,7 +180,9 @@ def picture(trace: Trace, band: int = 100) -> str:
             lines.append(f"b{b}".ljust(label_w) + "".join(row[start:start + width]) + tail)
         if start + band < rounds:
             lines.append("")
-    lines += [LEGEND, outcome_line(trace)]
+    confidence = any(s.confidences for s in trace.steps)
+    lines += [LEGEND + ("  · revealed b:answer@c: c is the branch's last_conf" if confidence else ""),
+              outcome_line(trace)]
     final = fmt_state(trace.summary.signals)
     if trace.summary.vars:
         final += " | " + fmt_state(trace.summary.vars)

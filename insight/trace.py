@@ -13,6 +13,7 @@ was right. On disk a trace is JSONL: one object per event, then the summary.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
@@ -45,6 +46,8 @@ class TraceStep:
     signals: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)          # episode vars and windows
     fields: dict[str, list[Any]] = field(default_factory=dict)  # branch vars of the touched branches
+    # each touched branch's `last_conf` (None: unknown), for a program that reads the confidence signal
+    confidences: list[float | None] = field(default_factory=list)
 
 
 @dataclass
@@ -113,6 +116,10 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _known(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
 class _Recorder:
     """Wraps an interpreter run; snapshots signals and vars at every event."""
 
@@ -123,6 +130,7 @@ class _Recorder:
         self.signals = [i for i in items if isinstance(i, ast.Signal)]
         self.vars = [i.name for i in items if isinstance(i, (ast.Var, ast.Window))]
         self.steps: list[TraceStep] = []
+        self.confidence = "confidence" in checked.signals
 
     def on_event(self, ev: TraceEvent) -> None:
         it = self.interp
@@ -132,7 +140,8 @@ class _Recorder:
             index=len(self.steps), round=ev.round, line=ev.line, statement=self._line(ev.line), action=ev.action,
             branches=list(ev.branches), answers=list(ev.answers), tokens=list(ev.tokens),
             finished=list(ev.finished), tokens_so_far=ev.tokens_so_far, signals=self.signal_values(),
-            vars=self.var_values(), fields=fields_))
+            vars=self.var_values(), fields=fields_,
+            confidences=[_known(it.branches[i].last_conf) for i in ev.branches] if self.confidence else []))
 
     def signal_values(self) -> dict[str, Any]:
         it = self.interp

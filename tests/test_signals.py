@@ -198,3 +198,19 @@ def test_run_asks_for_log_probabilities_when_the_program_reads_the_signal() -> N
     assert logprobs_for(reads, 5) == 5 and logprobs_for(plain, 3) == 3
     with pytest.raises(TtscError, match="needs --logprobs > 0"):
         logprobs_for(reads, 0)
+
+
+def test_a_trace_shows_the_confidence_a_program_reads() -> None:
+    from ttsc.insight.render_trace import render_text
+
+    store = load_store(CONF_STORE)
+    reads = _checked("strategy reads\nopen 2\nadvance live\nstop weighted(live, last_conf)\n")
+    trace = record(reads, bind_params(reads), store.questions[0], 0, env=store.name)
+    # seed 0 opens b2 (first interval 3) and b0 (5); one advance finishes b2 (its final stretch: unknown)
+    # and shows b0's second interval (4)
+    assert [s.confidences for s in trace.steps] == [[3.0, 5.0], [None, 4.0]]
+    text = render_text(trace)
+    assert "b1:" in text and "@5.00" in text and "@4.00" in text and "last_conf" in text
+    blind = _checked("strategy blind\nopen 2\nadvance live\nstop majority(live)\n")
+    trace = record(blind, bind_params(blind), store.questions[0], 0, env=store.name)
+    assert all(s.confidences == [] for s in trace.steps) and "last_conf" not in render_text(trace)
