@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -101,6 +102,12 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
     seed_settings = loop._seed_settings(cfg, out, None)
     best = report.write_search_outputs(cfg, state, out, seed_settings)
     scored = [r for r in state.records if r["status"] == "scored"]
+    stopped = out / "stopped.json"
+    run = json.loads(stopped.read_text(encoding="utf-8")).get("this_run", {}) if stopped.exists() else {}
+    if run.get("candidates"):
+        click.echo(f"this run: {run['candidates']} candidates in {run['seconds'] / 60:.1f} min = "
+                   f"{run['candidates_per_minute']:.1f} per minute, {run['new_shapes_per_minute']:.1f} of them "
+                   "of a new shape")
     click.echo(f"{len(state.records)} candidates: {len(scored)} scored, "
                f"{sum(r['status'] == 'invalid' for r in state.records)} invalid, "
                f"{sum(r['status'] == 'duplicate' for r in state.records)} duplicates, "
@@ -138,7 +145,8 @@ class _progress:
     def show(self, p) -> None:
         if self.live is not None:
             self.live.update(f"tried {p.tried}  valid {p.valid}  improved {p.improved}  "
-                             f"best {p.best:+.2f} pts  {p.per_minute:.1f} candidates/min"
+                             f"best {p.best:+.2f} pts  {p.per_minute:.1f} candidates/min "
+                             f"({p.new_per_minute:.1f} of a new shape)"
                              + (f"  {p.tokens:,} proposer tokens" if p.tokens else ""))
 
     def __exit__(self, *exc):

@@ -240,8 +240,14 @@ class Progress:
     valid: int = 0
     improved: int = 0
     best: float = 0.0
-    per_minute: float = 0.0
+    per_minute: float = 0.0      # candidates recorded per minute by this run (a resumed one: since it resumed)
+    new_per_minute: float = 0.0  # of them, candidates of a new shape (a native compile each)
     tokens: int = 0  # proposer tokens (prompt + completion) in the whole record
+
+    def rates(self, records: Sequence[dict], since: int, seconds: float) -> None:
+        mine = records[since:]
+        self.per_minute = len(mine) / seconds * 60 if seconds > 0 else 0.0
+        self.new_per_minute = sum(bool(r.get("new_shape")) for r in mine) / seconds * 60 if seconds > 0 else 0.0
 
 
 def proposer_tokens(records: Sequence[dict]) -> int:
@@ -249,10 +255,15 @@ def proposer_tokens(records: Sequence[dict]) -> int:
     return sum(sum((r.get("proposer_tokens") or {}).values()) for r in records)
 
 
-def _stop(out: Path, reason: str, state: State) -> None:
-    """Why the loop stopped, beside the record (rewritten by every run; the record itself is untouched)."""
-    (out / "stopped.json").write_text(json.dumps({"reason": reason, "candidates": len(state.records),
-                                                  "proposer_tokens": proposer_tokens(state.records)}) + "\n")
+def _stop(out: Path, reason: str, state: State, prog: "Progress", since: int, seconds: float) -> None:
+    """Why the loop stopped and how fast this run went, beside the record (rewritten by every run; the
+    record itself is untouched)."""
+    prog.rates(state.records, since, seconds)
+    (out / "stopped.json").write_text(json.dumps({
+        "reason": reason, "candidates": len(state.records), "proposer_tokens": proposer_tokens(state.records),
+        "this_run": {"candidates": len(state.records) - since, "seconds": round(seconds, 3),
+                     "candidates_per_minute": round(prog.per_minute, 2),
+                     "new_shapes_per_minute": round(prog.new_per_minute, 2)}}) + "\n")
 
 
 def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, budget_candidates: int | None = None,
@@ -296,13 +307,13 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
         while True:
             n = len(state.records)
             if budget_candidates is not None and n >= budget_candidates:
-                _stop(out, "budget-candidates", state)
+                _stop(out, "budget-candidates", state, prog, started_with, time.monotonic() - start)
                 break
             if budget_seconds is not None and time.monotonic() - start >= budget_seconds:
-                _stop(out, "budget-seconds", state)
+                _stop(out, "budget-seconds", state, prog, started_with, time.monotonic() - start)
                 break
             if budget_tokens is not None and proposer_tokens(state.records) >= budget_tokens:
-                _stop(out, "budget-tokens", state)
+                _stop(out, "budget-tokens", state, prog, started_with, time.monotonic() - start)
                 break
             size = cfg.generation_size
             gen = n - n % size                 # the generation this candidate belongs to
@@ -366,8 +377,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 prog.improved = state.improved
                 prog.best = state.best_fitness
                 prog.tokens = proposer_tokens(state.records)
-                elapsed = time.monotonic() - start
-                prog.per_minute = (len(state.records) - started_with) / elapsed * 60 if elapsed > 0 else 0.0
+                prog.rates(state.records, started_with, time.monotonic() - start)
                 if on_progress:
                     on_progress(prog)
     finally:

@@ -147,7 +147,9 @@ def test_kill_9_then_resume_with_the_cli(tmp_path):
     killed_at = rec.read_text().count("\n")
     assert 3 <= killed_at < 12
     subprocess.run(args + ["--resume"], env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(args[:7] + [str(tmp_path / "u")] + args[8:], env=env, check=True, stdout=subprocess.DEVNULL)
+    whole = subprocess.run(args[:7] + [str(tmp_path / "u")] + args[8:], env=env, check=True, capture_output=True,
+                           text=True)
+    assert "this run: 12 candidates in " in whole.stdout and " per minute, " in whole.stdout
     read = lambda p: strip_times([json.loads(l) for l in p.read_text().splitlines()])
     assert read(rec) == read(tmp_path / "u" / "candidates.jsonl")
     assert len(read(rec)) == 12

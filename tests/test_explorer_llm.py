@@ -152,7 +152,11 @@ def test_budget_tokens_stops_cleanly_records_and_resumes(cfg, tmp_path):
     assert len(state.records) == 2 and all(r["proposer_tokens"] == {"prompt": 20, "completion": 10}
                                            for r in state.records)
     stopped = json.loads((tmp_path / "a" / "stopped.json").read_text())
+    this_run = stopped.pop("this_run")
     assert stopped == {"reason": "budget-tokens", "candidates": 2, "proposer_tokens": 60}
+    assert this_run["candidates"] == 2 and this_run["seconds"] > 0 and this_run["new_shapes_per_minute"] == 0
+    # 2 candidates in this run's seconds (stored rounded to the millisecond)
+    assert this_run["candidates_per_minute"] == pytest.approx(2 / this_run["seconds"] * 60, rel=0.05)
     state = run(tmp_path / "a", 100, resume=True)
     assert len(state.records) == 4 and loop.proposer_tokens(state.records) == 120
     whole = run(tmp_path / "b", 100)
