@@ -17,6 +17,7 @@ from ttsc.compiler.engine import run_batched
 from ttsc.compiler.interpret import Interpreter, TraceEvent
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
+from ttsc.runtime.bounds import check_bounds
 from ttsc.runtime.env import Environment, EpisodeView, require_signals
 from ttsc.runtime.outcome import Outcome
 from ttsc.runtime.replay import ReplayEnvironment
@@ -72,6 +73,9 @@ def run_env(checked: CheckedProgram, params: dict, env: Environment, engine: str
             trace: Trace | None = None) -> Outcome:
     """Run ``checked`` with ``params`` on every episode of ``env`` with the chosen engine."""
     require_signals(checked.name, checked.signals, env)
+    # the limits fixed by parameter values (window capacities, repeat counts), also for parameters not
+    # bound by bind_params (the explorer's lifted constants): every engine refuses the same settings
+    check_bounds(checked, params)
     if engine == "interpret":
         return run_interpreted(checked, params, env, trace)
     if engine == "batched":

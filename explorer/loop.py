@@ -173,8 +173,12 @@ def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequen
     start, cpu = time.perf_counter(), time.process_time()
     program = parse(text)
     fold = {"k": folds, "settings": {}} if folds else None
-    per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds), grid,
-                            fold)
+    try:
+        per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds),
+                                grid, fold)
+    except TtscError as e:  # a limit the knob's values break (e.g. a window of 0 at some β): refused, not run
+        return {"error": f"refused when run on the β grid: {e}", "seconds": time.perf_counter() - start,
+                "cpu_seconds": time.process_time() - cpu}
     out = {"settings": sc.settings_to_json(per_store), "seconds": time.perf_counter() - start,
            "cpu_seconds": time.process_time() - cpu}
     if fold:
@@ -359,7 +363,11 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 results = {i: evaluate_text(r["source"], cfg.seeds, cfg.grid, stores, cfg.folds) for i, r in jobs.items()}
             for i in todo:
                 rec = proposals[i]
-                if i in results:
+                if i in results and "error" in results[i]:
+                    res = results[i]
+                    rec.update(status="invalid", diagnostics=[{"code": "X0002", "message": res["error"]}],
+                               eval_seconds=res["seconds"], eval_cpu_seconds=res["cpu_seconds"])
+                elif i in results:
                     res = results[i]
                     per_store = sc.settings_from_json(res["settings"])
                     s = sc.score(per_store, seed_settings, rec["size"], seed_size, cfg.score, cfg.gamma,

@@ -295,3 +295,16 @@ def test_fold_scores_use_disjoint_questions_and_combine_as_documented(tmp_path):
     good = {"wins": 1, "segments": [0.0] * 4}
     assert loop.eligible({**good, "folds": [0.1, 0.2, 0.3, -0.1]}, 1)  # 3 of 4 folds
     assert not loop.eligible({**good, "folds": [0.1, 0.2, -0.3, -0.1]}, 1)
+
+
+def test_a_candidate_that_breaks_a_limit_at_some_beta_is_refused_not_a_crash(tmp_path):
+    """Constants are lifted into parameters, so a limit that depends on one (a window's capacity) is checked
+    when the candidate runs: a capacity of 0 at β = 0 refuses the candidate and the search goes on."""
+    bad = CMC.replace("let T_ema = max(2, round(2 + 6 * b))", "let T_ema = max(0, round(0 + 6 * b))")
+    assert bad != CMC and front_end(bad).valid
+    texts = iter([bad, CMC.replace("abandon_patience = max(3,", "abandon_patience = max(4,")])
+    state = loop.search(cfg(), tmp_path, lambda rng, st, c: (next(texts), [], "scripted"), budget_candidates=2)
+    refused, fine = state.records
+    assert refused["status"] == "invalid" and refused["diagnostics"][0]["code"] == "X0002"
+    assert "window `hist` holds 0 values" in refused["diagnostics"][0]["message"]
+    assert fine["status"] == "scored"

@@ -173,3 +173,15 @@ def test_outcome_fields_are_complete_and_typed(shared):
         assert getattr(out, f).shape == (2, len(store.questions)), f
     assert out.answers.dtype == object and out.tokens.dtype == np.int64
     assert set(np.unique(out.stop_line)) <= {24, 30, 35, 39, 42}
+
+
+@pytest.mark.parametrize("engine", ["interpret", "batched", "compiled"])
+def test_limits_fixed_by_parameters_are_checked_by_every_engine_even_unbound(engine):
+    """`run` with parameters that did not go through bind_params (as the explorer's lifted constants do)
+    still refuses a window of 0, instead of one engine dividing by zero and another ignoring it."""
+    from ttsc.errors import TtscError
+
+    src = Source("<w>", "strategy w\nparam k: int = 2\nvar h: window(k)\nopen 1\npush 1.0 to h\nstop majority(live)\n")
+    checked = check(parse_source(src), src)
+    with pytest.raises(TtscError, match="window `h` holds 0 values"):
+        run(checked, {"k": 0}, load_store(synthetic_store_path()), range(2), engine)
