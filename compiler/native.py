@@ -694,7 +694,9 @@ class NativeGenerator:
 
     def e_Unary(self, e: ast.Unary, scope, slot):
         v = self.expr(e.operand, scope, slot)
-        return f"(not {v})" if e.op == "not" else f"(-{v})"
+        if e.op == "not":
+            return f"(not {v})"
+        return f"rt.neg_int({v})" if self.c.type_of(e) is T.INT else f"(-{v})"
 
     def e_Binary(self, e: ast.Binary, scope, slot):
         a = self.expr(e.left, scope, slot)
@@ -709,6 +711,8 @@ class NativeGenerator:
         if op in _COMPARISONS and sides in ((T.INT, T.FLOAT), (T.FLOAT, T.INT)):  # exact, as Python compares
             return f"(rt.cmp_int_float({a}, {b}) {op} 0.0)" if sides[0] is T.INT \
                 else f"(0.0 {op} rt.cmp_int_float({b}, {a}))"
+        if op in _WRAPPING and self.c.type_of(e) is T.INT:  # ints wrap around (native_rt.add_int says why)
+            return f"rt.{_WRAPPING[op]}({a}, {b})"
         return f"({a} {op} {b})"
 
     def e_IfExp(self, e: ast.IfExp, scope, slot):
@@ -781,6 +785,7 @@ _COUNTER_CODE = {"spent": f"ACC[{TOTAL}]", "spent_sequential": f"ACC[{SEQUENTIAL
 assert set(_COUNTER_CODE) == set(COUNTERS)
 
 _COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+_WRAPPING = {"+": "add_int", "-": "sub_int", "*": "mul_int"}
 
 
 def _builtin_count(name: str) -> str:

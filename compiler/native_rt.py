@@ -27,6 +27,7 @@ import math
 import numba
 import numpy as np
 from numba import njit, objmode, types
+from numba.extending import overload
 
 from ttsc.dsl import ops
 from ttsc.runtime import reveal
@@ -498,12 +499,49 @@ def _round_from_python(x, d):
 
 @njit(cache=True, _nrt=False)
 def floor(x):
-    return to_int(math.floor(x)) if math.isfinite(x) else 0
+    # np.floor keeps a float (numba's math.floor returns an int64, which would overflow before the clamp)
+    return to_int(np.floor(x)) if math.isfinite(x) else 0
 
 
 @njit(cache=True, _nrt=False)
 def ceil(x):
-    return to_int(math.ceil(x)) if math.isfinite(x) else 0
+    return to_int(np.ceil(x)) if math.isfinite(x) else 0
+
+
+# int arithmetic wraps around (ops.wrap). numba emits signed int64 `+ - *` as operations that may not
+# overflow, so LLVM may fold `x * x < 0` to false; the same operations on uint64 wrap by definition and
+# give the same bits, so ints go through them.
+
+@njit(cache=True, _nrt=False)
+def add_int(a, b):
+    return np.int64(np.uint64(a) + np.uint64(b))
+
+
+@njit(cache=True, _nrt=False)
+def sub_int(a, b):
+    return np.int64(np.uint64(a) - np.uint64(b))
+
+
+@njit(cache=True, _nrt=False)
+def mul_int(a, b):
+    return np.int64(np.uint64(a) * np.uint64(b))
+
+
+@njit(cache=True, _nrt=False)
+def neg_int(a):
+    return np.int64(np.uint64(0) - np.uint64(a))
+
+
+def _plus(a, b):
+    return a + b
+
+
+@overload(_plus, jit_options={"cache": True})
+def _plus_typed(a, b):
+    """``a + b`` that wraps for ints (see add_int) and is plain for floats."""
+    if isinstance(a, types.Integer) and isinstance(b, types.Integer):
+        return lambda a, b: np.int64(np.uint64(a) + np.uint64(b))
+    return lambda a, b: a + b
 
 
 @njit(cache=True, _nrt=False)
@@ -664,9 +702,9 @@ def distinct(members, n, last, counts):
 
 @njit(cache=True, _nrt=False)
 def sum_of(values, n):
-    total = 0  # an int row adds (and wraps) as int64, a float row as float64, one value at a time
+    total = values.dtype.type(0)  # an int row adds (and wraps) as int64, a float row as float64, in order
     for j in range(n):
-        total += values[j]
+        total = _plus(total, values[j])
     return total
 
 

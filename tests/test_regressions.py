@@ -8,10 +8,13 @@ integer literal has at most 15 digits.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.test_differential import _program, assert_engines_agree, tiny_store
 from tests.conftest import synthetic_store_path
+from ttsc.compiler.engines import run
 from ttsc.compiler.native_engine import PARALLEL_FROM
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
@@ -102,3 +105,37 @@ def test_reproducer_agrees_on_the_threaded_native_path(name, monkeypatch):
     seeds = range(-(-1026 // len(store.questions)))
     assert len(seeds) * len(store.questions) >= PARALLEL_FROM
     assert_engines_agree(checked, bind_params(checked), store, seeds, name)
+
+
+# int `+ - *` and unary minus wrap on values known only while the episode runs (the compiled engine once
+# let LLVM assume they never overflow, so `s * s < 0` was false and `c - s > 0` became `c > s`), and
+# floor/ceil clamp beyond the int64 range (the compiled engine once overflowed before clamping)
+WRAPPING = {
+    "wrap_add_sub_mul": "read 1\nlet I62 = 1073741824 * 1073741824 * 4\nlet s = spent\n"
+                        "let imax = I62 + (I62 - 1) + s * 0\n"
+                        "stop if not (imax + s < 0) then \"add\" else if not ((0 - imax - 1) - s > 0) then \"sub\" "
+                        "else if not (s * I62 * 4 == 0) then \"mul-const\" else if not (s * s < 0) then \"mul\" "
+                        "else if not (-(0 - imax - 1 + s * 0) < 0) then \"neg\" "
+                        "else if not (sum_of(branches, tokens * tokens) < 0) then \"sum\" else \"allwrap\"",
+    "wrap_squares": "read 1\nlet sq = spent * spent\nlet big = spent * 9007\nlet bb = big * big\n"
+                    "stop if sq < 0 then (if bb < 0 then \"sq<0 bb<0\" else \"sq<0 bb>=0\") "
+                    "else (if bb < 0 then \"sq>=0 bb<0\" else \"sq>=0 bb>=0\")",
+    "floor_ceil_clamp": "read 1\nlet f = spent * 1.0e15 * 1.0e15\n"
+                        "stop if floor(f) < 0 then \"floor<0\" else if ceil(f) < 0 then \"ceil<0\" "
+                        "else if floor(0.0 - f) > 0 or ceil(0.0 - f) > 0 then \"neg>0\" else \"clamped\"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPING))
+def test_int_arithmetic_wraps_and_floor_clamps_on_every_engine(name, tmp_path):
+    # branch lengths whose squares (and products) overflow int64 into both signs
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps([{"question": "q", "gold_answer": "t", "probe_freq": 500,
+                                 "each_branch": [[[], n, "A"]]} for n in (3037000500, 714992848993, 7)]))
+    checked = _program(f"strategy {name}\n{WRAPPING[name]}\n", f"{name}.tts")
+    store = load_store(path)
+    assert_engines_agree(checked, bind_params(checked), store, range(1), name)
+    want = run(checked, bind_params(checked), store, range(1), "interpret").answers[0].tolist()
+    assert want == {"wrap_add_sub_mul": ["allwrap", "mul", "mul"],
+                    "wrap_squares": ["sq<0 bb<0", "sq>=0 bb<0", "sq>=0 bb>=0"],
+                    "floor_ceil_clamp": ["clamped", "clamped", "clamped"]}[name]
