@@ -17,8 +17,9 @@ from ttsc.errors import TtscError
               help="search-set replay store (repeatable, or a quoted glob such as 'stores/*/aime24.json'): all the "
                    "loop evaluates or shows a proposer")
 @click.option("--holdout", "holdout", multiple=True, callback=lambda c, p, v: _stores(p, v),
-              help="held-out store (repeatable, or a quoted glob): evaluated once, on the final selection, "
-                   "after the search")
+              help="held-out store (repeatable, or a quoted glob): evaluated once per finished leg, on its "
+                   "selection, after its search; an earlier leg's report (before --resume) is kept as "
+                   "holdout.1.md, …")
 @click.option("--seed-strategy", default="cmc", show_default=True, help="the strategy the search starts from")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
 @click.option("--resume", is_flag=True, help="continue the search recorded in --out")
@@ -42,8 +43,11 @@ from ttsc.errors import TtscError
                    "`structured_outputs: {grammar}` (grammars/tts.lark)")
 @click.option("--llm-max-tokens", type=click.IntRange(1), default=None,
               help="llm: max_tokens per request (a sample cut off there is incomplete)")
-@click.option("--budget-candidates", type=click.IntRange(0), default=None, help="stop after this many candidates in all")
-@click.option("--budget-seconds", type=click.FloatRange(0), default=None, help="stop after this many seconds")
+@click.option("--budget-candidates", type=click.IntRange(0), default=None,
+              help="stop once the record holds this many candidates in all (with --resume: the earlier legs' "
+                   "count too)")
+@click.option("--budget-seconds", type=click.FloatRange(0), default=None,
+              help="stop after this many seconds of this leg (with --resume: the earlier legs' time is not counted)")
 @click.option("--budget-tokens", type=click.IntRange(0), default=None,
               help="llm: stop once the record holds this many proposer tokens (prompt + completion, from the "
                    "server's usage)")
@@ -115,8 +119,9 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
                + (f"best #{state.best} search gain {state.best_fitness:+.2f} → {best}" if state.best >= 0 else
                   f"no candidate beat {cfg.seed_name} on the search set; {best} is {cfg.seed_name} unchanged"))
     if holdout and state.best < 0:  # nothing was selected: a report would compare the seed with itself
-        (out / "holdout.md").write_text(f"No held-out report: no candidate beat {cfg.seed_name} on the search "
-                                        "set, so none was selected.\n", encoding="utf-8")
+        note = report.evaluation_note(report.keep_earlier_holdout(out)).replace("evaluated", "written")
+        (out / "holdout.md").write_text(f"No held-out report ({note}): no candidate beat {cfg.seed_name} on the "
+                                        "search set, so none was selected.\n", encoding="utf-8")
         click.echo("no held-out evaluation: nothing was selected (the held-out stores were not read)")
     elif holdout:
         report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds)

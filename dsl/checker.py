@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ttsc.dsl import analysis, ast
 from ttsc.dsl.builtins import (COUNTERS, FIELD_SIGNALS, FIELDS, FUNCS, HIDDEN, KEYWORDS, MAX_BRANCH_WINDOW,
-                               MAX_HISTORY, MAX_REPEAT, MAX_WINDOW, NUMERIC, SETS, T)
+                               MAX_HISTORY, MAX_REPEAT, MAX_TOTAL_ITERATIONS, MAX_WINDOW, NUMERIC, SETS, T)
 from ttsc.dsl.scope import Scope
 from ttsc.dsl.diagnostics import Diagnostic, DiagnosticError, Source
 
@@ -75,7 +75,13 @@ class _Checker:
             self.globals.names[name] = Symbol(name, "counter", T.INT)
         self.fields: dict[str, Symbol] = {n: Symbol(n, "field", t) for n, (t, _) in FIELDS.items()}
         self.loop_depth = 0
+        # The product of the enclosing `repeat` counts while every one is written with literals alone
+        # (None once one depends on parameters: that product is checked when they are bound).
+        self.literal_iterations: int | None = 1
         self.in_body = False
+        # What is being checked in the episode's scope where a reader might expect a member's (the count
+        # of `take`): named by E0209, so a field read there says why no member is in scope.
+        self.episode_only: str | None = None
         self.suggest_budget = SUGGESTION_BUDGET
 
     # -- reporting
@@ -137,6 +143,12 @@ class _Checker:
         sym = scope.lookup(name)
         if sym is not None:
             return sym
+        if name in self.fields and self.episode_only is not None:
+            self.error("E0209", f"`{name}` is a branch field, and {self.episode_only} is evaluated in the "
+                                "episode's scope, never a member's, even inside a per-member context", node.span,
+                       help="the count is one number for the whole set; read the field through an aggregate "
+                            f"over a set, e.g. `max_of(S, {name})`")
+            return None
         if name in self.fields:
             self.error("E0209", f"`{name}` is a branch field, and there is no branch here", node.span,
                        help="branch fields are read inside `where`, `sorted by`, `advance … by`, `update … set` "
@@ -338,12 +350,22 @@ class _Checker:
         self.expect(T.INT, self.expr(s.count, scope), s.count.span, "a repeat count")
         self.expect_constant(s.count, scope, "a repeat count",
                              why="so every episode is bounded, a loop's length is fixed by the parameters")
-        self.within(s.count, None, MAX_REPEAT, "`repeat {n:,}` exceeds the limit of {hi:,} iterations")
+        n = self.within(s.count, None, MAX_REPEAT, "`repeat {n:,}` exceeds the limit of {hi:,} iterations")
+        outer = self.literal_iterations
+        total = None if outer is None or n is None or n > MAX_REPEAT else outer * max(n, 1)  # as bounds.py counts
+        if total is not None and total > MAX_TOTAL_ITERATIONS:
+            self.error("E0220", f"nested repeats run up to {total:,} iterations per episode; "
+                                f"the limit is {MAX_TOTAL_ITERATIONS:,}", _cover(s.span, s.count.span),
+                       help=f"the enclosing repeats already run {outer:,} times; the limits keep every episode "
+                            "bounded, see \"Limits\" in docs/language.md")
+            total = None  # reported once, not again for each repeat nested deeper
         inner = Scope(scope)
         if s.var is not None:
             self.declare(inner, Symbol(s.var, "loop", T.INT, s), self.name_span(s.var, s.span, s.count.span.end))
         self.loop_depth += 1
+        self.literal_iterations = total
         self.block(s.body, inner)
+        self.literal_iterations = outer
         self.loop_depth -= 1
 
     def stmt_Break(self, s: ast.Break, scope, top) -> None:
@@ -573,14 +595,24 @@ class _Checker:
 
     def expr_Take(self, e: ast.Take, scope, branch):
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `take`")
-        # A count per branch would make a different set for every branch in scope: counts are per episode.
-        self.expect(T.INT, self.expr(e.count, scope, False), e.count.span, "the count of `take`")
+        self.expect(T.INT, self.episode_expr(e.count, scope, "the count of `take`"), e.count.span,
+                    "the count of `take`")
         return T.SET
 
     def expr_TakeLast(self, e: ast.TakeLast, scope, branch):
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, "the left side of `take last`")
-        self.expect(T.INT, self.expr(e.count, scope, False), e.count.span, "the count of `take last`")
+        self.expect(T.INT, self.episode_expr(e.count, scope, "the count of `take last`"), e.count.span,
+                    "the count of `take last`")
         return T.SET
+
+    def episode_expr(self, e, scope, what: str) -> T | None:
+        """``e`` in the episode's scope whatever encloses it: a count per member would make a different set
+        for every member in scope, so such counts are per episode (a query inside ``e`` has its own members)."""
+        outer, self.episode_only = self.episode_only, what
+        try:
+            return self.expr(e, scope, False)
+        finally:
+            self.episode_only = outer
 
     def expr_SetOp(self, e: ast.SetOp, scope, branch):
         self.expect(T.SET, self.expr(e.set, scope, branch), e.set.span, f"the left side of `{e.op}`")
@@ -603,21 +635,23 @@ class _Checker:
         if got is not None and not _assignable(want, got):
             self.error("E0203", f"{what} holds {_article(want)}, got {_article(got)}", span)
 
-    def within(self, e, lo: int | None, hi: int, message: str) -> None:
+    def within(self, e, lo: int | None, hi: int, message: str) -> int | None:
         """E0220 when ``e`` is written with literals alone and its value is outside lo..hi: known now, not
-        only when parameters are bound (which checks every count and capacity, runtime/bounds.py)."""
+        only when parameters are bound (which checks every count and capacity, runtime/bounds.py).
+        Returns that value, or None when it is not known before binding."""
         if not analysis.is_constant(e, lambda name: False) or self.result.types.get(id(e)) is not T.INT:
-            return
+            return None
         from ttsc.dsl.evaluate import evaluate
         from ttsc.errors import TtscError
 
         try:
             n = evaluate(e, {}, self.result.type_of)
         except TtscError:
-            return  # e.g. a division by zero: reported where it is evaluated
+            return None  # e.g. a division by zero: reported where it is evaluated
         if n > hi or (lo is not None and n < lo):
             self.error("E0220", message.format(n=n, hi=hi), e.span,
                        help="the limits keep every episode bounded; see \"Limits\" in docs/language.md")
+        return n
 
     def is_constant(self, e, scope: Scope) -> bool:
         """True when ``e`` depends only on literals, parameters and constants."""

@@ -173,9 +173,13 @@ def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequen
     start, cpu = time.perf_counter(), time.process_time()
     program = parse(text)
     fold = {"k": folds, "settings": {}} if folds else None
+    shape, stores = lift(program), stores if stores is not None else _worker["stores"]
     try:
-        per_store = sc.evaluate(lift(program), stores if stores is not None else _worker["stores"], range(seeds),
-                                grid, fold)
+        sc.check_signals(program.name, shape, stores)
+    except TtscError as e:  # e.g. `last_conf` on stores without confidences: refused, not run
+        return {"error": str(e), "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
+    try:
+        per_store = sc.evaluate(shape, stores, range(seeds), grid, fold)
     except TtscError as e:  # a limit the knob's values break (e.g. a window of 0 at some β): refused, not run
         return {"error": f"refused when run on the β grid: {e}", "seconds": time.perf_counter() - start,
                 "cpu_seconds": time.process_time() - cpu}
@@ -279,8 +283,10 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     ``budget_tokens`` counts the proposer's tokens recorded with each candidate (a proposer with a
     ``tokens`` dict, like the llm one); the loop stops before a generation once the record holds that
     many, so ``--resume`` with a larger budget continues from there."""
-    out.mkdir(parents=True, exist_ok=True)
     header_path, rec_path = out / "run.json", out / "candidates.jsonl"
+    if resume and not header_path.exists():  # a mistyped --out would otherwise start a search silently
+        raise TtscError(f"nothing to resume in {out}: no run.json; drop --resume to start a search")
+    out.mkdir(parents=True, exist_ok=True)
     if header_path.exists():
         if not resume:
             raise TtscError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
@@ -422,5 +428,7 @@ def _seed_settings(cfg: Config, out: Path, stores: Sequence[Store]) -> dict[str,
         raise TtscError(f"the seed strategy {cfg.seed_name} is not a valid candidate: "
                         + "; ".join(d.get("message", "") for d in fe.diagnostics))
     res = evaluate_text(cfg.seed_text, cfg.seeds, cfg.grid, stores)
+    if "error" in res:
+        raise TtscError(f"the seed strategy {cfg.seed_name} cannot be explored on the search stores: {res['error']}")
     path.write_text(json.dumps(res["settings"]) + "\n")
     return sc.settings_from_json(res["settings"])

@@ -1,7 +1,7 @@
 """The end of a search: best.tts, the Pareto set, the search-set plot, and the held-out report.
 
-The held-out stores are loaded here, once, after the loop has ended; nothing
-computed here flows back into a search.
+The held-out stores are loaded here, once per finished leg of a search, after
+its loop has ended; nothing computed here flows back into a search.
 """
 
 from __future__ import annotations
@@ -95,9 +95,46 @@ def _concat(outcomes: Sequence[Outcome]) -> Outcome:
                    cat("opened"), cat("pruned"), cat("stop_line"), sum(o.seconds for o in outcomes))
 
 
+HOLDOUT_FILES = ("holdout.md", "holdout.json")  # and holdout_frontier.* (the plot's formats)
+
+
+def _numbered(path: Path) -> int | None:
+    """k for an earlier leg's held-out file (holdout.k.md, holdout_frontier.k.png, …), else None."""
+    parts = path.name.split(".")
+    return int(parts[1]) if len(parts) == 3 and parts[0] in ("holdout", "holdout_frontier") and \
+        parts[1].isdigit() else None
+
+
+def keep_earlier_holdout(out: Path) -> int:
+    """Before a held-out report is written, move the one of an earlier leg (a search continued with
+    --resume ends every leg with one) to numbered names, holdout.1.md, holdout.1.json,
+    holdout_frontier.1.png, …, so every leg's report stays. Returns the number of the one to write."""
+    earlier = {k for p in out.glob("holdout*") if (k := _numbered(p)) is not None}
+    current = [p for p in out.glob("holdout*") if p.name in HOLDOUT_FILES or
+               (p.name.startswith("holdout_frontier.") and p.name.count(".") == 1)]
+    if current:
+        k = max(earlier, default=0) + 1
+        for p in current:
+            stem, ext = p.name.split(".")
+            p.replace(out / f"{stem}.{k}.{ext}")
+        earlier.add(k)
+    return max(earlier, default=0) + 1
+
+
+def evaluation_note(evaluation: int) -> str:
+    """How a held-out report says which of this search's held-out evaluations it is."""
+    if evaluation == 1:
+        return "evaluated once per finished leg; this is evaluation 1"
+    earlier = [f"holdout.{k}.md" for k in range(1, evaluation)]
+    which = f"the earlier one is {earlier[0]}" if len(earlier) == 1 else \
+        f"the earlier ones are {', '.join(earlier[:-1])} and {earlier[-1]}"
+    return f"evaluated once per finished leg; this is evaluation {evaluation}; {which}"
+
+
 def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, seeds: int = 100,
                    baselines: Sequence[str] = ("sc", "asc", "esc", "parallel_probe")) -> dict:
-    """Evaluate the selection once on the held-out stores, beside the seed and the shipped strategies."""
+    """Evaluate the selection once on the held-out stores, beside the seed and the shipped strategies
+    (an earlier leg's report is kept under numbered names, see keep_earlier_holdout)."""
     stores = load_stores(holdout)
     seed = front_end(cfg.seed_text, cfg.seed_name).checked
     chosen = front_end(best, "best.tts").checked
@@ -130,8 +167,8 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
         shipped[name] = {"accuracy": a.accuracy, "avg_tokens": a.avg_tokens}
     seed_rows = [{"beta": b, "accuracy": cat_ref[b].accuracy, "avg_tokens": cat_ref[b].avg_tokens}
                  for b in HOLDOUT_GRID]
-    report = {"stores": [s.name for s in stores], "seeds": seeds, "best": rows, "seed": seed_rows,
-              "shipped": shipped}
+    report = {"stores": [s.name for s in stores], "seeds": seeds, "evaluation": keep_earlier_holdout(out),
+              "best": rows, "seed": seed_rows, "shipped": shipped}
     (out / "holdout.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "holdout.md").write_text(render(report, cfg.seed_name))
     pts = [fr.Point(cfg.seed_name, "held-out", {KNOB: r["beta"]}, r["accuracy"], r["avg_tokens"], 0.0) for r in seed_rows]
@@ -144,7 +181,8 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
 
 
 def render(report: dict, seed_name: str) -> str:
-    lines = [f"# Held-out report ({len(report['stores'])} stores, {report['seeds']} seeds, evaluated once)", "",
+    lines = [f"# Held-out report ({len(report['stores'])} stores, {report['seeds']} seeds, "
+             f"{evaluation_note(report.get('evaluation', 1))})", "",
              f"| β | accuracy % | tokens/question | {seed_name} β (≥ tokens) | {seed_name} accuracy % | "
              f"{seed_name} tokens | difference (points) | paired 95% CI |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in report["best"]:

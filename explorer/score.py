@@ -42,6 +42,8 @@ import numpy as np
 
 from ttsc.compiler.engines import run
 from ttsc.explorer.program import KNOB, Shape, shape_program
+from ttsc.runtime.env import require_signals
+from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.runtime.store import Store
 
 SIZE_PENALTY = 0.01   # points per AST node beyond the seed's
@@ -52,6 +54,14 @@ SEGMENTS = 4          # budget niches of the archive (equal parts of log-token s
 class Setting:
     accuracy: float    # percent, exactly Outcome.accuracy
     avg_tokens: float  # exactly Outcome.avg_tokens
+
+
+def check_signals(name: str, shape: Shape, stores: Sequence[Store]) -> None:
+    """Refuse a program that reads a signal a search store lacks, naming it ``name`` (the candidate's or
+    seed's own name: the run would name the lifted shape program, which nobody wrote)."""
+    checked = shape_program(shape)
+    for store in stores:
+        require_signals(name, checked.signals, ReplayEnvironment(store, (0,)))
 
 
 def evaluate(shape: Shape, stores: Sequence[Store], seeds: Sequence[int], grid: Sequence[float],

@@ -226,6 +226,11 @@ CASES = [
     # ---- checker: limits known from literals alone (E0220); parameter-dependent ones wait for binding
     C("repeat-literal-over-limit", "E0220", H + "repeat ⟦200000⟧ { }\n", message="`repeat 200,000` exceeds"),
     C("repeat-literal-product", "E0220", H + "repeat ⟦1000 * 1000⟧ { }\n", help="bounded"),
+    C("nested-repeat-literal-product", "E0220", H + "repeat 1001 { ⟦repeat 1000⟧ { } }\n",
+      message="nested repeats run up to 1,001,000 iterations per episode; the limit is 1,000,000",
+      help="enclosing repeats already run 1,001 times"),
+    C("nested-repeat-product-through-if", "E0220",
+      H + "repeat 10 { if true { repeat 10 { ⟦repeat 100000⟧ { repeat 5 { } } } } }\n", message="10,000,000"),
     C("window-literal-over-limit", "E0220", H + "var w: window(⟦20000⟧)\n", message="20,000 values"),
     C("window-literal-zero", "E0220", H + "var w: window(⟦0⟧)\n"),
     C("open-float-count", "E0203", H + "param n: int = 4\nopen ⟦n / 2⟧\n", help="use `//`"),
@@ -235,7 +240,14 @@ CASES = [
     C("intersect-answer", "E0203", H + "let s = completed intersect ⟦majority(live)⟧\n",
       message="the right side of `intersect` must be a branch set, got an answer"),
     C("take-last-count", "E0203", H + "prune active take last ⟦active⟧\n", message="the count of `take last`"),
-    C("take-last-per-branch", "E0209", H + "prune active take last ⟦depth⟧\n", help="per-member value"),
+    C("take-last-per-branch", "E0209", H + "prune active take last ⟦depth⟧\n",
+      message="the count of `take last` is evaluated in the episode's scope, never a member's",
+      help="`max_of(S, depth)`"),
+    # docs/language.md's example: a `take` count inside `update … set` is still in the episode's scope
+    C("take-count-in-update", "E0209", H + "branch f: int = 0\nupdate live set f = count(live take ⟦depth⟧)\n",
+      message="`depth` is a branch field, and the count of `take` is evaluated in the episode's scope, "
+              "never a member's, even inside a per-member context"),
+
     C("union-is-a-keyword", "E0101", H + "let ⟦union⟧ = 3\n", help="`union` is a keyword"),
     C("distinct-not-set", "E0203", H + "let x = distinct(⟦3⟧)\n", message="an argument of `distinct`"),
     C("sum-of-answer", "E0203", H + "let x = sum_of(completed, ⟦last⟧)\n",
@@ -293,6 +305,25 @@ def test_diagnostic_is_located(case: Case) -> None:
         assert first.help is not None and case.help in first.help, first.help
     if case.message is not None:
         assert case.message in first.message, first.message
+
+
+def test_limits_and_scopes_accepted_by_check() -> None:
+    """The other side of the E0220 product and E0209 take-count cases: what `check` lets through."""
+    from ttsc.dsl.parser import parse
+    from ttsc.errors import TtscError
+    from ttsc.runtime.bounds import check_bounds
+
+    accepted = {"at-the-limit": H + "repeat 1000 { repeat 1000 { } }\nstop none\n",
+                "parameter-count": H + "param n: int = 2000\nrepeat n { repeat 1000 { } }\nstop none\n",
+                "query-in-take-count": H + "open 4\nprune live take count(active where depth > 2)\nstop none\n"}
+    for name, text in accepted.items():
+        assert diagnostics_of(text)[1] == [], name
+    # a product that depends on a parameter is refused when it is bound, as before
+    text = accepted["parameter-count"]
+    checked = check(parse(text), Source("p.tts", text))
+    check_bounds(checked, {"n": 1000})
+    with pytest.raises(TtscError, match="2,000,000 iterations per episode"):
+        check_bounds(checked, {"n": 2000})
 
 
 def test_invalid_utf8_is_located() -> None:

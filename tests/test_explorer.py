@@ -131,6 +131,10 @@ def test_resume_needs_the_flag_and_the_same_settings(tmp_path):
         search(tmp_path, 2)
     with pytest.raises(TtscError, match="other settings"):
         loop.search(cfg(seed=9), tmp_path, loop.evolve_proposer(ConstantsOnly()), resume=True, budget_candidates=2)
+    # --resume where no search was recorded (a mistyped --out) is refused, not a new search
+    with pytest.raises(TtscError, match=r"^nothing to resume in .*empty: no run\.json; drop --resume to start a search$"):
+        search(tmp_path / "empty", 2, resume=True)
+    assert not (tmp_path / "empty").exists()
 
 
 def test_kill_9_then_resume_with_the_cli(tmp_path):
@@ -308,3 +312,61 @@ def test_a_candidate_that_breaks_a_limit_at_some_beta_is_refused_not_a_crash(tmp
     assert refused["status"] == "invalid" and refused["diagnostics"][0]["code"] == "X0002"
     assert "window `hist` holds 0 values" in refused["diagnostics"][0]["message"]
     assert fine["status"] == "scored"
+
+
+def test_a_held_out_report_per_finished_leg_keeps_the_earlier_ones(tmp_path):
+    """A search continued with --resume ends every leg with a held-out report: the earlier ones are kept
+    under numbered names and each heading says which evaluation it is."""
+    out = tmp_path / "o"
+    loop.search(cfg(), out, loop.evolve_proposer(ConstantsOnly()), budget_candidates=1)
+    first = report.holdout_report(cfg(), CMC, [STORE], out, seeds=SEEDS, baselines=())
+    assert first["evaluation"] == 1 and "evaluated once per finished leg; this is evaluation 1)" in \
+        (out / "holdout.md").read_text()
+    first_md = (out / "holdout.md").read_text()
+    second = report.holdout_report(cfg(), CMC, [STORE], out, seeds=SEEDS, baselines=())
+    assert second["evaluation"] == 2 and json.loads((out / "holdout.json").read_text())["evaluation"] == 2
+    assert (out / "holdout.1.md").read_text() == first_md
+    assert json.loads((out / "holdout.1.json").read_text()) == first
+    assert (out / "holdout_frontier.1.png").exists() and (out / "holdout_frontier.png").exists()
+    assert "this is evaluation 2; the earlier one is holdout.1.md)" in (out / "holdout.md").read_text()
+    # a third leg (here only the rotation and the heading)
+    assert report.keep_earlier_holdout(out) == 3
+    assert (out / "holdout.2.md").exists() and not (out / "holdout.md").exists()
+    assert (out / "holdout.1.md").read_text() == first_md
+    assert report.evaluation_note(3).endswith("the earlier ones are holdout.1.md and holdout.2.md")
+
+
+def test_a_program_reading_a_missing_signal_is_refused_under_its_own_name(tmp_path):
+    """Scores run the lifted shape program; a missing signal is still reported with the name written."""
+    from ttsc.errors import TtscError
+    reads = "strategy confident\nparam beta: float = 0.5\nopen 2\nstop weighted(live, last_conf)\n"
+    texts = iter([reads.replace("confident", "candy"), CMC.replace("abandon_patience = max(3,",
+                                                                  "abandon_patience = max(4,")])
+    state = loop.search(cfg(), tmp_path / "c", lambda rng, st, c: (next(texts), [], "scripted"),
+                        budget_candidates=2)
+    refused, fine = state.records
+    assert refused["status"] == "invalid" and refused["diagnostics"][0]["code"] == "X0002"
+    assert refused["diagnostics"][0]["message"].startswith("`candy` reads `last_conf`, the `confidence` signal")
+    assert fine["status"] == "scored"
+    seeded = loop.Config(search=(STORE,), seed_text=reads, seed_name="confident", seeds=SEEDS, grid=GRID, workers=1)
+    with pytest.raises(TtscError, match=r"^the seed strategy confident cannot be explored on the search stores: "
+                                        r"`confident` reads `last_conf`") as info:
+        loop.search(seeded, tmp_path / "s", loop.evolve_proposer(ConstantsOnly()), budget_candidates=1)
+    assert "`shape`" not in str(info.value)
+
+
+def test_help_and_readme_say_how_budgets_and_store_options_work():
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+    text = " ".join(CliRunner().invoke(cli, ["explore", "--help"], terminal_width=200).output.split())
+    assert "in all (with --resume: the earlier legs' count too)" in text
+    assert "seconds of this leg (with --resume: the earlier legs' time is not counted)" in text
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `ttsc explore "))
+    # one store per option (click takes one value per occurrence), repeated or a quoted glob
+    assert "--search STORE..." not in row and "--holdout STORE..." not in row
+    assert "--search STORE [--search STORE]..." in row and "quoted glob" in row
+    resume = " ".join(readme.split("**Record and resume.**")[1].split("**")[0].split())
+    assert "`--budget-candidates N` counts the whole record" in resume
+    assert "`--budget-seconds S` counts only the current leg" in resume
