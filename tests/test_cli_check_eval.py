@@ -294,7 +294,16 @@ BAD_SETS = {
     "unknown-parameter": (["--set", "m=3"], ["no parameter `m`", "parameters: n"]),
     "wrong-type": (["--set", "n=abc"], ["--set n=abc", "`abc` is not a number"]),
     "not-an-int": (["--set", "n=1.5"], ["`n`", "is an int", "1.5"]),
-    "bool-for-int": (["--set", "n=true"], ["`n`", "int"]),
+    "bool-for-int": (["--set", "n=true"], ["`n`", "is an int; got true"]),
+    "int64-float-syntax": (["--set", "n=1e99"], ["`n` = 1e+99", "int64 range", "9223372036854775807"]),
+    "int64-above": (["--set", "n=9223372036854775808"], ["`n` = 9223372036854775808", "int64 range"]),
+    "int64-below": (["--set", "n=-9223372036854775809"], ["`n` = -9223372036854775809", "int64 range"]),
+    "int-past-digit-limit": (["--set", "n=" + "1" * 5000], ["5,000 digits"]),
+    "underscore-digits": (["--set", "n=1_000"], ["`1_000` is not a number", "an integer like 8"]),
+    "non-ascii-digit": (["--set", "n=\uff11"], ["is not a number", "an integer like 8"]),
+    "sweep-int64": (["--sweep", "n=9223372036854775807:9223372036854775808:1"], ["int64 range"]),
+    "sweep-empty-value": (["--sweep", "n=1,,2"], ["--sweep n=1,,2", "empty value"]),
+    "sweep-trailing-comma": (["--sweep", "n=1,"], ["empty value"]),
     "out-of-range": (["--set", "n=0"], ["`n` = 0", "outside its range 1.."]),
     "no-equals": (["--set", "n"], ["--set takes NAME=VALUE", "`n`"]),
     "no-name": (["--set", "=3"], ["--set takes NAME=VALUE"]),
@@ -319,6 +328,29 @@ def test_eval_bad_parameter_values(name: str, tmp_path: Path, monkeypatch: pytes
     for word in words:
         assert word in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_int64_limit_is_one_rule_for_every_engine_and_command(tmp_path: Path) -> None:
+    """Every command binds parameters through bind_params, so each refuses the same way on each engine."""
+    at_limit = "n=9223372036854775807"
+    past = "n=9223372036854775808"
+    for engine in ("interpret", "batched", "compiled"):
+        result = ttsc("eval", STRATEGIES / "sc.tts", "--seeds", "1", "--engine", engine, "--set", past)
+        assert result.exit_code != 0 and "int64 range" in result.stderr, (engine, result.stderr)
+        assert len(result.stderr.splitlines()) == 1
+    (row,) = eval_json(STRATEGIES / "sc.tts", "--seeds", "1", "--engine", "interpret", "--set", at_limit)
+    assert row["params"] == {"n": 2**63 - 1}
+    for args in (("compare", "sc", "sc", "--seeds", "1", "--set-a", past),
+                 ("trace", "sc", "--set", past),
+                 ("sweep", "sc", "--seeds", "1", "--out", tmp_path / "out", "--sweep",
+                  "n=9223372036854775807:9223372036854775808:1"),
+                 ("sweep", "asc", "--seeds", "1", "--out", tmp_path / "out", "--sweep", "max_samples=2",
+                  "--set", "threshold=1_0")):
+        result = ttsc(*args)
+        assert result.exit_code != 0 and result.stderr.startswith("error: "), (args, result.stderr)
+        assert "int64 range" in result.stderr or "is not a number" in result.stderr, (args, result.stderr)
+    result = ttsc("eval", "asc", "--seeds", "1", "--set", "threshold=" + "1" * 400)
+    assert result.exit_code != 0 and "too large for a float" in result.stderr
 
 
 def test_eval_bad_seeds() -> None:
