@@ -140,13 +140,22 @@ def compile_notices(engine: str, quiet: bool):
         native_engine.compile_notice = before
 
 
+def shipped_strategy(arg: str) -> Path | None:
+    """The installed file of the shipped strategy ``arg`` names (``cmc`` → strategies/cmc.tts); None when
+    ``arg`` is a path (an existing file, a ``.tts`` name or one with a ``/``) or names none."""
+    if Path(arg).exists() or arg.endswith(".tts") or "/" in arg:
+        return None
+    shipped = resources.files("ttsc.strategies") / f"{arg}.tts"
+    return Path(str(shipped)) if shipped.is_file() else None
+
+
 def resolve_strategy(arg: str) -> str | Path:
     """A path as given, or the name of a shipped strategy (``cmc`` → strategies/cmc.tts)."""
     if Path(arg).exists() or arg.endswith(".tts") or "/" in arg:
         return arg
-    shipped = resources.files("ttsc.strategies") / f"{arg}.tts"
-    if shipped.is_file():
-        return Path(str(shipped))
+    shipped = shipped_strategy(arg)
+    if shipped is not None:
+        return shipped
     names = sorted(p.name[:-4] for p in resources.files("ttsc.strategies").iterdir() if p.name.endswith(".tts"))
     raise TtscError(f"`{arg}` is neither a file nor a shipped strategy ({', '.join(names)})")
 

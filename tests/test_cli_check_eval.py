@@ -63,6 +63,18 @@ def test_check_valid_files() -> None:
     assert result.stdout.splitlines() == [f"ok: {f}" for f in files]
 
 
+def test_check_takes_shipped_names_like_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = ttsc("check", "cmc", "sc", "--beta-monotone")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "ok: sc" and "ok: cmc" in result.stdout
+    result = ttsc("check", "nosuch")  # neither a file nor a shipped name: the located E0001 with its hint
+    assert result.exit_code == 1 and "E0001" in result.stderr and "shipped strategy" in result.stderr
+    write(tmp_path / "cmc", "strategy mine\nstop gold\n")  # a file of that name is the user's: it wins
+    result = ttsc("check", "cmc")
+    assert result.exit_code == 1 and "cmc:2:6" in result.stderr
+
+
 def test_check_mixed_files_reports_each_invalid_one(tmp_path: Path) -> None:
     good = STRATEGIES / "sc.tts"
     bad1 = write(tmp_path / "bad1.tts", "strategy b\nstop gold\n")
