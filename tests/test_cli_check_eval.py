@@ -426,6 +426,22 @@ def test_eval_refuses_a_parameter_given_to_both_set_and_sweep():
     assert "`n` is given to both --set and --sweep" in res.output and "Traceback" not in res.output
 
 
+def test_an_unwritable_kernel_cache_points_to_the_batched_engine(tmp_path, monkeypatch) -> None:
+    from ttsc.compiler import native_engine
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("TTSC_CACHE_DIR", str(tmp_path / "a-file" / "cache"))  # cannot be made a folder
+    monkeypatch.setattr(native_engine, "_memory", {})
+    monkeypatch.setattr(native_engine, "_ready", set())
+    prog = write(tmp_path / "tiny.tts", "strategy tiny_no_cache\nparam k: int = 3\nopen k\nstop majority(live)\n")
+    result = ttsc("eval", prog, "--seeds", "1")
+    assert result.exit_code != 0 and result.stdout == ""
+    assert "cannot write the native kernel" in result.stderr and "--engine batched" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    result = ttsc("eval", prog, "--seeds", "1", "--engine", "batched")  # as the hint says: it runs
+    assert result.exit_code == 0, result.stderr
+
+
 def test_eval_says_when_it_compiles_and_times_compiling_apart(tmp_path, monkeypatch) -> None:
     """The first run of a kernel says "compiling …" and reports its time as compile_seconds, not seconds."""
     from ttsc.compiler import native_engine
