@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ttsc.cli.loading import load_program
+from ttsc.cli.loading import load_program, shipped_strategy
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.dsl.diagnostics import DiagnosticError
 
@@ -19,12 +19,12 @@ from ttsc.dsl.diagnostics import DiagnosticError
 @click.option("--beta-monotone", is_flag=True,
               help="also verify that every knob derived from `beta` is monotone in beta on [0, 1]")
 def command(files: tuple[str, ...], fmt: str, beta_monotone: bool) -> None:
-    """Parse and check .tts programs; report every problem found."""
+    """Parse and check .tts programs (files or names of the shipped strategies); report every problem found."""
     failed = False
     report: list[dict] = []
     for path in files:
         try:
-            checked = load_program(path)
+            checked = load_program(shipped_strategy(path) or path)  # a missing file: a located E0001
         except DiagnosticError as err:
             failed = True
             if fmt == "json":

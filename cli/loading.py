@@ -36,7 +36,8 @@ def _value(option: str, item: str, text: str) -> Value:
     try:
         return parse_value(text)
     except TtscError as exc:
-        raise TtscError(f"{option} {item}: {exc}") from None
+        shown = item if len(item) <= 60 else f"{item[:40]}…"
+        raise TtscError(f"{option} {shown}: {exc}") from None
 
 
 MAX_VALUES = 10_000  # per --sweep: a typo like 0:1:1e-9 should fail, not run for a week
@@ -59,10 +60,10 @@ def parse_spec(name: str, spec: str) -> list[Value]:
     """``2,4,8`` → [2, 4, 8]; ``0:1:0.25`` → [0.0, 0.25, 0.5, 0.75, 1.0] (stop included when reached)."""
     spec = spec.strip()
     if ":" not in spec:
-        values = [_value("--sweep", f"{name}={spec}", v) for v in spec.split(",") if v.strip()]
-        if not values:
-            raise TtscError(f"--sweep {name}= has no values")
-        return values
+        texts = spec.split(",")
+        if not all(v.strip() for v in texts):
+            raise TtscError(f"--sweep {name}={spec}: an empty value between commas")
+        return [_value("--sweep", f"{name}={spec}", v) for v in texts]
     parts = spec.split(":")
     if len(parts) != 3 or not all(p.strip() for p in parts):
         raise TtscError(f"--sweep {name}={spec}: a range is start:stop:step, e.g. 0:1:0.1")
@@ -139,13 +140,22 @@ def compile_notices(engine: str, quiet: bool):
         native_engine.compile_notice = before
 
 
+def shipped_strategy(arg: str) -> Path | None:
+    """The installed file of the shipped strategy ``arg`` names (``cmc`` → strategies/cmc.tts); None when
+    ``arg`` is a path (an existing file, a ``.tts`` name or one with a ``/``) or names none."""
+    if Path(arg).exists() or arg.endswith(".tts") or "/" in arg:
+        return None
+    shipped = resources.files("ttsc.strategies") / f"{arg}.tts"
+    return Path(str(shipped)) if shipped.is_file() else None
+
+
 def resolve_strategy(arg: str) -> str | Path:
     """A path as given, or the name of a shipped strategy (``cmc`` → strategies/cmc.tts)."""
     if Path(arg).exists() or arg.endswith(".tts") or "/" in arg:
         return arg
-    shipped = resources.files("ttsc.strategies") / f"{arg}.tts"
-    if shipped.is_file():
-        return Path(str(shipped))
+    shipped = shipped_strategy(arg)
+    if shipped is not None:
+        return shipped
     names = sorted(p.name[:-4] for p in resources.files("ttsc.strategies").iterdir() if p.name.endswith(".tts"))
     raise TtscError(f"`{arg}` is neither a file nor a shipped strategy ({', '.join(names)})")
 

@@ -34,7 +34,8 @@ def command(strategy, env, store_name, question, seed, sets, jsonl, width) -> No
     if question >= len(store.questions):
         raise TtscError(f"--question {question} is out of range: {store.name} has {len(store.questions)} questions "
                         f"(0..{len(store.questions) - 1})")
-    trace = record(checked, params, store.questions[question], seed, question_index=question, env=store.name)
+    trace = record(checked, params, store.questions[question], seed, question_index=question, env=store.name,
+                   path=store.path)
     if jsonl == "-":
         write_jsonl(trace, sys.stdout)
         return

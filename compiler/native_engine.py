@@ -90,7 +90,8 @@ def _load(name: str, key: str, python: str) -> types.ModuleType:
             tmp.replace(path)
     except OSError as exc:
         raise TtscError(f"cannot write the native kernel to {folder}: {exc.strerror or exc}; "
-                        "set TTSC_CACHE_DIR to a writable folder") from None
+                        "set TTSC_CACHE_DIR to a writable folder, or run with `--engine batched`, "
+                        "which needs no kernel cache") from None
     mod_name = f"ttsc_native_{name}_{key}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(spec)

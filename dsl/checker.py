@@ -82,6 +82,7 @@ class _Checker:
         # What is being checked in the episode's scope where a reader might expect a member's (the count
         # of `take`): named by E0209, so a field read there says why no member is in scope.
         self.episode_only: str | None = None
+        self.divisions: list[ast.Span] = []  # every `/` checked: the float hint names it only where one is
         self.suggest_budget = SUGGESTION_BUDGET
 
     # -- reporting
@@ -497,6 +498,7 @@ class _Checker:
             self.error("E0203", f"`{op}` needs numbers, got {_article(lt)} and {_article(rt)}", e.span)
             return None
         if op == "/":
+            self.divisions.append(e.span)
             return T.FLOAT
         return T.INT if (lt is T.INT and rt is T.INT) else T.FLOAT
 
@@ -623,9 +625,19 @@ class _Checker:
     def expect(self, want: T, got: T | None, span: ast.Span, what: str) -> None:
         if got is None or got == want:
             return
-        help = ("`/` always gives a float: use `//` to divide whole numbers, or `round(…)`"
-                if (want, got) == (T.INT, T.FLOAT) else None)
+        help = None
+        if (want, got) == (T.INT, T.FLOAT):
+            divides = any(span.start <= d.start and d.end <= span.end for d in self.divisions)
+            help = ("`/` always gives a float: use `//` to divide whole numbers, or `round(…)`" if divides else
+                    "make it a whole number with `round(…)` or `floor(…)`" + self._int_param_hint(span))
         self.error("E0203", f"{what} must be {_article(want)}, got {_article(got)}", span, help=help)
+
+    def _int_param_hint(self, span: ast.Span) -> str:
+        """``, or declare `k` an int`` when the expression reads a float parameter `k`."""
+        text = self.source.text[span.start:span.end]
+        floats = [p.name for p in self.result.params.values()
+                  if p.type == "float" and re.search(rf"\b{re.escape(p.name)}\b", text)]
+        return f", or declare `{floats[0]}` an int" if floats else ""
 
     def expect_numeric(self, got: T | None, span: ast.Span, what: str) -> None:
         if got is not None and got not in NUMERIC:

@@ -162,9 +162,11 @@ class _Recorder:
 
 
 def record(checked: CheckedProgram, params: dict[str, Any], question: Question, seed: int, *,
-           question_index: int = 0, env: str = "") -> Trace:
-    """Run one replay episode (``question`` under ``seed``) with the reference interpreter and record it."""
-    replay = ReplayEnvironment(Store(env, "", (question,)), [seed])
+           question_index: int = 0, env: str = "", path: str = "") -> Trace:
+    """Run one replay episode (``question`` under ``seed``) with the reference interpreter and record it.
+
+    ``env`` and ``path`` are the store's name and file, for the summary and for errors."""
+    replay = ReplayEnvironment(Store(env, path, (question,)), [seed])
     return record_episode(checked, params, replay, 0, env_name=env, question_index=question_index,
                           gold=question.gold, probe_freq=question.probe_freq)
 

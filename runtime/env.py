@@ -110,8 +110,9 @@ def require_signals(program: str, needed: dict[str, str], env: Environment) -> N
         return
     signal = missing[0]
     store = getattr(env, "store", None)
-    if getattr(store, "path", ""):
-        where, how = f"the store {store.path}", f"a store carries it as `signals.{signal}` in each question"
+    named = getattr(store, "path", "") or getattr(store, "name", "")  # a store built in memory has only a name
+    if named:
+        where, how = f"the store {named}", f"a store carries it as `signals.{signal}` in each question"
     else:
         where, how = f"this environment ({type(env).__name__})", "a live backend provides it with log-probabilities"
     raise TtscError(f"`{program}` reads `{needed[signal]}`, the `{signal}` signal, but {where} does not provide "

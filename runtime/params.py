@@ -11,6 +11,7 @@ ties-to-even ``round`` — so they agree to the bit.
 from __future__ import annotations
 
 import math
+import re
 
 from ttsc.dsl import ast
 from ttsc.dsl.checker import CheckedProgram
@@ -20,19 +21,30 @@ from ttsc.runtime.bounds import check_bounds
 Value = int | float | bool | None
 
 
+# Plain ASCII number syntax only: Python's int()/float() also take `1_000` and non-ASCII digits (`１`).
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_SYNTAX = "a value is true, false, an integer like 8 or -3, or a decimal number like 0.5 or 1e-3"
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # every engine holds an int parameter in 64 bits
+
+
 def parse_value(text: str) -> Value:
-    """A command-line value: ``true``/``false``, an int, or a float."""
+    """A command-line value: ``true``/``false``, an int, or a float (plain ASCII number syntax)."""
     t = text.strip()
     if t.lower() in ("true", "false"):
         return t.lower() == "true"
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
+    if _INT.fullmatch(t):
+        try:
+            return int(t)
+        except ValueError:  # past Python's digit limit for int(): far outside any range
+            raise TtscError(f"`{t[:20]}…` has {len(t):,} digits: far outside any parameter's range") from None
+    if _FLOAT.fullmatch(t):
         v = float(t)
-    except ValueError:
-        raise TtscError(f"`{text}` is not a number or a bool") from None
+    elif t.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        v = math.inf
+    else:
+        raise TtscError(f"`{text}` is not a number or a bool ({_SYNTAX})")
     if not math.isfinite(v):
         raise TtscError(f"`{text}` is not a finite number")
     return v
@@ -55,21 +67,37 @@ def bind_params(checked: CheckedProgram, overrides: dict[str, Value] | None = No
 
 def _coerce(checked: CheckedProgram, p: ast.Param, v: Value) -> Value:
     where = f"{checked.source.name}:{p.span.line}:{p.span.col}"
+    article = "an" if p.type == "int" else "a"
     if p.type == "bool":
         if not isinstance(v, bool):
-            raise TtscError(f"parameter `{p.name}` ({where}) is a bool; got {v!r}")
+            raise TtscError(f"parameter `{p.name}` ({where}) is a bool; got {_show(v)}")
         return v
     if isinstance(v, bool) or v is None:
-        raise TtscError(f"parameter `{p.name}` ({where}) is {p.type}; got {v!r}")
+        raise TtscError(f"parameter `{p.name}` ({where}) is {article} {p.type}; got {_show(v)}")
+    given = v
     if p.type == "int":
         if isinstance(v, float):
             if not v.is_integer():
-                raise TtscError(f"parameter `{p.name}` ({where}) is an int; got {v!r}")
+                raise TtscError(f"parameter `{p.name}` ({where}) is an int; got {_show(v)}")
             v = int(v)
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise TtscError(f"parameter `{p.name}` = {_show(given)} is outside the int64 range "
+                            f"{INT64_MIN}..{INT64_MAX} ({where})")
     else:
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:  # an int too large for a float
+            raise TtscError(f"parameter `{p.name}` = {_show(v)} is too large for a float ({where})") from None
     if (p.low is not None and v < p.low.value) or (p.high is not None and v > p.high.value):
         lo = "" if p.low is None else p.low.value
         hi = "" if p.high is None else p.high.value
         raise TtscError(f"parameter `{p.name}` = {v!r} is outside its range {lo}..{hi} ({where})")
     return v
+
+
+def _show(v: Value) -> str:
+    """A value as the language writes it (``true``, ``none``), a huge int shortened."""
+    if isinstance(v, bool) or v is None:
+        return {True: "true", False: "false", None: "none"}[v]
+    text = repr(v)
+    return text if len(text) <= 24 else f"{text[:20]}…({len(text)} digits)"

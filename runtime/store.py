@@ -114,13 +114,20 @@ def _is_bundled(p: Path) -> bool:
 def parse_store(raw: bytes, where: str, name: str) -> Store:
     """A store file's bytes, parsed and validated (no cache, no tables)."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = json.loads(text, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as e:
         raise StoreError(f"{where}: not valid UTF-8 (byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise StoreError(f"{where}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     except RecursionError:
         raise StoreError(f"{where}: JSON nested too deeply to be a store") from None
+    except _DuplicateKey as e:
+        raise StoreError(f"{where}: not valid JSON: duplicate key {e.key!r} in the object at "
+                         f"{_duplicate_position(text)}") from None
+    except ValueError:  # int() refuses a number of more than sys.get_int_max_str_digits() digits
+        raise StoreError(f"{where}: not valid JSON: a number with too many digits at "
+                         f"{_long_number_position(text)}") from None
 
     meta: dict[str, Any] = {}
     if isinstance(data, dict):
@@ -302,8 +309,66 @@ def _describe_probes(probes: Any) -> str:
     return f"{_kind(probes[k])} at probe {k}"
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object hook refusing a key given twice (json itself keeps the last one silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+def _duplicate_position(text: str) -> str:
+    """Where the first object with a repeated key opens: parsed again, only on that error, by json's
+    pure-Python scanner, which (unlike the C one) lets us see each object's offset."""
+    import json.decoder
+    import json.scanner
+
+    def parse_object(s_and_end, *args):
+        try:
+            return json.decoder.JSONObject(s_and_end, *args)
+        except _DuplicateKey as e:
+            raise _DuplicateAt(s_and_end[1] - 1) from e
+
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    decoder.parse_object = parse_object
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    try:
+        decoder.decode(text)
+    except _DuplicateAt as e:
+        return _line_col(text, e.offset)
+    except (RecursionError, ValueError):
+        pass
+    return "an unknown position"
+
+
+class _DuplicateAt(Exception):
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def _long_number_position(text: str) -> str:
+    import re
+    import sys
+
+    m = re.search(r"[0-9]{%d,}" % (sys.get_int_max_str_digits() + 1), text)
+    return _line_col(text, m.start()) if m else "an unknown position"
+
+
+def _line_col(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line} column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
 def _kind(x: Any) -> str:
+    if x is None:
+        return "null"  # nothing more to show
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-             float: "a number", type(None): "null"}
+             float: "a number"}
     text = repr(x)
     return f"{names.get(type(x), type(x).__name__)} {text if len(text) <= 40 else text[:37] + '...'}"

@@ -63,6 +63,18 @@ def test_check_valid_files() -> None:
     assert result.stdout.splitlines() == [f"ok: {f}" for f in files]
 
 
+def test_check_takes_shipped_names_like_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = ttsc("check", "cmc", "sc", "--beta-monotone")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "ok: sc" and "ok: cmc" in result.stdout
+    result = ttsc("check", "nosuch")  # neither a file nor a shipped name: the located E0001 with its hint
+    assert result.exit_code == 1 and "E0001" in result.stderr and "shipped strategy" in result.stderr
+    write(tmp_path / "cmc", "strategy mine\nstop gold\n")  # a file of that name is the user's: it wins
+    result = ttsc("check", "cmc")
+    assert result.exit_code == 1 and "cmc:2:6" in result.stderr
+
+
 def test_check_mixed_files_reports_each_invalid_one(tmp_path: Path) -> None:
     good = STRATEGIES / "sc.tts"
     bad1 = write(tmp_path / "bad1.tts", "strategy b\nstop gold\n")
@@ -294,7 +306,16 @@ BAD_SETS = {
     "unknown-parameter": (["--set", "m=3"], ["no parameter `m`", "parameters: n"]),
     "wrong-type": (["--set", "n=abc"], ["--set n=abc", "`abc` is not a number"]),
     "not-an-int": (["--set", "n=1.5"], ["`n`", "is an int", "1.5"]),
-    "bool-for-int": (["--set", "n=true"], ["`n`", "int"]),
+    "bool-for-int": (["--set", "n=true"], ["`n`", "is an int; got true"]),
+    "int64-float-syntax": (["--set", "n=1e99"], ["`n` = 1e+99", "int64 range", "9223372036854775807"]),
+    "int64-above": (["--set", "n=9223372036854775808"], ["`n` = 9223372036854775808", "int64 range"]),
+    "int64-below": (["--set", "n=-9223372036854775809"], ["`n` = -9223372036854775809", "int64 range"]),
+    "int-past-digit-limit": (["--set", "n=" + "1" * 5000], ["5,000 digits"]),
+    "underscore-digits": (["--set", "n=1_000"], ["`1_000` is not a number", "an integer like 8"]),
+    "non-ascii-digit": (["--set", "n=\uff11"], ["is not a number", "an integer like 8"]),
+    "sweep-int64": (["--sweep", "n=9223372036854775807:9223372036854775808:1"], ["int64 range"]),
+    "sweep-empty-value": (["--sweep", "n=1,,2"], ["--sweep n=1,,2", "empty value"]),
+    "sweep-trailing-comma": (["--sweep", "n=1,"], ["empty value"]),
     "out-of-range": (["--set", "n=0"], ["`n` = 0", "outside its range 1.."]),
     "no-equals": (["--set", "n"], ["--set takes NAME=VALUE", "`n`"]),
     "no-name": (["--set", "=3"], ["--set takes NAME=VALUE"]),
@@ -319,6 +340,29 @@ def test_eval_bad_parameter_values(name: str, tmp_path: Path, monkeypatch: pytes
     for word in words:
         assert word in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_int64_limit_is_one_rule_for_every_engine_and_command(tmp_path: Path) -> None:
+    """Every command binds parameters through bind_params, so each refuses the same way on each engine."""
+    at_limit = "n=9223372036854775807"
+    past = "n=9223372036854775808"
+    for engine in ("interpret", "batched", "compiled"):
+        result = ttsc("eval", STRATEGIES / "sc.tts", "--seeds", "1", "--engine", engine, "--set", past)
+        assert result.exit_code != 0 and "int64 range" in result.stderr, (engine, result.stderr)
+        assert len(result.stderr.splitlines()) == 1
+    (row,) = eval_json(STRATEGIES / "sc.tts", "--seeds", "1", "--engine", "interpret", "--set", at_limit)
+    assert row["params"] == {"n": 2**63 - 1}
+    for args in (("compare", "sc", "sc", "--seeds", "1", "--set-a", past),
+                 ("trace", "sc", "--set", past),
+                 ("sweep", "sc", "--seeds", "1", "--out", tmp_path / "out", "--sweep",
+                  "n=9223372036854775807:9223372036854775808:1"),
+                 ("sweep", "asc", "--seeds", "1", "--out", tmp_path / "out", "--sweep", "max_samples=2",
+                  "--set", "threshold=1_0")):
+        result = ttsc(*args)
+        assert result.exit_code != 0 and result.stderr.startswith("error: "), (args, result.stderr)
+        assert "int64 range" in result.stderr or "is not a number" in result.stderr, (args, result.stderr)
+    result = ttsc("eval", "asc", "--seeds", "1", "--set", "threshold=" + "1" * 400)
+    assert result.exit_code != 0 and "too large for a float" in result.stderr
 
 
 def test_eval_bad_seeds() -> None:
@@ -380,6 +424,22 @@ def test_eval_refuses_a_parameter_given_to_both_set_and_sweep():
     res = CliRunner().invoke(cli, ["eval", "sc", "--set", "n=4", "--sweep", "n=4,8", "--seeds", "1"])
     assert res.exit_code != 0
     assert "`n` is given to both --set and --sweep" in res.output and "Traceback" not in res.output
+
+
+def test_an_unwritable_kernel_cache_points_to_the_batched_engine(tmp_path, monkeypatch) -> None:
+    from ttsc.compiler import native_engine
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("TTSC_CACHE_DIR", str(tmp_path / "a-file" / "cache"))  # cannot be made a folder
+    monkeypatch.setattr(native_engine, "_memory", {})
+    monkeypatch.setattr(native_engine, "_ready", set())
+    prog = write(tmp_path / "tiny.tts", "strategy tiny_no_cache\nparam k: int = 3\nopen k\nstop majority(live)\n")
+    result = ttsc("eval", prog, "--seeds", "1")
+    assert result.exit_code != 0 and result.stdout == ""
+    assert "cannot write the native kernel" in result.stderr and "--engine batched" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    result = ttsc("eval", prog, "--seeds", "1", "--engine", "batched")  # as the hint says: it runs
+    assert result.exit_code == 0, result.stderr
 
 
 def test_eval_says_when_it_compiles_and_times_compiling_apart(tmp_path, monkeypatch) -> None:

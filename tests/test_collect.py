@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,42 @@ def test_refuses_to_overwrite_and_resumes_a_complete_store(tmp_path) -> None:
     with pytest.raises(TtscError, match="--resume"):
         _collect(qs, path)
     journal_path(path).unlink()
+
+
+class _FailingBackend(ScriptedBackend):
+    """Serves like the scripted backend the questions before ``fail_at``, then fails as an unreachable server."""
+
+    def __init__(self, streams, fail_at: int):
+        super().__init__(streams)
+        self.fail_at = fail_at
+
+    def generate(self, requests):
+        if any(r.question >= self.fail_at for r in requests):
+            raise TtscError("server unreachable")
+        return super().generate(requests)
+
+
+def test_a_collection_that_fails_before_any_question_leaves_no_journal(tmp_path) -> None:
+    qs = _case(3)
+    streams = {(SEED, i): ss for i, (_, _, ss) in enumerate(qs)}
+    items = [Item(i, t, g) for i, (t, g, _) in enumerate(qs)]
+    out = tmp_path / "s.json"
+    with pytest.raises(TtscError, match="unreachable"):
+        collect(_FailingBackend(streams, 0), items, _settings(), out, batch_questions=1, progress=False)
+    assert list(tmp_path.iterdir()) == []  # neither store nor a header-only journal
+    # so a retry with other options is not refused as "branches differ"
+    other = replace(_settings(), branches=BRANCHES - 1)
+    collect(ScriptedBackend(streams), items, other, out, batch_questions=1, progress=False)
+    assert len(load_store(out).questions[0].branches) == BRANCHES - 1
+
+    # a failure after a question was journaled keeps the journal: --resume continues from it
+    out2 = tmp_path / "t.json"
+    with pytest.raises(TtscError, match="unreachable"):
+        collect(_FailingBackend(streams, 1), items, _settings(), out2, batch_questions=1, progress=False)
+    lines = journal_path(out2).read_text().splitlines()
+    assert len(lines) >= 2 and json.loads(lines[1])["index"] == 0
+    collect(ScriptedBackend(streams), items, _settings(), out2, resume=True, batch_questions=1, progress=False)
+    assert json.loads(out2.read_text())["questions"] == _collect(qs, tmp_path / "u.json", batch=1)["questions"]
 
 
 def test_resume_of_a_complete_store_checks_its_options_and_questions(tmp_path) -> None:

@@ -187,6 +187,13 @@ CASES = [
     C("add-answer", "E0203", H + "stop ⟦majority(completed) + 1⟧\n", message="got an answer and an int"),
     C("condition-int", "E0203", H + "if ⟦1⟧ { stop none }\n", message="a condition must be a bool"),
     C("var-init-type", "E0203", H + "var x: int = ⟦1.5⟧\n", message="holds an int, got a float"),
+    # the `/` hint only where the expression divides; a float parameter is named
+    C("repeat-divided", "E0203", H + "repeat ⟦4 / 2⟧ { }\n", help="`/` always gives a float: use `//`"),
+    C("advance-by-divided", "E0203", H + "advance active by ⟦2 * (1 / 2)⟧\n", help="`/` always gives a float"),
+    C("repeat-float-param", "E0203", H + "param k: float = 2.0\nrepeat ⟦k⟧ { }\n",
+      help="make it a whole number with `round(…)` or `floor(…)`, or declare `k` an int"),
+    C("advance-by-float", "E0203", H + "advance active by ⟦1.5⟧\n", help="with `round(…)` or `floor(…)`"),
+    C("floor-divide-float", "E0203", H + "repeat ⟦5 // 2.0⟧ { }\n", help="with `round(…)` or `floor(…)`"),
     C("assign-type", "E0203", H + "var x: bool = false\nx = ⟦1⟧\n"),
     C("push-not-window", "E0203", H + "var w: int = 0\npush 1 to ⟦w⟧\n", help="window(8)"),
     C("window-as-value", "E0203", H + "var w: window(3)\nlet x = ⟦w⟧\n", message="size(), oldest()"),
@@ -303,6 +310,8 @@ def test_diagnostic_is_located(case: Case) -> None:
     first = diags[0]
     if case.help is not None:
         assert first.help is not None and case.help in first.help, first.help
+        if "`/`" in (first.help or ""):
+            assert "/" in text[marks[0][0]:marks[0][1]].replace("//", ""), "the `/` hint where nothing is divided"
     if case.message is not None:
         assert case.message in first.message, first.message
 

@@ -101,3 +101,28 @@ def test_the_shipped_strategies_are_formatted() -> None:
     root = Path(__file__).resolve().parents[1] / "strategies"
     result = fmt("--check", *sorted(str(p) for p in root.glob("*.tts")))
     assert result.exit_code == 0, result.output
+
+
+def test_a_shipped_name_is_checked_but_never_rewritten() -> None:
+    """`cmc` names the installed strategy: --check/--diff read it; a plain fmt refuses to rewrite it."""
+    from ttsc.cli.loading import shipped_strategy
+
+    installed = shipped_strategy("cmc")
+    assert installed is not None
+    before = (installed.read_bytes(), installed.stat().st_mtime_ns)
+    result = fmt("--check", "cmc")
+    assert result.exit_code == 0 and "0 of 1 file would be reformatted" in result.output
+    assert "could not" not in result.output
+    assert fmt("--diff", "cmc").exit_code == 0
+    result = fmt("cmc")
+    assert result.exit_code == 1
+    assert "`cmc` names a shipped strategy" in result.output and "give the path" in result.output
+    assert "1 could not be formatted" in result.output
+    assert (installed.read_bytes(), installed.stat().st_mtime_ns) == before
+
+
+def test_a_file_that_fails_is_not_counted_as_fine(tmp_path: Path, messy: Path) -> None:
+    result = fmt("--check", str(tmp_path / "missing.tts"), str(messy))
+    assert result.exit_code == 1
+    assert "cannot read file" in result.output
+    assert "1 of 2 files would be reformatted; 1 could not be formatted" in result.output

@@ -116,6 +116,13 @@ def test_error_in_object_form_names_question(tmp_path: Path) -> None:
         ('{"questions": {}}', "must be a JSON list of questions"),
         ("[1]", "question 0: must be an object, got an integer 1"),
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("null", "(or an object with 'questions'), got null"),
+        ('{"questions": [1], "meta": null}', "key 'meta' must be an object, got null"),
+        # more digits than Python's int() takes: json.loads raises a plain ValueError
+        ('[{"question": "q",\n  "total_tokens": 1' + "0" * 5000 + "}]", "a number with too many digits at line 2 column 19"),
+        ('{"questions": [], "questions": [1]}', "duplicate key 'questions' in the object at line 1 column 1"),
+        ('[{"question": "q",\n  "gold_answer": "1", "gold_answer": "2"}]',
+         "duplicate key 'gold_answer' in the object at line 1 column 2"),
     ],
 )
 def test_malformed_file(tmp_path: Path, content: str, message: str) -> None:
@@ -123,6 +130,7 @@ def test_malformed_file(tmp_path: Path, content: str, message: str) -> None:
     with pytest.raises(StoreError) as err:
         load_store(path)
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    assert "None" not in str(err.value)  # JSON's null, never Python's None
 
 
 def test_invalid_utf8(tmp_path: Path) -> None:

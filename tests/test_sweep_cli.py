@@ -38,7 +38,8 @@ def test_lists_and_ranges() -> None:
 
 
 @pytest.mark.parametrize("spec,message", [("0:1", "start:stop:step"), ("0:1:0", "positive"), ("1:0:0.1", "below"),
-                                          ("0:1:1e-9", "at most"), ("a:b:c", "not a number"), (",", "no values"),
+                                          ("0:1:1e-9", "at most"), ("a:b:c", "not a number"), (",", "empty value"),
+                                          ("0.1,,0.2", "empty value"), ("1_0,2", "not a number"),
                                           ("true:2:1", "numbers")])
 def test_bad_specs(spec: str, message: str) -> None:
     with pytest.raises(TtscError, match=message):

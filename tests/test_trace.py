@@ -13,6 +13,7 @@ from ttsc.cli.main import cli
 from ttsc.dsl.checker import check
 from ttsc.dsl.parser import parse_source, read_source
 from ttsc.dsl.diagnostics import Source
+from ttsc.errors import TtscError
 from ttsc.insight import render_trace
 from ttsc.insight.trace import EPISODE_FIELDS, Trace, episode_file_name, read_jsonl, record, write_jsonl
 from ttsc.compiler.engines import run
@@ -275,3 +276,21 @@ def test_episode_file_names_are_safe() -> None:
     assert name == "cmc__Qwen3-8B_aime25__beta=0.5.jsonl"
     assert "/" not in episode_file_name("s", "../x y/z", {"a": 1}) and \
         episode_file_name("s", "../x y/z", {"a": 1}) == "s__.._x_y_z__a=1.jsonl"
+
+
+def test_trace_names_the_store_without_a_signal_like_eval(tmp_path) -> None:
+    store = tmp_path / "plain.json"
+    store.write_text(json.dumps([{"question": "1+1?", "gold_answer": "2", "probe_freq": 10,
+                                  "each_branch": [[["2"], 15, "2"], [[], 5, "3"]]}]))
+    prog = tmp_path / "lc.tts"
+    prog.write_text("strategy lc\nopen 2\nadvance active\nstop majority(active where last_conf > 0.5)\n")
+    said = []
+    for args in (["trace", str(prog), "--env", str(store)], ["eval", str(prog), "--env", str(store), "--seeds", "1"]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        said.append(res.output)
+    assert said[0] == said[1] and f"but the store {store} does not provide it" in said[0]
+    # an in-memory store has a name only: that names it, not the environment's class
+    checked = _program("strategy lc\nopen 2\nadvance active\nstop majority(active where last_conf > 0.5)\n")
+    with pytest.raises(TtscError, match="but the store mem/q does not provide it"):
+        record(checked, {}, load_store(store).questions[0], 0, env="mem/q")

@@ -185,6 +185,10 @@ def collect(backend: Backend, items: Sequence[Item], settings: Settings, out: st
     try:
         for g in range(0, len(todo), batch_questions):
             collect_group(backend, todo[g:g + batch_questions], settings, finished, count)
+    except BaseException:
+        if not done:  # a journal of only its header saves no work, yet would refuse a retry with other options
+            journal.unlink(missing_ok=True)
+        raise
     finally:
         if bar:
             bar.close()
