@@ -82,7 +82,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
             # strategies/cmc.tts:39  update active set disagree = if last != winner then disagree + 1 else 0
             for b_1 in range(ACC[3]):
                 if BR[1, b_1] == 1:
-                    new_disagree_1 = ((BI[0, b_1] + 1) if (BR[0, b_1] != sig_winner_1) else 0)
+                    new_disagree_1 = (rt.add_int(BI[0, b_1], 1) if (BR[0, b_1] != sig_winner_1) else 0)
                     BI[0, b_1] = new_disagree_1
             # strategies/cmc.tts:40  prune active where disagree >= abandon_patience sorted by disagree desc
             n_selected_1 = 0
@@ -95,7 +95,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
                 b_3 = SB[0][j_1]
                 XI[0][j_1] = BI[0, b_3]
             n_ordered_1 = rt.sort_members(SB[0], n_selected_1, XI[0], True, SB[1], SB[2], XI[1])
-            n_first_1 = min(n_ordered_1, max(0, rt.max2(0, (ACC[6] - 2))))
+            n_first_1 = min(n_ordered_1, max(0, rt.max2(0, rt.sub_int(ACC[6], 2))))
             rt.prune(BR, ACC, SB[1], n_first_1)
         # strategies/cmc.tts:43  advance active sorted by depth desc
         n_active_1 = rt.set_active(BR, ACC, SB[3])
@@ -134,7 +134,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
         # strategies/cmc.tts:54  if count(branches) < max_branch_use and delta <= trend_thresh and step >= max(1, warm_up // 2)
         if ((((ACC[3] < KI[1]) and (l_delta_1 <= KF[5])) and (i_step_1 >= KI[8])) and (v_ema < KF[3])):
             # strategies/cmc.tts:56  open min(widen_burst, max_branch_use - count(branches))
-            want_2 = rt.min2(KI[6], (KI[1] - ACC[3]))
+            want_2 = rt.min2(KI[6], rt.sub_int(KI[1], ACC[3]))
             got_2 = 0
             longest_3 = 0
             while got_2 < want_2:

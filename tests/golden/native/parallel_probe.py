@@ -63,7 +63,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
             sig_leader_1 = votes_live_1[0]
             for b_2 in range(ACC[3]):
                 if BR[1, b_2] == 1:
-                    new_off_1 = (0 if (BR[0, b_2] == sig_leader_1) else (BI[0, b_2] + 1))
+                    new_off_1 = (0 if (BR[0, b_2] == sig_leader_1) else rt.add_int(BI[0, b_2], 1))
                     BI[0, b_2] = new_off_1
             # strategies/parallel_probe.tts:28  prune active where off >= prune_patience
             n_selected_1 = 0
@@ -80,7 +80,7 @@ def episode(env, BR, BI, BF, COMP, ACC, VOTE, WB, WM, SB, XI, XF, IOTA, CNT, ANS
         # strategies/parallel_probe.tts:33  stable = if leader == prev then stable + 1 else 0
         votes_live_2 = rt.votes_of_status(BR, ACC, CNT, 2, ANS)
         sig_leader_2 = votes_live_2[0]
-        v_stable = ((v_stable + 1) if (sig_leader_2 == v_prev) else 0)
+        v_stable = (rt.add_int(v_stable, 1) if (sig_leader_2 == v_prev) else 0)
         # strategies/parallel_probe.tts:34  if stable >= T {
         if (v_stable >= KI[1]):
             # strategies/parallel_probe.tts:35  stop leader
