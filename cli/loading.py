@@ -140,10 +140,15 @@ def compile_notices(engine: str, quiet: bool):
         native_engine.compile_notice = before
 
 
+def _is_path(arg: str) -> bool:
+    """An existing file, a ``.tts`` name or one with a ``/``: a path, never a shipped strategy's name."""
+    return Path(arg).exists() or arg.endswith(".tts") or "/" in arg
+
+
 def shipped_strategy(arg: str) -> Path | None:
     """The installed file of the shipped strategy ``arg`` names (``cmc`` → strategies/cmc.tts); None when
-    ``arg`` is a path (an existing file, a ``.tts`` name or one with a ``/``) or names none."""
-    if Path(arg).exists() or arg.endswith(".tts") or "/" in arg:
+    ``arg`` is a path or names none."""
+    if _is_path(arg):
         return None
     shipped = resources.files("ttsc.strategies") / f"{arg}.tts"
     return Path(str(shipped)) if shipped.is_file() else None
@@ -151,7 +156,7 @@ def shipped_strategy(arg: str) -> Path | None:
 
 def resolve_strategy(arg: str) -> str | Path:
     """A path as given, or the name of a shipped strategy (``cmc`` → strategies/cmc.tts)."""
-    if Path(arg).exists() or arg.endswith(".tts") or "/" in arg:
+    if _is_path(arg):
         return arg
     shipped = shipped_strategy(arg)
     if shipped is not None:
