@@ -252,10 +252,11 @@ class Progress:
     new_per_minute: float = 0.0  # of them, candidates of a new shape (a native compile each)
     tokens: int = 0  # proposer tokens (prompt + completion) in the whole record
 
+    new_shapes: int = 0          # candidates of a new shape this run has recorded
+
     def rates(self, records: Sequence[dict], since: int, seconds: float) -> None:
-        mine = records[since:]
-        self.per_minute = len(mine) / seconds * 60 if seconds > 0 else 0.0
-        self.new_per_minute = sum(bool(r.get("new_shape")) for r in mine) / seconds * 60 if seconds > 0 else 0.0
+        self.per_minute = (len(records) - since) / seconds * 60 if seconds > 0 else 0.0
+        self.new_per_minute = self.new_shapes / seconds * 60 if seconds > 0 else 0.0
 
 
 def proposer_tokens(records: Sequence[dict]) -> int:
@@ -391,6 +392,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 prog.improved = state.improved
                 prog.best = state.best_fitness
                 prog.tokens = proposer_tokens(state.records)
+                prog.new_shapes += bool(rec.get("new_shape"))
                 prog.rates(state.records, started_with, time.monotonic() - start)
                 if on_progress:
                     on_progress(prog)
