@@ -21,23 +21,24 @@ def test_importing_the_cli_loads_no_heavy_library():
     assert _loaded_after("import ttsc.cli.main") == []
 
 
+def _cli(args: list[str], exit_code: int | None) -> str:
+    """Code that runs the CLI in-process with ``args`` and checks its exit status (None: any)."""
+    check = "pass" if exit_code is None else f"assert e.code == {exit_code}, e.code"
+    return f"from ttsc.cli.main import cli\ntry:\n    cli({args!r})\nexcept SystemExit as e:\n    {check}"
+
+
 def test_check_loads_no_heavy_library(tmp_path):
     f = tmp_path / "tiny.tts"
     f.write_text("strategy tiny\nparam k: int = 3\nopen k\nstop majority(live)\n")
-    code = ("from ttsc.cli.main import cli\n"
-            f"try:\n    cli(['check', {str(f)!r}])\nexcept SystemExit as e:\n    assert e.code == 0, e.code")
-    assert _loaded_after(code, NOT_FOR_CHECK) == []
-    code = code.replace("'check'", "'fmt', '--check'")
-    assert _loaded_after(code.replace("assert e.code == 0, e.code", "pass"), NOT_FOR_CHECK) == []
+    assert _loaded_after(_cli(["check", str(f)], 0), NOT_FOR_CHECK) == []
+    assert _loaded_after(_cli(["fmt", "--check", str(f)], None), NOT_FOR_CHECK) == []
 
 
 def test_check_of_a_failing_program_loads_no_heavy_library(tmp_path):
     """Rendering diagnostics (spans, suggestions) stays light too."""
     f = tmp_path / "bad.tts"
     f.write_text("strategy bad\nparam k: int = 3\nopen kk\nstop majority(live\n")
-    code = ("from ttsc.cli.main import cli\n"
-            f"try:\n    cli(['check', {str(f)!r}])\nexcept SystemExit as e:\n    assert e.code == 1, e.code")
-    assert _loaded_after(code, NOT_FOR_CHECK) == []
+    assert _loaded_after(_cli(["check", str(f)], 1), NOT_FOR_CHECK) == []
 
 
 def test_help_lists_every_command_without_numba():
