@@ -8,6 +8,8 @@ import math
 from importlib import resources
 from pathlib import Path
 
+import click
+
 from ttsc.dsl.checker import CheckedProgram, check
 from ttsc.dsl.parser import parse_source, read_source
 from ttsc.errors import TtscError
@@ -15,10 +17,15 @@ from ttsc.runtime.params import Value, parse_value
 from ttsc.runtime.store import Store, default_store_path, load_store, load_stores
 
 
-def load_program(path: str | Path) -> CheckedProgram:
-    """Parse and check one .tts file; raises DiagnosticError (a TtscError) with every problem."""
+def load_program(path: str | Path, warn: bool = True) -> CheckedProgram:
+    """Parse and check one .tts file; raises DiagnosticError (a TtscError) with every problem. Its
+    warnings go to stderr unless ``warn`` is false (the caller reports them)."""
     src = read_source(path)
-    return check(parse_source(src), src)
+    checked = check(parse_source(src), src)
+    if warn:
+        for w in checked.warnings:
+            click.echo(w.render(src) + "\n", err=True)
+    return checked
 
 
 def parse_sets(items: tuple[str, ...]) -> dict[str, Value]:

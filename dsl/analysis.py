@@ -120,3 +120,31 @@ def halts(s: ast.Node, breaks: bool = True) -> bool:
     if isinstance(s, ast.Repeat):  # a `break` inside ends only that loop
         return any(halts(x, breaks=False) for x in s.body)
     return False
+
+
+def always_stops(body) -> bool:
+    """Does running the statements ``body`` certainly end the episode (by `stop`), whatever the values?
+
+    Conservative: a `repeat` counts only when its count is a positive literal and its body, with no
+    `break` of its own, certainly stops; an `if` only with an `else` and every branch certainly stopping.
+    """
+    for s in body:
+        if isinstance(s, ast.Stop):
+            return True
+        if isinstance(s, ast.If) and s.orelse is not None:
+            if all(always_stops(br.body) for br in s.branches) and always_stops(s.orelse):
+                return True
+        if isinstance(s, ast.Repeat) and isinstance(s.count, ast.Int) and s.count.value > 0:
+            if always_stops(s.body) and not any(_leaves(x) for x in s.body):
+                return True
+    return False
+
+
+def _leaves(s: ast.Node) -> bool:
+    """Can ``s`` leave the loop it is in (a `break` not inside a nested `repeat`)?"""
+    if isinstance(s, ast.Break):
+        return True
+    if isinstance(s, ast.If):
+        bodies = [br.body for br in s.branches] + ([s.orelse] if s.orelse is not None else [])
+        return any(_leaves(x) for body in bodies for x in body)
+    return False

@@ -40,6 +40,7 @@ class CheckedProgram:
     knobs: list[str] = field(default_factory=list)          # top-level constant lets, in order
     constant_lets: set[int] = field(default_factory=set)    # id() of every `let` fixed by the parameters
     signals: dict[str, str] = field(default_factory=dict)   # environment signal read -> the field that reads it
+    warnings: list[Diagnostic] = field(default_factory=list)  # legal but probably not meant (W codes)
 
     @property
     def name(self) -> str:
@@ -59,7 +60,19 @@ def check(program: ast.Program, source: Source) -> CheckedProgram:
                                                   help="split long expressions with `let`")]) from None
     if checker.diags:
         raise DiagnosticError(source, checker.diags)
+    checker.result.warnings.extend(_warnings(program))
     return checker.result
+
+
+def _warnings(program: ast.Program) -> list[Diagnostic]:
+    rules = [s for s in program.items if not isinstance(s, ast.DECL_TYPES)]
+    if analysis.always_stops(rules):
+        return []
+    where = rules[-1].span if rules else program.span
+    return [Diagnostic("W0001", "the program can run past its last statement without a `stop`", where,
+                       help="end it with a `stop`, e.g. `stop majority(completed)`: an episode that runs past "
+                            "the end has no answer and is scored wrong",
+                       severity="warning")]
 
 
 class _Checker:
