@@ -372,7 +372,7 @@ def take_last_set(s: Set, k) -> Set:
     n, w = s.mask.shape
     keep = np.clip(col(np.asarray(k)) if not is_uniform(k) else k, 0, w)
     first = count(s)[:, None] - keep  # the place of the first member kept
-    return Set(s.mask & (_ranks(s) >= first), s.pos, s.dense)
+    return Set(s.mask & (_ranks(s) >= first), s.pos)  # its members' places no longer start at 0: not dense
 
 
 def union_set(a: Set, b: Set) -> Set:

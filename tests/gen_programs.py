@@ -394,7 +394,14 @@ class _Gen:
                 a, b = b, a
             return ast.SetOp(span=_S, op=self.pick(["union", "intersect", "minus"]), set=a, other=b)
 
-        return [lambda: ast.TakeLast(span=_S, set=s(), count=self.expr(INT, d, False)), set_op]
+        def chained() -> Any:
+            """A take (or take last) of the last k: a set whose members' places no longer start at 0."""
+            small = lambda: ast.Int(span=_S, value=self.draw(st.integers(0, 3)))  # noqa: E731
+            inner = ast.TakeLast(span=_S, set=s(), count=small() if self.chance(6) else self.expr(INT, d, False))
+            kind = ast.TakeLast if self.chance(4) else ast.Take
+            return kind(span=_S, set=inner, count=small() if self.chance(6) else self.expr(INT, d, False))
+
+        return [lambda: ast.TakeLast(span=_S, set=s(), count=self.expr(INT, d, False)), set_op, chained]
 
     def aggregates(self, ty: str, d: int, branch: bool) -> list[Callable[[], Any]]:
         """distinct, sum_of / mean_of / min_of / max_of and weighted, the value per member in branch scope."""

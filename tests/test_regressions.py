@@ -69,6 +69,13 @@ REPRODUCERS = {
     "advance_by_wrapped_max": f"open 3\nadvance active by {INT_MIN} - 1\nstop majority(completed)",
     "advance_by_int_max_per_branch": f"open 3\nadvance active by if index == 1 then {INT_MIN} - 1 else 1\n"
                                      f"stop majority(completed)",
+    # the last k of a set no longer numbers its members from 0: a set taken from it must rank them anew
+    "take_last_nested": "read 3\nlet a = unanimous((completed take last 1) take last 0)\n"
+                        "let b = count((branches take last 2) take last 1)\n"
+                        "let c = count((branches sorted by index desc take last 2) take 1 where index == 1)\n"
+                        "let d = count((completed take last 2) take last 3)\n"
+                        "stop if a then \"a\" else if b != 1 then \"b\" else if c != 1 then \"c\" "
+                        "else if d != 2 then \"d\" else majority((completed take last 2) take last 1)",
 }
 # int vs float comparison is exact, as Python compares
 REPRODUCERS["int_float_exact"] = (
