@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import click
@@ -99,10 +100,16 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
     else:
         from ttsc.explorer.evolve import Evolve
         propose = loop.evolve_proposer(Evolve(structural_weight=structural_weight))
-    with _progress(quiet) as show:
-        state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
-                            budget_seconds=budget_seconds, budget_tokens=budget_tokens, on_progress=show,
-                            ray_address=ray_address)
+    previous = signal.signal(signal.SIGTERM, _terminate)  # stop as Ctrl-C does: workers stopped, outputs written
+    try:
+        with _progress(quiet) as show:
+            state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
+                                budget_seconds=budget_seconds, budget_tokens=budget_tokens, on_progress=show,
+                                ray_address=ray_address, on_warning=_warn)
+    except KeyboardInterrupt as exc:
+        _interrupted(cfg, out, exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     seed_settings = loop._seed_settings(cfg, out, None)
     best = report.write_search_outputs(cfg, state, out, seed_settings)
     scored = [r for r in state.records if r["status"] == "scored"]
@@ -126,6 +133,36 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
     elif holdout:
         report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds)
         click.echo((out / "holdout.md").read_text(encoding="utf-8"))
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the search is, so it stops like Ctrl-C."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated()
+
+
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _interrupted(cfg, out: Path, exc: KeyboardInterrupt) -> None:
+    """Bring best.tts, pareto.json and the plot up to date with the record, say how to go on, and exit
+    130 (Ctrl-C) or 143 (SIGTERM). No held-out evaluation: that belongs to a finished leg."""
+    from ttsc.explorer import loop, report
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut these files short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    n = 0
+    if (out / "run.json").exists():
+        state = loop.recorded_state(out, len(cfg.search))
+        n = len(state.records)
+        if (out / "seed_settings.json").exists():
+            report.write_search_outputs(cfg, state, out, loop._seed_settings(cfg, out, None))
+    click.echo(f"interrupted after {n} recorded candidates; the record is whole, and best.tts and pareto.json "
+               f"are up to date with it. Continue with the same command and --resume.", err=True)
+    raise SystemExit(143 if isinstance(exc, _Terminated) else 130)
 
 
 class _progress:

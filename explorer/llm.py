@@ -4,7 +4,9 @@ The prompt carries the language reference, the shipped strategies, and the
 search-set history only (the best and the latest candidates with their scores,
 per-store gains and the diagnostics of refused ones). A refused answer gets its
 diagnostics back for at most ``max_repairs`` more tries; a timeout or an HTTP
-error ends the attempt, and the candidate is recorded as refused with the reason.
+error ends the attempt, and the candidate is recorded as refused with the reason
+(X0003); after ``MAX_FAILED_IN_A_ROW`` such requests in a row the search stops
+with an error.
 
 ``constrained`` sends the language's grammar with every request, so every
 sample parses (it may still fail the checker, and a sample cut off by
@@ -36,6 +38,9 @@ CONSTRAINED = ("Your reply is decoded under the language's grammar: write the pr
                "code block, no prose, no comments, and end when the program is complete.")
 _BLOCK = re.compile(r"```(?:tts)?\s*\n(.*?)```", re.S)
 DIALECTS = ("gbnf", "lark")
+# Requests in a row that get no answer (connection refused, timeout, HTTP error, malformed reply) before the
+# search stops: one bad request is recorded as a refused candidate, a dead server is not a thousand of them.
+MAX_FAILED_IN_A_ROW = 3
 
 
 def grammar_for(dialect: str) -> str:
@@ -86,6 +91,7 @@ class LLMProposer:
         self.finish_reason: str | None = None
         self._failures: dict[int, str] = {}  # record index → its failure summary
         self._stores = None
+        self._failed_in_a_row = 0  # requests that got no answer since the last one that did
 
     def _request(self, messages: list[dict], seed: int) -> dict:
         body = {"model": self.model, "messages": messages, "temperature": self.temperature, "seed": seed}
@@ -152,7 +158,13 @@ class LLMProposer:
             except (urllib.error.URLError, TimeoutError, OSError, KeyError, IndexError, ValueError) as exc:
                 reason = (f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError)
                           else getattr(exc, "reason", None) or exc)
+                self._failed_in_a_row += 1
+                if self._failed_in_a_row >= MAX_FAILED_IN_A_ROW:
+                    raise TtscError(f"the proposer's server at {self.base_url} failed {self._failed_in_a_row} "
+                                    f"requests in a row (the last: {reason}); the search stops here. Check "
+                                    "--base-url, --model and the server, then continue with --resume") from None
                 return text, parent, f"llm: request failed after {attempt} repair(s): {reason}"
+            self._failed_in_a_row = 0
             text = extract(content)
             fe = front_end(text)
             if fe.valid:

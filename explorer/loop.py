@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +28,7 @@ import numpy as np
 from ttsc.dsl.parser import parse
 from ttsc.errors import TtscError
 from ttsc.explorer import record, score as sc
-from ttsc.explorer.program import front_end, key_of, lift, walk
+from ttsc.explorer.program import KNOB, front_end, key_of, lift, walk
 from ttsc.runtime.store import Store, load_stores
 
 GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -163,7 +166,28 @@ _worker: dict = {}
 
 
 def _init_worker(paths: tuple[str, ...]) -> None:
+    # Ctrl-C reaches the whole process group: the search process alone handles it (it stops its workers), so
+    # a worker is not interrupted inside a numba compile. A worker whose search process died (kill -9)
+    # exits on its own instead of lingering, adopted by init.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _worker["stores"] = load_stores(paths)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _stop_workers(pool) -> None:
+    """Stop a local pool at once: queued candidates are dropped, running evaluations killed (they are not
+    recorded, so a resumed search evaluates them again)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in list((getattr(pool, "_processes", None) or {}).values()):  # no public terminate before 3.14
+        p.terminate()
+    for p in list((getattr(pool, "_processes", None) or {}).values()):
+        p.join(5)
 
 
 def evaluate_text(text: str, seeds: int, grid: tuple[float, ...], stores: Sequence[Store] | None = None,
@@ -264,6 +288,14 @@ def proposer_tokens(records: Sequence[dict]) -> int:
     return sum(sum((r.get("proposer_tokens") or {}).values()) for r in records)
 
 
+def recorded_state(out: Path, n_stores: int) -> State:
+    """The state a search in ``out`` has recorded so far."""
+    state = State()
+    for rec in record.load(out / "candidates.jsonl"):
+        state.add(rec, n_stores)
+    return state
+
+
 def _stop(out: Path, reason: str, state: State, prog: "Progress", since: int, seconds: float) -> None:
     """Why the loop stopped and how fast this run went, beside the record (rewritten by every run; the
     record itself is untouched)."""
@@ -278,7 +310,7 @@ def _stop(out: Path, reason: str, state: State, prog: "Progress", since: int, se
 def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, budget_candidates: int | None = None,
            budget_seconds: float | None = None, on_progress: Callable[[Progress], None] | None = None,
            stores: Sequence[Store] | None = None, budget_tokens: int | None = None,
-           ray_address: str | None = None) -> State:
+           ray_address: str | None = None, on_warning: Callable[[str], None] | None = None) -> State:
     """Run the loop until a budget is spent; returns the state rebuilt from (and extended in) the record.
 
     ``budget_tokens`` counts the proposer's tokens recorded with each candidate (a proposer with a
@@ -296,9 +328,16 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     else:
         header_path.write_text(json.dumps(cfg.header(), indent=2) + "\n")
     stores = list(stores) if stores is not None else load_stores(cfg.search)
+    few = min(stores, key=lambda st: len(st.questions), default=None)
+    if cfg.folds and few is not None and len(few.questions) < cfg.folds:
+        raise TtscError(f"--folds {cfg.folds}: every fold needs a question, and the search store {few.name} has "
+                        f"{len(few.questions)}; use at most {len(few.questions)} folds")
     seed_program = parse(cfg.seed_text)
     seed_size = program_size(seed_program)
     seed_settings = _seed_settings(cfg, out, stores)
+    if on_warning and all(len(set(row)) == 1 for row in seed_settings.values()):
+        on_warning(f"{KNOB} changes nothing in the seed strategy {cfg.seed_name} on the search stores: its "
+                   "frontier is one point, so every candidate is scored against that one setting")
     seed_folds = _seed_fold_settings(cfg, out, stores) if cfg.folds else None
 
     state = State()
@@ -343,8 +382,10 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 spent = dict(getattr(proposer, "tokens", None) or {})
                 text, parents, mutation = proposer(np.random.default_rng([cfg.seed, i]), frozen, cfg)
                 fe = front_end(text)
+                diagnostics = fe.diagnostics if text.strip() else [  # no program at all: say why, not "empty"
+                    {"code": "X0003", "message": f"the proposer gave no program ({mutation})"}]
                 rec = {"index": i, "source": text, "parents": list(parents), "mutation": mutation,
-                       "diagnostics": fe.diagnostics, "status": "invalid", "key": None, "size": None,
+                       "diagnostics": diagnostics, "status": "invalid", "key": None, "size": None,
                        "score": None, "settings": None}
                 if fe.valid:
                     key = key_of(fe.checked.program)
@@ -396,6 +437,12 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 prog.rates(state.records, started_with, time.monotonic() - start)
                 if on_progress:
                     on_progress(prog)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the command: the record is whole
+        _stop(out, "interrupted", state, prog, started_with, time.monotonic() - start)
+        if isinstance(pool, ProcessPoolExecutor):
+            _stop_workers(pool)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -16,6 +16,7 @@ from ttsc.cli.loading import resolve_strategy
 from ttsc.explorer import loop
 from ttsc.explorer.llm import LLMProposer
 from ttsc.explorer.program import front_end
+from ttsc.errors import TtscError
 
 CMC = Path(str(resolve_strategy("cmc"))).read_text(encoding="utf-8")
 GOOD = "```tts\n" + CMC.replace("0.85 + 0.12", "0.86 + 0.12") + "```"
@@ -118,6 +119,34 @@ def test_llm_search_records_every_outcome(cfg, monkeypatch, tmp_path):
         server.close()
     assert [r["status"] for r in state.records] == ["scored", "invalid", "invalid"]
     assert "request failed" in state.records[2]["mutation"]
+    (d,) = state.records[2]["diagnostics"]  # why it has no program, not "empty program"
+    assert d["code"] == "X0003" and "503" in d["message"]
+
+
+def test_a_server_that_never_answers_stops_the_search(cfg, tmp_path):
+    """Three requests in a row with no answer end the search with an error; one in between does not."""
+    server = Scripted([("status", 500), GOOD, ("status", 500), ("status", 502), ("status", 503)])
+    try:
+        with pytest.raises(TtscError, match=r"failed 3 requests in a row \(the last: HTTP 503.*--resume"):
+            loop.search(cfg, tmp_path / "a", LLMProposer(server.url, "m", max_repairs=0), budget_candidates=50)
+    finally:
+        server.close()
+    records = loop.recorded_state(tmp_path / "a", 1).records
+    assert [r["status"] for r in records] == ["invalid", "scored", "invalid", "invalid"]
+    # nothing listens on a closed port: connection refused, three times, and the CLI says so in one line
+    import socket
+
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = CliRunner().invoke(cli, ["explore", "--search", cfg.search[0], "--out", str(tmp_path / "b"),
+                                   "--proposer", "llm", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
+                                   "--budget-seconds", "60", "--workers", "1", "--search-seeds", "2", "-q"])
+    assert out.exit_code == 2 and "failed 3 requests in a row" in out.stderr and "Traceback" not in out.output
+    assert len(loop.recorded_state(tmp_path / "b", 1).records) == 2
 
 
 @pytest.mark.parametrize("dialect", ["gbnf", "lark"])

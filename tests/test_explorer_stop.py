@@ -1,0 +1,131 @@
+"""Stopping a search from outside: SIGTERM, Ctrl-C and kill -9 leave no worker behind and lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import synthetic_store_path
+from ttsc.cli.loading import resolve_strategy
+from ttsc.errors import TtscError
+from ttsc.explorer import loop
+from ttsc.explorer.program import front_end
+
+STORE = str(synthetic_store_path())
+CMC = Path(str(resolve_strategy("cmc"))).read_text(encoding="utf-8")
+ENV = {**os.environ, "TTSC_THREADS": "1"}
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process parents from /proc")
+
+
+def _parent_and_state(pid: int) -> tuple[int, str] | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return int(fields[1]), fields[0]
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            info = _parent_and_state(int(entry.name))
+            if info and info[0] == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    info = _parent_and_state(pid)
+    return info is not None and info[1] != "Z"  # a zombie has exited (its new parent may not reap it)
+
+
+def start(out: Path, *extra: str, **kw) -> subprocess.Popen:
+    args = [sys.executable, "-m", "ttsc.cli.main", "explore", "--search", STORE, "--out", str(out), "--seed", "3",
+            "--search-seeds", "4", "--workers", "2", "-q", *extra]
+    return subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def wait_for_records(out: Path, n: int, proc: subprocess.Popen) -> list[int]:
+    """Wait until the record holds ``n`` candidates; the search's worker processes by then."""
+    rec = out / "candidates.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (not rec.exists() or rec.read_text().count("\n") < n):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    workers = children(proc.pid)
+    assert len(workers) == 2, workers
+    return workers
+
+
+def gone_soon(pids: list[int], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return not any(alive(p) for p in pids)
+
+
+def assert_outputs_follow_the_record(out: Path) -> int:
+    n = (out / "candidates.jsonl").read_text().count("\n")
+    stopped = json.loads((out / "stopped.json").read_text())
+    assert stopped["reason"] == "interrupted" and stopped["candidates"] == n
+    assert front_end((out / "best.tts").read_text()).valid
+    assert isinstance(json.loads((out / "pareto.json").read_text()), list)
+    return n
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_a_stopped_search_stops_its_workers_and_resumes(tmp_path, how):
+    out = tmp_path / "s"
+    proc = start(out, "--budget-candidates", "2000", start_new_session=True)
+    workers = wait_for_records(out, 3, proc)
+    if how == "SIGTERM":
+        proc.send_signal(signal.SIGTERM)
+    else:  # a terminal sends Ctrl-C to the whole process group
+        os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == (143 if how == "SIGTERM" else 130), err
+    assert "interrupted after" in err and "--resume" in err and "Traceback" not in err
+    assert gone_soon(workers), "worker processes outlived the search"
+    n = assert_outputs_follow_the_record(out)
+    resumed = start(out, "--budget-candidates", str(n + 2), "--resume")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert (out / "candidates.jsonl").read_text().count("\n") == n + 2
+
+
+def test_workers_of_a_killed_search_exit_on_their_own(tmp_path):
+    out = tmp_path / "k"
+    proc = start(out, "--budget-candidates", "2000")
+    workers = wait_for_records(out, 2, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert gone_soon(workers), "worker processes outlived a killed search"
+
+
+def test_more_folds_than_questions_is_refused(tmp_path):
+    cfg = loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", seeds=2, grid=(0.0, 1.0), folds=1000)
+    with pytest.raises(TtscError, match=r"--folds 1000: every fold needs a question, and the search store .* has "
+                                        r"\d+; use at most \d+ folds"):
+        loop.search(cfg, tmp_path / "f", loop.evolve_proposer(), budget_candidates=1)
+
+
+def test_a_seed_whose_knob_changes_nothing_is_warned_about(tmp_path):
+    flat = "strategy flat\nparam beta: float = 0.5 in 0.0..1.0\nopen 3\nadvance live by 100\nstop majority(completed)\n"
+    said: list[str] = []
+    cfg = loop.Config(search=(STORE,), seed_text=flat, seed_name="flat", seeds=2, grid=(0.0, 1.0))
+    loop.search(cfg, tmp_path / "w", loop.evolve_proposer(), budget_candidates=0, on_warning=said.append)
+    assert said == ["beta changes nothing in the seed strategy flat on the search stores: its frontier is one "
+                    "point, so every candidate is scored against that one setting"]
+    said.clear()
+    cfg = loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", seeds=2, grid=(0.0, 1.0))
+    loop.search(cfg, tmp_path / "c", loop.evolve_proposer(), budget_candidates=0, on_warning=said.append)
+    assert said == []
