@@ -319,22 +319,32 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     header_path, rec_path = out / "run.json", out / "candidates.jsonl"
     if resume and not header_path.exists():  # a mistyped --out would otherwise start a search silently
         raise TtscError(f"nothing to resume in {out}: no run.json; drop --resume to start a search")
-    out.mkdir(parents=True, exist_ok=True)
+    seed_front = front_end(cfg.seed_text, cfg.seed_name)
+    if not seed_front.valid:  # before anything is written to ``out``
+        raise TtscError(f"the seed strategy {cfg.seed_name} is not a valid candidate: "
+                        + "; ".join(d.get("message", "") for d in seed_front.diagnostics))
     if header_path.exists():
         if not resume:
             raise TtscError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
         if json.loads(header_path.read_text()) != cfg.header():
             raise TtscError(f"{out} holds a search with other settings (see {header_path}); --resume needs the same")
-    else:
-        header_path.write_text(json.dumps(cfg.header(), indent=2) + "\n")
     stores = list(stores) if stores is not None else load_stores(cfg.search)
     few = min(stores, key=lambda st: len(st.questions), default=None)
     if cfg.folds and few is not None and len(few.questions) < cfg.folds:
         raise TtscError(f"--folds {cfg.folds}: every fold needs a question, and the search store {few.name} has "
                         f"{len(few.questions)}; use at most {len(few.questions)} folds")
+    created = not header_path.exists()
+    if created:  # only once every setting is known to be usable
+        out.mkdir(parents=True, exist_ok=True)
+        header_path.write_text(json.dumps(cfg.header(), indent=2) + "\n")
     seed_program = parse(cfg.seed_text)
     seed_size = program_size(seed_program)
-    seed_settings = _seed_settings(cfg, out, stores)
+    try:
+        seed_settings = _seed_settings(cfg, out, stores)
+    except TtscError:  # the seed cannot run on these stores: leave no search behind that --resume would find
+        if created:
+            header_path.unlink()
+        raise
     if on_warning and all(len(set(row)) == 1 for row in seed_settings.values()):
         on_warning(f"{KNOB} changes nothing in the seed strategy {cfg.seed_name} on the search stores: its "
                    "frontier is one point, so every candidate is scored against that one setting")
@@ -472,10 +482,6 @@ def _seed_settings(cfg: Config, out: Path, stores: Sequence[Store]) -> dict[str,
     path = out / "seed_settings.json"
     if path.exists():
         return sc.settings_from_json(json.loads(path.read_text()))
-    fe = front_end(cfg.seed_text, cfg.seed_name)
-    if not fe.valid:
-        raise TtscError(f"the seed strategy {cfg.seed_name} is not a valid candidate: "
-                        + "; ".join(d.get("message", "") for d in fe.diagnostics))
     res = evaluate_text(cfg.seed_text, cfg.seeds, cfg.grid, stores)
     if "error" in res:
         raise TtscError(f"the seed strategy {cfg.seed_name} cannot be explored on the search stores: {res['error']}")

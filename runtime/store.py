@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 from itertools import chain
 from dataclasses import dataclass, field
@@ -129,6 +130,8 @@ def parse_store(raw: bytes, where: str, name: str) -> Store:
         raise StoreError(f"{where}: not valid JSON: a number with too many digits at "
                          f"{_long_number_position(text)}") from None
 
+    if _SURROGATE_ESCAPE.search(text):  # rare: only then look at every string
+        _refuse_lone_surrogates(data, where)
     meta: dict[str, Any] = {}
     if isinstance(data, dict):
         unknown = sorted(set(data) - {"meta", "questions"})
@@ -147,6 +150,26 @@ def parse_store(raw: bytes, where: str, name: str) -> Store:
         raise StoreError(f"{where}: store has no questions")
     questions = tuple(_question(q, f"{where}: question {i}") for i, q in enumerate(data))
     return Store(name=name, path=where, questions=questions, meta=meta)
+
+
+# JSON may escape half of a UTF-16 pair on its own ("\ud800"); such a string is no text and cannot be
+# written out as UTF-8 (traces, reports), so a store holding one is refused where it holds it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _refuse_lone_surrogates(node: Any, where: str, path: str = "") -> None:
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        here = (f"{path}: key {k!r}" if isinstance(k, str) else
+                f"{path}: question {k}" if not path or path == ": key 'questions'" else f"{path}: item {k}")
+        for text, what in ((k, "a key"), (v, "a string")):
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise StoreError(f"{where}{here}: {what} holds a lone surrogate ({text[e.start]!r}, half of "
+                                     "a UTF-16 pair), which is not text") from None
+        _refuse_lone_surrogates(v, where, here)
 
 
 def load_stores(paths: Iterable[str | os.PathLike[str]]) -> list[Store]:

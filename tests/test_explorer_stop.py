@@ -129,3 +129,18 @@ def test_a_seed_whose_knob_changes_nothing_is_warned_about(tmp_path):
     cfg = loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", seeds=2, grid=(0.0, 1.0))
     loop.search(cfg, tmp_path / "c", loop.evolve_proposer(), budget_candidates=0, on_warning=said.append)
     assert said == []
+
+
+def test_a_refused_search_leaves_nothing_to_resume(tmp_path):
+    """An unusable seed or setting is refused before the search is recorded: the same --out works once fixed."""
+    bad_seed = loop.Config(search=(STORE,), seed_text=CMC.replace("param beta: float", "param beta: int")
+                           .replace("= 0.5 in 0.0..1.0", "= 0 in 0..1"), seed_name="cmc_int", seeds=2, grid=(0.0, 1.0))
+    many_folds = loop.Config(search=(STORE,), seed_text=CMC, seed_name="cmc", seeds=2, grid=(0.0, 1.0), folds=1000)
+    reads = "strategy c\nparam beta: float = 0.5 in 0.0..1.0\nopen 2\nstop if max_of(branches, last_conf) > 0.5 " \
+            "then majority(live) else none\n"  # the synthetic store carries no confidence signal
+    no_signal = loop.Config(search=(STORE,), seed_text=reads, seed_name="c", seeds=2, grid=(0.0, 1.0))
+    for cfg, why in ((bad_seed, "not a valid candidate"), (many_folds, "every fold needs a question"),
+                     (no_signal, "cannot be explored on the search stores")):
+        with pytest.raises(TtscError, match=why):
+            loop.search(cfg, tmp_path / "o", loop.evolve_proposer(), budget_candidates=1)
+        assert not (tmp_path / "o" / "run.json").exists(), cfg.seed_name

@@ -207,3 +207,29 @@ def test_several_directories_name_stores_by_their_folder(tmp_path) -> None:
         (tmp_path / model / "bench.json").write_text(dumps_store(generate_store(questions=2, branches=3)))
     assert [s.name for s in load_stores([tmp_path / "m1"])] == ["bench"]
     assert [s.name for s in load_stores([tmp_path / "m1", tmp_path / "m2"])] == ["m1/bench", "m2/bench"]
+
+
+@pytest.mark.parametrize("content,place", [
+    ('[{"question":"q","gold_answer":"\\ud800","probe_freq":10,"each_branch":[[[],5,"a"]]}]',
+     "question 0: key 'gold_answer': a string"),
+    ('[{"question":"q","gold_answer":"a","probe_freq":10,"each_branch":[[["x","\\udfff"],5,"a"]]}]',
+     "question 0: key 'each_branch': item 0: item 0: item 1: a string"),
+    ('{"meta":{"non_answers":["\\udc00"]},"questions":[{"question":"q","gold_answer":"a","probe_freq":10,'
+     '"each_branch":[[[],5,"a"]]}]}', "key 'meta': key 'non_answers': item 0: a string"),
+    ('{"questions":[{"question":"q","gold_answer":"a","probe_freq":10,"\\ud800":1,"each_branch":[[[],5,"a"]]}]}',
+     "key 'questions': question 0: key '\\ud800': a key"),
+])
+def test_a_lone_surrogate_is_refused_where_it_is(tmp_path: Path, content: str, place: str) -> None:
+    """Half of a UTF-16 pair escaped on its own is valid JSON but no text: traces could not write it."""
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    with pytest.raises(StoreError) as info:
+        load_store(path)
+    assert str(info.value).startswith(f"{path}: {place} holds a lone surrogate"), str(info.value)
+
+
+def test_a_surrogate_pair_and_an_escaped_backslash_are_text(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('[{"question":"q","gold_answer":"\\ud83d\\ude00","probe_freq":10,"each_branch":[[[],5,"\\\\ud800"]]}]')
+    q = load_store(path).questions[0]
+    assert q.gold == "\U0001F600" and q.branches[0].final_answer == "\\ud800"
