@@ -56,7 +56,9 @@ def _pick(stores, name: str | None):
     if name is None:
         raise TtscError(f"--env holds {len(stores)} stores; pick one with --store ({', '.join(names)})")
     found = [s for s in stores if s.name == name or s.name.endswith("/" + name)]
-    if len(found) != 1:
-        why = "names several" if found else "names none"
-        raise TtscError(f"--store {name} {why} of the stores in --env ({', '.join(names)})")
+    if len(found) > 1:  # list the ones it matches: those are what to choose between
+        raise TtscError(f"--store {name} names several of the stores in --env ({', '.join(s.name for s in found)}); "
+                        "give one of these names whole")
+    if not found:
+        raise TtscError(f"--store {name} names none of the stores in --env ({', '.join(names)})")
     return found[0]

@@ -477,3 +477,13 @@ def test_check_text_matches_render(tmp_path) -> None:
     assert result.stderr.strip() == DiagnosticError(src, diags).render()
     assert result.stdout == ""
     assert re.search(r"^error\[E0201\]: unknown name `foo`$", result.stderr, re.M)
+
+
+def test_a_leading_byte_order_mark_is_ignored(tmp_path) -> None:
+    f = tmp_path / "bom.tts"
+    f.write_bytes("\ufeffstrategy bom\nopen 2\nstop majority(completed)\n".encode("utf-8"))
+    out = _runner().invoke(cli, ["check", str(f)])
+    assert out.exit_code == 0 and out.stderr == "", out.output
+    f.write_bytes("\ufeffstrategy bom\nopen 2\nstop nothing\n".encode("utf-8"))
+    out = _runner().invoke(cli, ["check", str(f)])
+    assert out.exit_code == 1 and f"{f.name}:3:6" in out.stderr  # columns count from after the mark

@@ -229,8 +229,12 @@ def test_trace_command_takes_a_folder_and_picks_a_store(tmp_path) -> None:
     assert read_jsonl_text(res.output).summary.env == "s"
     res = CliRunner().invoke(cli, ["trace", sc, "--env", str(tmp_path)])
     assert res.exit_code == 2 and "pick one with --store (a/s, b/s)" in res.output and "Traceback" not in res.output
+    (tmp_path / "c").mkdir()
+    shutil.copy(default_store_path(), tmp_path / "c" / "t.json")
     res = CliRunner().invoke(cli, ["trace", sc, "--env", str(tmp_path), "--store", "s"])
-    assert res.exit_code == 2 and "names several" in res.output
+    assert res.exit_code == 2 and "names several of the stores in --env (a/s, b/s); give one" in res.output
+    res = CliRunner().invoke(cli, ["trace", sc, "--env", str(tmp_path), "--store", "u"])
+    assert res.exit_code == 2 and "names none of the stores in --env (a/s, b/s, c/t)" in res.output
     res = CliRunner().invoke(cli, ["trace", sc, "--env", str(tmp_path), "--store", "b/s", "--jsonl", "-"])
     assert res.exit_code == 0, res.output
     assert read_jsonl_text(res.output).summary.env == "b/s"

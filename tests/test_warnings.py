@@ -79,3 +79,4 @@ def test_eval_warns_and_still_runs(tmp_path: Path) -> None:
     assert "warning[W0001]" in out.stderr
     (row,) = json.loads(out.stdout)
     assert row["accuracy"] == 0.0
+
