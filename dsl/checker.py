@@ -499,7 +499,8 @@ class _Checker:
         if op in ("==", "!="):
             if not (lt == rt or (lt in NUMERIC and rt in NUMERIC)) or lt in (T.SET, T.WINDOW):
                 self.error("E0203", f"cannot compare {_article(lt)} with {_article(rt)}", e.span,
-                           help="compare answers with answers and numbers with numbers")
+                           help=_answer_literal_hint(e, lt, rt)
+                           or "compare answers with answers and numbers with numbers")
             return T.BOOL
         if op in ("<", "<=", ">", ">="):
             if lt not in NUMERIC or rt not in NUMERIC:
@@ -693,6 +694,15 @@ class _Checker:
 SUGGESTION_BUDGET = 50_000
 
 _TYPES = {"int": T.INT, "float": T.FLOAT, "bool": T.BOOL, "answer": T.ANSWER}
+
+
+def _answer_literal_hint(e: ast.Binary, lt: T, rt: T) -> str | None:
+    """`last == 42`: an answer compared with a number literal means the answer written as a string."""
+    for answer_side, number, t in ((lt, e.right, rt), (rt, e.left, lt)):
+        if answer_side is T.ANSWER and t in NUMERIC and isinstance(number, (ast.Int, ast.Float)):
+            text = str(number.value) if isinstance(number, ast.Int) else number.text
+            return f'answers are strings: write the answer `{text}` as "{text}"'
+    return None
 
 
 def _cover(first: ast.Span, last: ast.Span) -> ast.Span:

@@ -184,6 +184,12 @@ CASES = [
     C("param-after-rule", "E0210", H + "stop none\n⟦param n: int = 1⟧\n"),
     # ---- checker: types (E0203) and arity (E0204)
     C("stop-int", "E0203", H + "stop ⟦1⟧\n", message="must be an answer, got an int"),
+    C("answer-eq-int-literal", "E0203", H + "if ⟦majority(live) == 42⟧ { stop none }\n",
+      help='write the answer `42` as "42"'),
+    C("float-literal-ne-answer", "E0203", H + "if ⟦0.5 != majority(live)⟧ { stop none }\n",
+      help='write the answer `0.5` as "0.5"'),
+    C("answer-eq-int-expr", "E0203", H + "if ⟦majority(live) == count(live)⟧ { stop none }\n",
+      help="compare answers with answers and numbers with numbers"),
     C("add-answer", "E0203", H + "stop ⟦majority(completed) + 1⟧\n", message="got an answer and an int"),
     C("condition-int", "E0203", H + "if ⟦1⟧ { stop none }\n", message="a condition must be a bool"),
     C("var-init-type", "E0203", H + "var x: int = ⟦1.5⟧\n", message="holds an int, got a float"),
