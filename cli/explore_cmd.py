@@ -165,6 +165,14 @@ def _interrupted(cfg, out: Path, exc: KeyboardInterrupt) -> None:
     raise SystemExit(143 if isinstance(exc, _Terminated) else 130)
 
 
+def progress_line(p) -> str:
+    """One line under 80 columns for a search of thousands of candidates (a wrapped line breaks the live
+    redraw): tried / valid / improved, the best fitness, candidates per minute (and of them, of a new shape)."""
+    return (f"tried {p.tried}  valid {p.valid}  improved {p.improved}  best {p.best:+.2f}  "
+            f"{p.per_minute:.1f}/min ({p.new_per_minute:.1f} new)"
+            + (f"  {p.tokens:,} tok" if p.tokens else ""))
+
+
 class _progress:
     """A rich live line: tried / valid / improved, best so far, candidates per minute."""
 
@@ -186,10 +194,7 @@ class _progress:
 
     def show(self, p) -> None:
         if self.live is not None:
-            self.live.update(f"tried {p.tried}  valid {p.valid}  improved {p.improved}  "
-                             f"best {p.best:+.2f} pts  {p.per_minute:.1f} candidates/min "
-                             f"({p.new_per_minute:.1f} of a new shape)"
-                             + (f"  {p.tokens:,} proposer tokens" if p.tokens else ""))
+            self.live.update(progress_line(p))
 
     def __exit__(self, *exc):
         if self.live is not None:

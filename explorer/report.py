@@ -181,7 +181,8 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
 
 
 def render(report: dict, seed_name: str) -> str:
-    lines = [f"# Held-out report ({len(report['stores'])} stores, {report['seeds']} seeds, "
+    n = len(report["stores"])
+    lines = [f"# Held-out report ({n} store{'s' if n != 1 else ''}, {report['seeds']} seed{'s' if report['seeds'] != 1 else ''}, "
              f"{evaluation_note(report.get('evaluation', 1))})", "",
              f"| β | accuracy % | tokens/question | {seed_name} β (≥ tokens) | {seed_name} accuracy % | "
              f"{seed_name} tokens | difference (points) | paired 95% CI |", "|---|---:|---:|---:|---:|---:|---:|---|"]

@@ -144,3 +144,12 @@ def test_a_refused_search_leaves_nothing_to_resume(tmp_path):
         with pytest.raises(TtscError, match=why):
             loop.search(cfg, tmp_path / "o", loop.evolve_proposer(), budget_candidates=1)
         assert not (tmp_path / "o" / "run.json").exists(), cfg.seed_name
+
+
+def test_the_progress_line_fits_80_columns():
+    from ttsc.cli.explore_cmd import progress_line
+
+    p = loop.Progress(tried=30640, valid=28431, improved=127, best=-12.34, per_minute=1021.5, new_per_minute=383.2)
+    assert len(progress_line(p)) < 80, progress_line(p)
+    line = progress_line(loop.Progress(tried=5, valid=4, improved=1, best=0.5, per_minute=3.0, tokens=123456))
+    assert line == "tried 5  valid 4  improved 1  best +0.50  3.0/min (0.0 new)  123,456 tok"
