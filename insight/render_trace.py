@@ -19,9 +19,10 @@ from rich.text import Text
 
 from ttsc.insight.trace import Trace, TraceStep
 
-OPENED, ADVANCED, BURST, FINISHED, PRUNED, IDLE = "o", "-", "=", "*", "x", "."
+OPENED, ADVANCED, BURST, FINISHED, PRUNED, IDLE, ACCEPTED = "o", "-", "=", "*", "x", ".", "a"
 LEGEND = (f"{OPENED} opened  {ADVANCED} advanced  {BURST} advanced several intervals  "
           f"{FINISHED} finished  {PRUNED} pruned  {IDLE} idle")
+ACCEPT_LEGEND = f"  {ACCEPTED} accepted (finished early: its answer then is final)"  # only when a trace accepts
 
 
 # ---- small formatting helpers
@@ -74,6 +75,9 @@ def timeline_table(trace: Trace) -> Table:
                          ("branches", "left"), ("revealed", "left"), ("spent", "right"), ("total", "right"),
                          ("signals | vars after", "left")):
         t.add_column(col, justify=justify, overflow="fold")
+    rows: list[list[str]] = []
+    idle_run, idle_key = 0, None  # steps in a row of one action that touched nothing (an empty set advanced
+    # round after round): one row
     for s in trace.steps:
         spent = sum(s.tokens)
         state = fmt_state(s.signals)
@@ -81,8 +85,21 @@ def timeline_table(trace: Trace) -> Table:
             state = fmt_state(s.fields) + " | " + state
         if s.vars:
             state += " | " + fmt_state(s.vars)
-        t.add_row(str(s.index), str(s.round), str(s.line), s.action, fmt_branches(s.branches), fmt_answers(s),
-                  f"{spent:,}", f"{s.tokens_so_far:,}", state)
+        row = [str(s.index), str(s.round), str(s.line), s.action, fmt_branches(s.branches), fmt_answers(s),
+               f"{spent:,}", f"{s.tokens_so_far:,}", state]
+        empty = not s.branches and spent == 0
+        key = (s.round, s.line, s.action, state)
+        if empty and idle_run and key == idle_key:
+            idle_run += 1  # folded into one row: its first and last index, how many times, "nothing"
+            first = rows[-1][0].split("–")[0]
+            rows[-1][0], rows[-1][3] = f"{first}–{s.index}", f"{s.action} ×{idle_run}"
+            continue
+        idle_run, idle_key = (1, key) if empty else (0, None)
+        if empty:
+            row[5] = "nothing"
+        rows.append(row)
+    for row in rows:
+        t.add_row(*row)
     return t
 
 
@@ -91,8 +108,10 @@ def outcome_line(trace: Trace) -> str:
     verdict = "correct" if m.correct else "wrong"
     how = (f"stopped by line {m.stop_line}: `{m.stop_statement}`" if m.stop_reason == "stop"
            else "the program ran to its end")
+    accepted = len({b for s in trace.steps if s.action == "accept" for b in s.branches})
     return (f"answer {fmt_value(m.answer)} ({verdict}; gold {m.gold}) · {how} · {m.tokens:,} tokens "
-            f"(sequential {m.sequential_tokens:,}) · {m.rounds} rounds · opened {m.opened}, pruned {m.pruned}")
+            f"(sequential {m.sequential_tokens:,}) · {m.rounds} rounds · opened {m.opened}, pruned {m.pruned}"
+            + (f", accepted {accepted}" if accepted else ""))
 
 
 def header_line(trace: Trace) -> str:
@@ -116,6 +135,10 @@ def grid(trace: Trace) -> dict[int, list[str]]:
             row = cells.setdefault(b, [" "] * rounds)
             if s.action == "prune":
                 row[max(col, 0)] = PRUNED
+                gone[b] = col
+                continue
+            if s.action == "accept":
+                row[max(col, 0)] = ACCEPTED
                 gone[b] = col
                 continue
             if s.action in ("open", "read"):
@@ -155,13 +178,15 @@ def branch_notes(trace: Trace) -> dict[int, str]:
             last[b] = a
             if s.action == "prune":
                 state[b] = "pruned"
+            elif s.action == "accept":
+                state[b] = "accepted"
             elif fin:
                 state[b] = "final"
     out = {}
     for b, a in last.items():
         kind = state.get(b)
         out[b] = (f"{fmt_value(a)}" if kind == "final" else f"pruned at {fmt_value(a)}" if kind == "pruned"
-                  else f"left at {fmt_value(a)}")
+                  else f"accepted at {fmt_value(a)}" if kind == "accepted" else f"left at {fmt_value(a)}")
     return out
 
 
@@ -181,7 +206,9 @@ def picture(trace: Trace, band: int = 100) -> str:
         if start + band < rounds:
             lines.append("")
     confidence = any(s.confidences for s in trace.steps)
-    lines += [LEGEND + ("  · revealed b:answer@c: c is the branch's last_conf" if confidence else ""),
+    accepts = any(s.action == "accept" and s.branches for s in trace.steps)
+    lines += [LEGEND + (ACCEPT_LEGEND if accepts else "")
+              + ("  · revealed b:answer@c: c is the branch's last_conf" if confidence else ""),
               outcome_line(trace)]
     final = fmt_state(trace.summary.signals)
     if trace.summary.vars:

@@ -167,6 +167,31 @@ def test_timeline_lists_every_action(trace: Trace) -> None:
     assert "at the end: leader=7 | stable=3 hist=[2, 3, 3]" in text
 
 
+def test_steps_that_touch_nothing_fold_into_one_row() -> None:
+    """An empty set advanced round after round is one row (its index range and count), not one per round."""
+    text = "strategy s\nopen 2\nrepeat 6 {\n    advance active\n}\nstop majority(completed)\n"
+    q = Question("q", "a", DELTA, (Branch(("a",), 12, "a"), Branch(("a",), 15, "a")))
+    t = record(_program(text, "s.tts"), {}, q, 0)
+    assert [s.action for s in t.steps] == ["open"] + ["advance"] * 6  # the trace itself keeps every step
+    body = [line.split() for line in render_trace.render_text(t, width=140).splitlines()]
+    assert ["1", "2", "4", "advance", "b0-b1", "b0:a*", "b1:a*", "7", "27"] in body
+    assert ["2–6", "2", "4", "advance", "×5", "nothing", "0", "27"] in body
+    assert not any(row[:1] == ["3"] for row in body)
+
+
+def test_accepted_branches_are_shown_as_accepted() -> None:
+    text = ("strategy s\nbranch h: history(2)\nopen 2\nadvance active\n"
+            "accept active where history_unanimous(h)\nstop majority(completed)\n")
+    q = Question("q", "a", DELTA, (Branch(("a", "a", "a"), 40, "a"), Branch(("a", "b", "b"), 40, "b")))
+    t = record(_program(text, "s.tts"), {}, q, 0)
+    pic = render_trace.picture(t).splitlines()
+    assert "b0    oa  accepted at a" in pic and "b1    o-  left at b" in pic
+    assert any("a accepted (finished early" in line for line in pic)
+    assert pic[-1].endswith("opened 2, pruned 0, accepted 1")
+    plain = render_trace.picture(record(_program(PROBE), bind_params(_program(PROBE), {}), QUESTION, SEED))
+    assert "accepted" not in plain  # a trace without `accept` reads as before
+
+
 def test_formatting_helpers() -> None:
     assert render_trace.fmt_branches([0, 1, 2, 5, 7, 8]) == "b0-b2 b5 b7-b8"
     assert render_trace.fmt_value(0.123456) == "0.1235" and render_trace.fmt_value(None) == "none"
