@@ -448,7 +448,8 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 if on_progress:
                     on_progress(prog)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the command: the record is whole
-        _stop(out, "interrupted", state, prog, started_with, time.monotonic() - start)
+        # (it may hold one candidate more than ``state`` if the signal came between the two)
+        _stop(out, "interrupted", recorded_state(out, len(stores)), prog, started_with, time.monotonic() - start)
         if isinstance(pool, ProcessPoolExecutor):
             _stop_workers(pool)
             pool = None
