@@ -92,6 +92,7 @@ class LLMProposer:
         self._failures: dict[int, str] = {}  # record index → its failure summary
         self._stores = None
         self._failed_in_a_row = 0  # requests that got no answer since the last one that did
+        self.gave_up: str | None = None  # why the server was given up on: the loop records, then stops
 
     def _request(self, messages: list[dict], seed: int) -> dict:
         body = {"model": self.model, "messages": messages, "temperature": self.temperature, "seed": seed}
@@ -159,10 +160,10 @@ class LLMProposer:
                 reason = (f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError)
                           else getattr(exc, "reason", None) or exc)
                 self._failed_in_a_row += 1
-                if self._failed_in_a_row >= MAX_FAILED_IN_A_ROW:
-                    raise TtscError(f"the proposer's server at {self.base_url} failed {self._failed_in_a_row} "
+                if self._failed_in_a_row >= MAX_FAILED_IN_A_ROW:  # the loop records this one, then stops
+                    self.gave_up = (f"the proposer's server at {self.base_url} failed {self._failed_in_a_row} "
                                     f"requests in a row (the last: {reason}); the search stops here. Check "
-                                    "--base-url, --model and the server, then continue with --resume") from None
+                                    "--base-url, --model and the server, then continue with --resume")
                 return text, parent, f"llm: request failed after {attempt} repair(s): {reason}"
             self._failed_in_a_row = 0
             text = extract(content)

@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -170,6 +171,7 @@ def _init_worker(paths: tuple[str, ...]) -> None:
     # a worker is not interrupted inside a numba compile. A worker whose search process died (kill -9)
     # exits on its own instead of lingering, adopted by init.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the search command's handler: a stopped pool ends it quietly
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _worker["stores"] = load_stores(paths)
 
@@ -314,8 +316,8 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     """Run the loop until a budget is spent; returns the state rebuilt from (and extended in) the record.
 
     ``budget_tokens`` counts the proposer's tokens recorded with each candidate (a proposer with a
-    ``tokens`` dict, like the llm one); the loop stops before a generation once the record holds that
-    many, so ``--resume`` with a larger budget continues from there."""
+    ``tokens`` dict, like the llm one); the loop stops before the next proposal once the record holds that
+    many (within a generation too), so ``--resume`` with a larger budget continues from there."""
     header_path, rec_path = out / "run.json", out / "candidates.jsonl"
     if resume and not header_path.exists():  # a mistyped --out would otherwise start a search silently
         raise TtscError(f"nothing to resume in {out}: no run.json; drop --resume to start a search")
@@ -383,11 +385,22 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
             todo = list(range(n, gen + size))
             if budget_candidates is not None:
                 todo = [i for i in todo if i < budget_candidates]
-            # propose the whole generation from the frozen state (indices before n are already recorded)
+            # propose the rest of the generation from the frozen state; the candidates of this generation
+            # already recorded (a resumed search) count as proposed, without asking the proposer again
             proposals = {}
             seen = set(frozen.keys)
             shapes = set(frozen.shapes) | {shape_key(seed_program)}
-            for i in range(gen, gen + size):
+            for rec in state.records[gen:n]:
+                if rec.get("key"):
+                    seen.add(rec["key"])
+                if rec.get("shape"):
+                    shapes.add(rec["shape"])
+            spent_here = 0
+            for i in todo:
+                if getattr(proposer, "gave_up", None):  # the proposer cannot go on: record what it gave
+                    break
+                if budget_tokens is not None and proposer_tokens(state.records) + spent_here >= budget_tokens:
+                    break  # a paid proposer stops within a generation, not after it
                 t0 = time.perf_counter()
                 spent = dict(getattr(proposer, "tokens", None) or {})
                 text, parents, mutation = proposer(np.random.default_rng([cfg.seed, i]), frozen, cfg)
@@ -409,7 +422,9 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 rec["propose_seconds"] = time.perf_counter() - t0
                 if getattr(proposer, "tokens", None) is not None:
                     rec["proposer_tokens"] = {k: v - spent.get(k, 0) for k, v in proposer.tokens.items()}
+                    spent_here += sum(rec["proposer_tokens"].values())
                 proposals[i] = rec
+            todo = [i for i in todo if i in proposals]
             jobs = {i: proposals[i] for i in todo if proposals[i]["status"] == "run"}
             if pool is not None:
                 # candidates of a shape no worker has compiled yet go first, so the cheap ones fill the gaps
@@ -447,6 +462,15 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 prog.rates(state.records, started_with, time.monotonic() - start)
                 if on_progress:
                     on_progress(prog)
+            failure = getattr(proposer, "gave_up", None)
+            if failure:
+                _stop(out, "proposer-failed", state, prog, started_with, time.monotonic() - start)
+                raise TtscError(failure)
+    except BrokenProcessPool:  # a worker died outside our control (the out-of-memory killer, a kill -9)
+        _stop(out, "worker-died", recorded_state(out, len(stores)), prog, started_with, time.monotonic() - start)
+        pool = None
+        raise TtscError("an evaluation worker process died (killed from outside, or out of memory); the record "
+                        "is whole up to the last candidate it holds: continue with --resume") from None
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the command: the record is whole
         # (it may hold one candidate more than ``state`` if the signal came between the two)
         _stop(out, "interrupted", recorded_state(out, len(stores)), prog, started_with, time.monotonic() - start)

@@ -131,8 +131,9 @@ def test_a_server_that_never_answers_stops_the_search(cfg, tmp_path):
             loop.search(cfg, tmp_path / "a", LLMProposer(server.url, "m", max_repairs=0), budget_candidates=50)
     finally:
         server.close()
-    records = loop.recorded_state(tmp_path / "a", 1).records
-    assert [r["status"] for r in records] == ["invalid", "scored", "invalid", "invalid"]
+    records = loop.recorded_state(tmp_path / "a", 1).records  # the third failure is recorded too
+    assert [r["status"] for r in records] == ["invalid", "scored", "invalid", "invalid", "invalid"]
+    assert json.loads((tmp_path / "a" / "stopped.json").read_text())["reason"] == "proposer-failed"
     # nothing listens on a closed port: connection refused, three times, and the CLI says so in one line
     import socket
 
@@ -146,7 +147,7 @@ def test_a_server_that_never_answers_stops_the_search(cfg, tmp_path):
                                    "--proposer", "llm", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
                                    "--budget-seconds", "60", "--workers", "1", "--search-seeds", "2", "-q"])
     assert out.exit_code == 2 and "failed 3 requests in a row" in out.stderr and "Traceback" not in out.output
-    assert len(loop.recorded_state(tmp_path / "b", 1).records) == 2
+    assert len(loop.recorded_state(tmp_path / "b", 1).records) == 3
 
 
 @pytest.mark.parametrize("dialect", ["gbnf", "lark"])
@@ -268,3 +269,35 @@ def test_explore_expands_quoted_globs_and_says_when_nothing_beat_the_seed(tmp_pa
     assert "none was selected" in (tmp_path / "o" / "holdout.md").read_text()
     r = CliRunner().invoke(cli, ["explore", "--search", str(tmp_path / "nope" / "*.json"), "--out", str(tmp_path / "p")])
     assert r.exit_code == 2 and "no store matches" in r.output and "Traceback" not in r.output
+
+
+def test_a_server_dying_mid_generation_keeps_the_replies_it_gave(tmp_path):
+    """A generation of 8 (two workers): 5 answered, then the server stops answering; all 8 are recorded."""
+    cfg2 = loop.Config(search=(str(synthetic_store_path()),), seed_text=CMC, seed_name="cmc", seeds=2,
+                       grid=(0.0, 1.0), workers=2)
+    server = Scripted([GOOD] * 5 + [("status", 500)] * 3)
+    try:
+        with pytest.raises(TtscError, match="failed 3 requests in a row"):
+            loop.search(cfg2, tmp_path, LLMProposer(server.url, "m", max_repairs=0), budget_candidates=40)
+    finally:
+        server.close()
+    records = loop.recorded_state(tmp_path, 1).records
+    assert [r["status"] for r in records] == ["scored"] + ["duplicate"] * 4 + ["invalid"] * 3
+    assert len(server.requests) == 8
+
+
+def test_budget_tokens_stops_within_a_generation_and_resume_asks_only_for_the_rest(tmp_path):
+    """15 tokens a request: a budget of 50 stops after 4 of a generation of 8, and --resume with 100 asks
+    for 3 more, not for the whole generation again."""
+    cfg2 = loop.Config(search=(str(synthetic_store_path()),), seed_text=CMC, seed_name="cmc", seeds=2,
+                       grid=(0.0, 1.0), workers=2)
+    server = Scripted([BAD] * 20)
+    try:
+        state = loop.search(cfg2, tmp_path, LLMProposer(server.url, "m", max_repairs=0), budget_tokens=50)
+        assert len(state.records) == 4 and len(server.requests) == 4
+        state = loop.search(cfg2, tmp_path, LLMProposer(server.url, "m", max_repairs=0), budget_tokens=100,
+                            resume=True)
+        assert len(state.records) == 7 and len(server.requests) == 7
+        assert [r["index"] for r in state.records] == list(range(7))
+    finally:
+        server.close()

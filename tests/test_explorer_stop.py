@@ -153,3 +153,20 @@ def test_the_progress_line_fits_80_columns():
     assert len(progress_line(p)) < 80, progress_line(p)
     line = progress_line(loop.Progress(tried=5, valid=4, improved=1, best=0.5, per_minute=3.0, tokens=123456))
     assert line == "tried 5  valid 4  improved 1  best +0.50  3.0/min (0.0 new)  123,456 tok"
+
+
+def test_a_killed_worker_stops_the_search_with_a_message(tmp_path):
+    """The out-of-memory killer takes a worker: one clear error, no traceback, nothing lost, --resume goes on."""
+    out = tmp_path / "w"
+    proc = start(out, "--budget-candidates", "2000")
+    workers = wait_for_records(out, 2, proc)
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "an evaluation worker process died" in err and "--resume" in err and "Traceback" not in err, err
+    assert gone_soon(workers)
+    n = (out / "candidates.jsonl").read_text().count("\n")
+    assert json.loads((out / "stopped.json").read_text())["reason"] == "worker-died"
+    resumed = start(out, "--budget-candidates", str(n + 1), "--resume")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
