@@ -76,8 +76,12 @@ def _table(head: dict, rows: list[dict]) -> str:
     from rich.console import Console
     from rich.table import Table
 
+    def signed(x: float, fmt: str) -> str:
+        text = f"{x:{fmt}}"  # a small negative rounds to "-0" (or "-0.00"): shown as the zero it prints as
+        return "+" + text[1:] if text.startswith("-") and not text.strip("-0.,") else text
+
     def interval(d: dict, fmt: str) -> str:
-        return f"{d['estimate']:{fmt}} [{d['low']:{fmt}}, {d['high']:{fmt}}]"
+        return f"{signed(d['estimate'], fmt)} [{signed(d['low'], fmt)}, {signed(d['high'], fmt)}]"
 
     t = Table(show_edge=False, header_style="bold")
     for col in ("env", "A acc %", "B acc %", "Δ accuracy pts [CI]", "Δ tokens [CI]", "Δ seq tokens [CI]",

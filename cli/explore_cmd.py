@@ -102,14 +102,25 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         propose = loop.evolve_proposer(Evolve(structural_weight=structural_weight))
     previous = signal.signal(signal.SIGTERM, _terminate)  # stop as Ctrl-C does: workers stopped, outputs written
     try:
-        with _progress(quiet) as show:
-            state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
-                                budget_seconds=budget_seconds, budget_tokens=budget_tokens, on_progress=show,
-                                ray_address=ray_address, on_warning=_warn)
-    except KeyboardInterrupt as exc:
-        _interrupted(cfg, out, exc)
+        try:
+            with _progress(quiet) as show:
+                state = loop.search(cfg, out, propose, resume=resume, budget_candidates=budget_candidates,
+                                    budget_seconds=budget_seconds, budget_tokens=budget_tokens, on_progress=show,
+                                    ray_address=ray_address, on_warning=_warn)
+        except KeyboardInterrupt as exc:
+            _interrupted(cfg, out, exc)
+        try:
+            _finish(cfg, state, out, holdout, holdout_seeds)
+        except KeyboardInterrupt as exc:  # the search itself ended; its outputs or held-out report did not
+            _interrupted(cfg, out, exc, during="the outputs and held-out evaluation after the search")
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _finish(cfg, state, out: Path, holdout, holdout_seeds: int) -> None:
+    """best.tts, the Pareto set and the plot; the summary lines; then the held-out report of a finished leg."""
+    from ttsc.explorer import loop, report
+
     seed_settings = loop._seed_settings(cfg, out, None)
     best = report.write_search_outputs(cfg, state, out, seed_settings)
     scored = [r for r in state.records if r["status"] == "scored"]
@@ -117,21 +128,27 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
     run = json.loads(stopped.read_text(encoding="utf-8")).get("this_run", {}) if stopped.exists() else {}
     if run.get("candidates"):
         click.echo(f"this run: {run['candidates']} candidates in {run['seconds'] / 60:.1f} min = "
-                   f"{run['candidates_per_minute']:.1f} per minute, {run['new_shapes_per_minute']:.1f} of them "
-                   "of a new shape")
+                   f"{run['candidates_per_minute']:.1f} per minute ({run['new_shapes_per_minute']:.1f} per minute "
+                   "of a new shape)")
+    if state.best >= 0:
+        s = state.records[state.best]["score"]
+        chosen = (f"best #{state.best}: search gain {s['gain']:+.2f} points ({state.best_fitness:+.2f} after the "
+                  f"size penalty) → {best}")
+    else:
+        chosen = f"no candidate beat {cfg.seed_name} on the search set; {best} is {cfg.seed_name} unchanged"
     click.echo(f"{len(state.records)} candidates: {len(scored)} scored, "
                f"{sum(r['status'] == 'invalid' for r in state.records)} invalid, "
                f"{sum(r['status'] == 'duplicate' for r in state.records)} duplicates, "
                f"{sum(bool(r.get('new_shape')) for r in state.records)} of a new shape (a native compile each); "
-               + (f"best #{state.best} search gain {state.best_fitness:+.2f} → {best}" if state.best >= 0 else
-                  f"no candidate beat {cfg.seed_name} on the search set; {best} is {cfg.seed_name} unchanged"))
+               + chosen)
     if holdout and state.best < 0:  # nothing was selected: a report would compare the seed with itself
         note = report.evaluation_note(report.keep_earlier_holdout(out)).replace("evaluated", "written")
         (out / "holdout.md").write_text(f"No held-out report ({note}): no candidate beat {cfg.seed_name} on the "
                                         "search set, so none was selected.\n", encoding="utf-8")
         click.echo("no held-out evaluation: nothing was selected (the held-out stores were not read)")
     elif holdout:
-        report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds)
+        report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds,
+                              candidate=state.best)
         click.echo((out / "holdout.md").read_text(encoding="utf-8"))
 
 
@@ -147,13 +164,20 @@ def _warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
-def _interrupted(cfg, out: Path, exc: KeyboardInterrupt) -> None:
+def _interrupted(cfg, out: Path, exc: KeyboardInterrupt, during: str | None = None) -> None:
     """Bring best.tts, pareto.json and the plot up to date with the record, say how to go on, and exit
-    130 (Ctrl-C) or 143 (SIGTERM). No held-out evaluation: that belongs to a finished leg."""
+    130 (Ctrl-C) or 143 (SIGTERM). No held-out evaluation: that belongs to a finished leg. ``during``: the
+    search had ended (its stopped.json said why) and what came after it was interrupted."""
     from ttsc.explorer import loop, report
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut these files short
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    click.echo("stopping: writing best.tts and pareto.json …", err=True)
+    stopped = out / "stopped.json"
+    if during and stopped.exists():
+        data = json.loads(stopped.read_text(encoding="utf-8"))
+        data.update(reason="interrupted", during=during, search_ended_by=data.get("reason"))
+        stopped.write_text(json.dumps(data) + "\n", encoding="utf-8")
     n = 0
     if (out / "run.json").exists():
         state = loop.recorded_state(out, len(cfg.search))

@@ -32,8 +32,9 @@ def command(strategy, env, store_name, question, seed, sets, jsonl, width) -> No
     params = bind_params(checked, parse_sets(sets))
     store = _pick(load_envs((env,) if env else ()), store_name)
     if question >= len(store.questions):
-        raise TtscError(f"--question {question} is out of range: {store.name} has {len(store.questions)} questions "
-                        f"(0..{len(store.questions) - 1})")
+        n = len(store.questions)
+        raise TtscError(f"--question {question} is out of range: {store.name} has {n} question{'s' if n != 1 else ''} "
+                        f"(0..{n - 1})")
     trace = record(checked, params, store.questions[question], seed, question_index=question, env=store.name,
                    path=store.path)
     if jsonl == "-":

@@ -290,6 +290,11 @@ def proposer_tokens(records: Sequence[dict]) -> int:
     return sum(sum((r.get("proposer_tokens") or {}).values()) for r in records)
 
 
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def recorded_state(out: Path, n_stores: int) -> State:
     """The state a search in ``out`` has recorded so far."""
     state = State()
@@ -328,8 +333,12 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     if header_path.exists():
         if not resume:
             raise TtscError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
-        if json.loads(header_path.read_text()) != cfg.header():
-            raise TtscError(f"{out} holds a search with other settings (see {header_path}); --resume needs the same")
+        recorded, given = json.loads(header_path.read_text()), json.loads(json.dumps(cfg.header()))
+        if recorded != given:
+            diff = "; ".join(f"{k}: recorded {_short(recorded.get(k))}, now {_short(given.get(k))}"
+                             for k in sorted(set(recorded) | set(given)) if recorded.get(k) != given.get(k))
+            raise TtscError(f"{out} holds a search with other settings ({diff}; see {header_path}); --resume needs "
+                            "the same")
     stores = list(stores) if stores is not None else load_stores(cfg.search)
     few = min(stores, key=lambda st: len(st.questions), default=None)
     if cfg.folds and few is not None and len(few.questions) < cfg.folds:

@@ -132,7 +132,8 @@ def evaluation_note(evaluation: int) -> str:
 
 
 def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, seeds: int = 100,
-                   baselines: Sequence[str] = ("sc", "asc", "esc", "parallel_probe")) -> dict:
+                   baselines: Sequence[str] = ("sc", "asc", "esc", "parallel_probe"),
+                   candidate: int | None = None) -> dict:
     """Evaluate the selection once on the held-out stores, beside the seed and the shipped strategies
     (an earlier leg's report is kept under numbered names, see keep_earlier_holdout)."""
     stores = load_stores(holdout)
@@ -167,7 +168,8 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
         shipped[name] = {"accuracy": a.accuracy, "avg_tokens": a.avg_tokens}
     seed_rows = [{"beta": b, "accuracy": cat_ref[b].accuracy, "avg_tokens": cat_ref[b].avg_tokens}
                  for b in HOLDOUT_GRID]
-    report = {"stores": [s.name for s in stores], "seeds": seeds, "evaluation": keep_earlier_holdout(out),
+    report = {"candidate": candidate, "stores": [s.name for s in stores], "seeds": seeds,
+              "evaluation": keep_earlier_holdout(out),
               "best": rows, "seed": seed_rows, "shipped": shipped}
     (out / "holdout.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "holdout.md").write_text(render(report, cfg.seed_name))
@@ -182,7 +184,8 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
 
 def render(report: dict, seed_name: str) -> str:
     n = len(report["stores"])
-    lines = [f"# Held-out report ({n} store{'s' if n != 1 else ''}, {report['seeds']} seed{'s' if report['seeds'] != 1 else ''}, "
+    which = f" of candidate #{report['candidate']}" if report.get("candidate") is not None else ""
+    lines = [f"# Held-out report{which} ({n} store{'s' if n != 1 else ''}, {report['seeds']} seed{'s' if report['seeds'] != 1 else ''}, "
              f"{evaluation_note(report.get('evaluation', 1))})", "",
              f"| β | accuracy % | tokens/question | {seed_name} β (≥ tokens) | {seed_name} accuracy % | "
              f"{seed_name} tokens | difference (points) | paired 95% CI |", "|---|---:|---:|---:|---:|---:|---:|---|"]

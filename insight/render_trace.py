@@ -27,9 +27,15 @@ ACCEPT_LEGEND = f"  {ACCEPTED} accepted (finished early: its answer then is fina
 
 # ---- small formatting helpers
 
+# Answers are store text and may hold newlines or terminal escapes: shown escaped, one line per row.
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r"}
+
+
 def fmt_value(v: Any) -> str:
     if v is None:
         return "none"
+    if isinstance(v, str):
+        return v.translate(_CONTROL)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -80,11 +86,8 @@ def timeline_table(trace: Trace) -> Table:
     # round after round): one row
     for s in trace.steps:
         spent = sum(s.tokens)
-        state = fmt_state(s.signals)
-        if s.action == "prune" and s.fields:  # the branch variables that condemned them
-            state = fmt_state(s.fields) + " | " + state
-        if s.vars:
-            state += " | " + fmt_state(s.vars)
+        condemned = fmt_state(s.fields) if s.action == "prune" else ""  # the branch variables that pruned them
+        state = " | ".join(part for part in (condemned, fmt_state(s.signals), fmt_state(s.vars)) if part)
         row = [str(s.index), str(s.round), str(s.line), s.action, fmt_branches(s.branches), fmt_answers(s),
                f"{spent:,}", f"{s.tokens_so_far:,}", state]
         empty = not s.branches and spent == 0
@@ -109,7 +112,7 @@ def outcome_line(trace: Trace) -> str:
     how = (f"stopped by line {m.stop_line}: `{m.stop_statement}`" if m.stop_reason == "stop"
            else "the program ran to its end")
     accepted = len({b for s in trace.steps if s.action == "accept" for b in s.branches})
-    return (f"answer {fmt_value(m.answer)} ({verdict}; gold {m.gold}) · {how} · {m.tokens:,} tokens "
+    return (f"answer {fmt_value(m.answer)} ({verdict}; gold {fmt_value(m.gold)}) · {how} · {m.tokens:,} tokens "
             f"(sequential {m.sequential_tokens:,}) · {m.rounds} rounds · opened {m.opened}, pruned {m.pruned}"
             + (f", accepted {accepted}" if accepted else ""))
 
@@ -205,14 +208,13 @@ def picture(trace: Trace, band: int = 100) -> str:
             lines.append(f"b{b}".ljust(label_w) + "".join(row[start:start + width]) + tail)
         if start + band < rounds:
             lines.append("")
-    confidence = any(s.confidences for s in trace.steps)
+    # `b:answer@c` is shown only where a step lists its branches one by one (at most 4 of them)
+    confidence = any(s.confidences and len(s.branches) <= 4 for s in trace.steps)
     accepts = any(s.action == "accept" and s.branches for s in trace.steps)
     lines += [LEGEND + (ACCEPT_LEGEND if accepts else "")
               + ("  · revealed b:answer@c: c is the branch's last_conf" if confidence else ""),
               outcome_line(trace)]
-    final = fmt_state(trace.summary.signals)
-    if trace.summary.vars:
-        final += " | " + fmt_state(trace.summary.vars)
+    final = " | ".join(part for part in (fmt_state(trace.summary.signals), fmt_state(trace.summary.vars)) if part)
     if final:
         lines.append(f"at the end: {final}")
     return "\n".join(line.rstrip() for line in lines)

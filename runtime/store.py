@@ -115,7 +115,7 @@ def _is_bundled(p: Path) -> bool:
 def parse_store(raw: bytes, where: str, name: str) -> Store:
     """A store file's bytes, parsed and validated (no cache, no tables)."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark some editors write: not JSON
         data = json.loads(text, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as e:
         raise StoreError(f"{where}: not valid UTF-8 (byte {e.start})") from None

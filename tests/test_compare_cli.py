@@ -62,3 +62,17 @@ def test_compare_table_and_errors(tmp_path):
     assert "A = sc [n=" in res.stdout and "Δ accuracy pts" in res.stdout and "bundled/default" in res.stdout
     bad = CliRunner().invoke(cli, ["compare", "sc", "asc", "--set-a", "beta=1"])
     assert bad.exit_code == 2 and "no parameter `beta`" in bad.output and "Traceback" not in bad.output
+
+
+def test_the_table_never_prints_a_negative_zero():
+    from ttsc.cli.compare_cmd import _table
+
+    d = {"estimate": -0.3, "low": -0.004, "high": 0.2}
+    rows = [{"env": "e", "a_accuracy": 1.0, "b_accuracy": 1.0, "accuracy": d, "tokens": d, "sequential":
+             {"estimate": -1200.4, "low": -0.4, "high": 3.0}, "better": 0, "worse": 0, "ties": 1, "sign_p": 1.0}]
+    head = {"a": {"strategy": "a", "params": {}}, "b": {"strategy": "b", "params": {}}, "seeds": 1,
+            "resamples": 10, "level": 0.95}
+    text = _table(head, rows)
+    import re
+    assert not re.search(r"-0(?:\.0+)?(?![\d.])", text), text  # -0.30 is fine, -0 and -0.00 are not
+    assert "-0.30 [+0.00, +0.20]" in text and "+0 [+0, +0]" in text and "-1,200 [+0, +3]" in text

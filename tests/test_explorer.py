@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -129,7 +130,7 @@ def test_resume_needs_the_flag_and_the_same_settings(tmp_path):
     search(tmp_path, 1)
     with pytest.raises(TtscError, match="--resume"):
         search(tmp_path, 2)
-    with pytest.raises(TtscError, match="other settings"):
+    with pytest.raises(TtscError, match=r"other settings \(seed: recorded 0, now 9; see .*run\.json\)"):
         loop.search(cfg(seed=9), tmp_path, loop.evolve_proposer(ConstantsOnly()), resume=True, budget_candidates=2)
     # --resume where no search was recorded (a mistyped --out) is refused, not a new search
     with pytest.raises(TtscError, match=r"^nothing to resume in .*empty: no run\.json; drop --resume to start a search$"):
@@ -153,7 +154,9 @@ def test_kill_9_then_resume_with_the_cli(tmp_path):
     subprocess.run(args + ["--resume"], env=env, check=True, stdout=subprocess.DEVNULL)
     whole = subprocess.run(args[:7] + [str(tmp_path / "u")] + args[8:], env=env, check=True, capture_output=True,
                            text=True)
-    assert "this run: 12 candidates in " in whole.stdout and " per minute, " in whole.stdout
+    assert "this run: 12 candidates in " in whole.stdout and " per minute of a new shape)" in whole.stdout
+    assert re.search(r"best #\d+: search gain [+-]\d+\.\d\d points \([+-]\d+\.\d\d after the size penalty\)|"
+                     r"no candidate beat cmc", whole.stdout), whole.stdout
     read = lambda p: strip_times([json.loads(l) for l in p.read_text().splitlines()])
     assert read(rec) == read(tmp_path / "u" / "candidates.jsonl")
     assert len(read(rec)) == 12

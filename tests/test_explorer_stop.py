@@ -170,3 +170,30 @@ def test_a_killed_worker_stops_the_search_with_a_message(tmp_path):
     resumed = start(out, "--budget-candidates", str(n + 1), "--resume")
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
+
+
+def test_an_interrupted_held_out_evaluation_is_not_reported_as_a_finished_leg(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+    from ttsc.explorer import report
+
+    write = report.write_search_outputs
+    calls = []
+
+    def interrupted_once(*a, **k):  # Ctrl-C while the finished search's outputs are written
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return write(*a, **k)
+
+    held = tmp_path / "held.json"
+    held.write_bytes(Path(STORE).read_bytes())
+    monkeypatch.setattr(report, "write_search_outputs", interrupted_once)
+    out = CliRunner().invoke(cli, ["explore", "--search", STORE, "--holdout", str(held), "--out", str(tmp_path / "h"),
+                                   "--budget-candidates", "2", "--workers", "1", "--search-seeds", "2", "-q"])
+    assert out.exit_code == 130 and "interrupted after 2 recorded candidates" in out.stderr, out.output
+    stopped = json.loads((tmp_path / "h" / "stopped.json").read_text())
+    assert stopped["reason"] == "interrupted" and stopped["search_ended_by"] == "budget-candidates"
+    assert "held-out" in stopped["during"] and len(calls) == 2  # the outputs were then written after all
+    assert front_end((tmp_path / "h" / "best.tts").read_text()).valid and not (tmp_path / "h" / "holdout.md").exists()

@@ -233,3 +233,10 @@ def test_a_surrogate_pair_and_an_escaped_backslash_are_text(tmp_path: Path) -> N
     path.write_text('[{"question":"q","gold_answer":"\\ud83d\\ude00","probe_freq":10,"each_branch":[[[],5,"\\\\ud800"]]}]')
     q = load_store(path).questions[0]
     assert q.gold == "\U0001F600" and q.branches[0].final_answer == "\\ud800"
+
+
+def test_a_leading_byte_order_mark_is_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"question": "q", "gold_answer": "a", "probe_freq": 10,
+                                                    "each_branch": [[[], 5, "a"]]}]).encode())
+    assert load_store(path).questions[0].gold == "a"

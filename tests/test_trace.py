@@ -192,6 +192,18 @@ def test_accepted_branches_are_shown_as_accepted() -> None:
     assert "accepted" not in plain  # a trace without `accept` reads as before
 
 
+def test_store_text_with_control_characters_stays_on_its_line() -> None:
+    """Answers are store text: a newline or a terminal escape in one is shown escaped, never acted on."""
+    text = "strategy s\nvar x: int = 0\nread 2\nx = 1\nstop majority(completed)\n"
+    q = Question("q", "x\ny", DELTA, (Branch((), 5, "a\nb"), Branch((), 6, "\x1b[31mR\tT")))
+    t = record(_program(text, "s.tts"), {}, q, 0)
+    out = render_trace.render_text(t, width=140)
+    assert "\x1b" not in out and "\t" not in out
+    assert "a\\nb" in out and "\\x1b[31mR\\tT" in out and "(wrong; gold x\\ny)" in out
+    assert "at the end: x=1" in out.splitlines()  # no empty signals part before a `|`
+    assert not any(line.rstrip().endswith("|") or " |  " in line for line in out.splitlines()[3:])
+
+
 def test_formatting_helpers() -> None:
     assert render_trace.fmt_branches([0, 1, 2, 5, 7, 8]) == "b0-b2 b5 b7-b8"
     assert render_trace.fmt_value(0.123456) == "0.1235" and render_trace.fmt_value(None) == "none"
