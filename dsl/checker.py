@@ -66,13 +66,47 @@ def check(program: ast.Program, source: Source) -> CheckedProgram:
 
 def _warnings(program: ast.Program) -> list[Diagnostic]:
     rules = [s for s in program.items if not isinstance(s, ast.DECL_TYPES)]
-    if analysis.always_stops(rules):
-        return []
-    where = rules[-1].span if rules else program.span
-    return [Diagnostic("W0001", "the program can run past its last statement without a `stop`", where,
-                       help="end it with a `stop`, e.g. `stop majority(completed)`: an episode that runs past "
-                            "the end has no answer and is scored wrong",
-                       severity="warning")]
+    out = _unreachable(rules)
+    if not analysis.always_stops(rules):
+        where = rules[-1].span if rules else program.span
+        out.append(Diagnostic("W0001", "the program can run past its last statement without a `stop`", where,
+                              help="end it with a `stop`, e.g. `stop majority(completed)`: an episode that runs "
+                                   "past the end has no answer and is scored wrong",
+                              severity="warning"))
+    return out
+
+
+def _unreachable(body) -> list[Diagnostic]:
+    """W0002: the first statement of each statement list that comes after one that certainly stops or
+    leaves the loop (`stop`, `break`, or an `if`/`else` all of whose branches do)."""
+    out: list[Diagnostic] = []
+    for i, s in enumerate(body):
+        for inner in _bodies(s):
+            out += _unreachable(inner)
+        if (analysis.always_stops([s]) or _always_leaves(s)) and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append(Diagnostic("W0002", "this statement never runs", nxt.span,
+                                  help="the statement before it always ends the episode or leaves the loop",
+                                  severity="warning"))
+            break
+    return out
+
+
+def _bodies(s) -> list:
+    if isinstance(s, ast.If):
+        return [br.body for br in s.branches] + ([s.orelse] if s.orelse is not None else [])
+    if isinstance(s, ast.Repeat):
+        return [s.body]
+    return []
+
+
+def _always_leaves(s) -> bool:
+    """`break`, or an `if` with an `else` whose every branch ends in one (or stops)."""
+    if isinstance(s, ast.Break):
+        return True
+    if isinstance(s, ast.If) and s.orelse is not None:
+        return all(any(_always_leaves(x) or analysis.always_stops([x]) for x in b) for b in _bodies(s))
+    return False
 
 
 class _Checker:

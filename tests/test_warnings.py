@@ -1,4 +1,5 @@
-"""W0001: `check` warns when a program can run past its end without `stop` (and still accepts it)."""
+"""Warnings: W0001, a program that can run past its end without `stop`; W0002, a statement that never runs.
+`check` reports them and still accepts the program."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def _warnings(text: str):
 
 @pytest.mark.parametrize("name", sorted(CERTAIN))
 def test_no_warning_when_every_path_stops(name: str) -> None:
-    assert _warnings(H + CERTAIN[name]) == []
+    assert [w.code for w in _warnings(H + CERTAIN[name])] == (["W0002"] if name == "stop-then-more" else [])
 
 
 @pytest.mark.parametrize("name", sorted(POSSIBLE))
@@ -80,3 +81,26 @@ def test_eval_warns_and_still_runs(tmp_path: Path) -> None:
     (row,) = json.loads(out.stdout)
     assert row["accuracy"] == 0.0
 
+
+
+UNREACHABLE = {  # name -> (body, the line W0002 points at)
+    "after-stop": ("stop none\nopen 2\n", 4),
+    "after-break": ("repeat 3 {\n    break\n    open 1\n}\nstop none\n", 5),
+    "after-if-that-always-leaves": ("repeat 3 {\n    if n > 1 { break } else { stop none }\n    open 1\n}\n"
+                                    "stop none\n", 5),
+    "after-certain-repeat": ("repeat 2 { stop none }\nopen 1\nstop none\n", 4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNREACHABLE))
+def test_a_statement_that_never_runs_is_warned_about(name: str) -> None:
+    body, line = UNREACHABLE[name]
+    (w,) = [w for w in _warnings(H + body) if w.code == "W0002"]
+    assert (w.severity, w.span.line, w.message) == ("warning", line, "this statement never runs")
+
+
+def test_reachable_statements_are_not_warned_about() -> None:
+    for body in ("repeat 3 {\n    if n > 1 { break }\n    open 1\n}\nstop none\n",
+                 "if n > 1 { stop none }\nopen 1\nstop none\n",
+                 "repeat n { stop none }\nopen 1\nstop none\n"):
+        assert [w.code for w in _warnings(H + body)] == [], body
