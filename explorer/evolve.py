@@ -106,6 +106,12 @@ if count(completed) >= round(6 + 10 * beta) and confidence(completed where valid
 """
 
 
+# Weights the evolve proposer may give a vote (`majority(S)` -> `weighted(S, W)`): shorter chains first (by
+# reveals or by tokens, absolute or against the set's shortest), a real answer over a non-answer.
+VOTE_WEIGHTS = ("1.0 / depth", "1.0 / (1 + tokens)", "1.0 / (1 + depth - min_of(S, depth))",
+                "if valid(last) then 1.0 else 0.01", "1.0 / (depth * depth)")
+
+
 class Evolve:
     """Mutation operators with weights; ``propose`` applies one (or crossover) to a parent."""
 
@@ -113,7 +119,7 @@ class Evolve:
     OPERATORS = (("perturb_constant", 5), ("perturb_schedule", 4), ("lift_to_knob", 1), ("swap_comparison", 1),
                  ("swap_set", 1), ("swap_function", 1), ("swap_sort", 1), ("delete_statement", 1),
                  ("insert_fragment", 1), ("replace_fragment", 1), ("crossover", 1), ("filter_valid", 1),
-                 ("insert_stop_rule", 1))
+                 ("insert_stop_rule", 1), ("swap_action", 1), ("weight_vote", 1))
 
     CONSTANT_OPERATORS = ("perturb_constant", "perturb_schedule")  # keep the shape: no new kernel
 
@@ -287,6 +293,34 @@ class Evolve:
         i = int(rng.integers(len(loop.body) + 1))
         return _set_block(program, path, "body", loop.body[:i] + (rule,) + loop.body[i:]), \
             f"insert_stop_rule `{_head(rule)}` before statement {i} of a repeat"
+
+    def swap_action(self, rng, program):
+        """`prune S` <-> `accept S`: stop spending on the same branches, dropping their answers or keeping them
+        (an accepted branch's current answer becomes final and votes)."""
+        hit = self._pick(rng, program, lambda n, _: isinstance(n, (ast.Prune, ast.Accept)))
+        if hit is None:
+            return program, "swap_action (none)"
+        path, node, _ = hit
+        new = (ast.Accept if isinstance(node, ast.Prune) else ast.Prune)(span=node.span, set=node.set)
+        return replace_at(program, path, new), f"swap_action at line {node.span.line}: {node.kind} -> {new.kind}"
+
+    def weight_vote(self, rng, program):
+        """`majority(S)` -> `weighted(S, W)` with a weight of VOTE_WEIGHTS (``S`` in it is the vote's set), or a
+        weighted vote back to the plain majority."""
+        hit = self._pick(rng, program, lambda n, _: isinstance(n, ast.Call) and n.func in ("majority", "weighted")
+                         and len(n.args) >= 1)
+        if hit is None:
+            return program, "weight_vote (none)"
+        path, node, _ = hit
+        if node.func == "weighted":
+            new = node.model_copy(update={"func": "majority", "args": node.args[:1]})
+            return replace_at(program, path, new), f"weight_vote {_describe(program, path)}: weighted -> majority"
+        from ttsc.dsl.formatter import format_expr
+        members = format_expr(node.args[0])
+        weight = VOTE_WEIGHTS[int(rng.integers(len(VOTE_WEIGHTS)))]
+        text = f"strategy w\nstop weighted({members}, {weight.replace('min_of(S,', f'min_of({members},')})\n"
+        call = parse(text).items[0].value
+        return replace_at(program, path, call), f"weight_vote {_describe(program, path)}: majority -> weighted by {weight}"
 
     def crossover(self, rng, a, b):
         """Top-level items: uniform choice where both parents line up by kind, else one cut point."""

@@ -243,6 +243,27 @@ def test_valid_filters_and_stop_rules_make_checked_candidates():
     assert "where valid(last)" in canonical(child) and "where valid(last)" not in CMC
 
 
+def test_action_swaps_and_weighted_votes_make_checked_candidates():
+    """The language-2 constructs the evolve proposer can write: `accept` for `prune`, weighted votes."""
+    ev = Evolve()
+    seen = {"swap_action": set(), "weight_vote": set()}
+    for op in seen:
+        parent = parse(CMC)
+        for i in range(16):
+            child, what = getattr(ev, op)(np.random.default_rng(i), parent)
+            fe = front_end(canonical(child))
+            assert fe.valid and what.startswith(op) and "(none" not in what, (what, fe.diagnostics)
+            seen[op].add(canonical(child))
+            parent = child if op == "weight_vote" and i % 2 == 0 else parse(CMC)  # and back again
+    assert any("accept active where disagree >= abandon_patience" in t for t in seen["swap_action"])
+    weighted = [t for t in seen["weight_vote"] if "weighted(" in t]
+    assert len(weighted) >= 3 and any("min_of(completed, depth)" in t for t in weighted)
+    # a weighted vote goes back to the plain majority
+    only = "strategy w\nparam beta: float = 0.5 in 0.0..1.0\nopen 4\nstop weighted(completed, 1.0 / depth)\n"
+    back, what = ev.weight_vote(np.random.default_rng(0), parse(only))
+    assert what.endswith("weighted -> majority") and "stop majority(completed)" in canonical(back)
+
+
 def test_records_say_which_candidates_needed_a_new_kernel(tmp_path):
     structural = CMC.replace("sorted by depth desc", "sorted by index desc")
     texts = iter([CMC.replace("0.85 + 0.12", "0.86 + 0.12"),        # CMC's shape: no new kernel
