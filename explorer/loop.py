@@ -477,6 +477,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 raise TtscError(failure)
     except BrokenProcessPool:  # a worker died outside our control (the out-of-memory killer, a kill -9)
         _stop(out, "worker-died", recorded_state(out, len(stores)), prog, started_with, time.monotonic() - start)
+        _stop_workers(pool)
         pool = None
         raise TtscError("an evaluation worker process died (killed from outside, or out of memory); the record "
                         "is whole up to the last candidate it holds: continue with --resume") from None
