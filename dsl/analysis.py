@@ -110,13 +110,21 @@ def reads_one_branch(e: ast.Node) -> bool:
     return all(reads_one_branch(c) for c in children(e))
 
 
+def blocks(s: ast.Node) -> list[tuple]:
+    """The statement lists directly inside ``s``: an `if`'s branches (and `else`), a `repeat`'s body."""
+    if isinstance(s, ast.If):
+        return [br.body for br in s.branches] + ([s.orelse] if s.orelse is not None else [])
+    if isinstance(s, ast.Repeat):
+        return [s.body]
+    return []
+
+
 def halts(s: ast.Node, breaks: bool = True) -> bool:
     """Can running ``s`` stop an episode (or, with ``breaks``, leave the enclosing loop)?"""
     if isinstance(s, ast.Stop) or (breaks and isinstance(s, ast.Break)):
         return True
     if isinstance(s, ast.If):
-        bodies = [br.body for br in s.branches] + ([s.orelse] if s.orelse is not None else [])
-        return any(halts(x, breaks) for body in bodies for x in body)
+        return any(halts(x, breaks) for body in blocks(s) for x in body)
     if isinstance(s, ast.Repeat):  # a `break` inside ends only that loop
         return any(halts(x, breaks=False) for x in s.body)
     return False
@@ -144,7 +152,14 @@ def _leaves(s: ast.Node) -> bool:
     """Can ``s`` leave the loop it is in (a `break` not inside a nested `repeat`)?"""
     if isinstance(s, ast.Break):
         return True
-    if isinstance(s, ast.If):
-        bodies = [br.body for br in s.branches] + ([s.orelse] if s.orelse is not None else [])
-        return any(_leaves(x) for body in bodies for x in body)
+    return isinstance(s, ast.If) and any(_leaves(x) for body in blocks(s) for x in body)
+
+
+def always_leaves(s: ast.Node) -> bool:
+    """Does ``s`` certainly end the episode or leave its loop: `break`, or an `if` with an `else` each of
+    whose branches holds a statement that does (or certainly stops)?"""
+    if isinstance(s, ast.Break):
+        return True
+    if isinstance(s, ast.If) and s.orelse is not None:
+        return all(any(always_leaves(x) or always_stops([x]) for x in body) for body in blocks(s))
     return False

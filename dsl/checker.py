@@ -81,32 +81,15 @@ def _unreachable(body) -> list[Diagnostic]:
     leaves the loop (`stop`, `break`, or an `if`/`else` all of whose branches do)."""
     out: list[Diagnostic] = []
     for i, s in enumerate(body):
-        for inner in _bodies(s):
+        for inner in analysis.blocks(s):
             out += _unreachable(inner)
-        if (analysis.always_stops([s]) or _always_leaves(s)) and i + 1 < len(body):
+        if (analysis.always_stops([s]) or analysis.always_leaves(s)) and i + 1 < len(body):
             nxt = body[i + 1]
             out.append(Diagnostic("W0002", "this statement never runs", nxt.span,
                                   help="the statement before it always ends the episode or leaves the loop",
                                   severity="warning"))
             break
     return out
-
-
-def _bodies(s) -> list:
-    if isinstance(s, ast.If):
-        return [br.body for br in s.branches] + ([s.orelse] if s.orelse is not None else [])
-    if isinstance(s, ast.Repeat):
-        return [s.body]
-    return []
-
-
-def _always_leaves(s) -> bool:
-    """`break`, or an `if` with an `else` whose every branch ends in one (or stops)."""
-    if isinstance(s, ast.Break):
-        return True
-    if isinstance(s, ast.If) and s.orelse is not None:
-        return all(any(_always_leaves(x) or analysis.always_stops([x]) for x in b) for b in _bodies(s))
-    return False
 
 
 class _Checker:
