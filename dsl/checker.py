@@ -85,9 +85,12 @@ def _unreachable(body) -> list[Diagnostic]:
             out += _unreachable(inner)
         if (analysis.always_stops([s]) or analysis.always_leaves(s)) and i + 1 < len(body):
             nxt = body[i + 1]
+            ends = ("ends the episode" if analysis.always_stops([s]) else "leaves the loop"
+                    if isinstance(s, ast.Break) else "ends the episode or leaves the loop")
             out.append(Diagnostic("W0002", "this statement never runs", nxt.span,
-                                  help="the statement before it always ends the episode or leaves the loop",
-                                  severity="warning"))
+                                  help=f"the statement before it always {ends}: remove this one, or make that "
+                                       "one conditional", severity="warning",
+                                  labels=((_first_line(s.span), f"this always {ends}"),)))
             break
     return out
 
@@ -711,6 +714,13 @@ class _Checker:
 SUGGESTION_BUDGET = 50_000
 
 _TYPES = {"int": T.INT, "float": T.FLOAT, "bool": T.BOOL, "answer": T.ANSWER}
+
+
+def _first_line(span: ast.Span) -> ast.Span:
+    """A statement's span cut to its first line (a secondary label marks one line)."""
+    if span.end_line == span.line:
+        return span
+    return span.model_copy(update={"end_line": span.line, "end_col": span.col + 1, "end": span.start + 1})
 
 
 def _answer_literal_hint(e: ast.Binary, lt: T, rt: T) -> str | None:

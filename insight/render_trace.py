@@ -120,7 +120,7 @@ def outcome_line(trace: Trace) -> str:
 def header_line(trace: Trace) -> str:
     m = trace.summary
     params = " ".join(f"{k}={fmt_value(v)}" for k, v in m.params.items())
-    return f"{m.strategy} [{params}] on {m.env or 'store'} · question {m.question} · seed {m.seed} · Δ={m.probe_freq}"
+    return f"{m.strategy}{f' [{params}]' if params else ''} on {m.env or 'store'} · question {m.question} · seed {m.seed} · Δ={m.probe_freq}"
 
 
 # ---- width × depth picture

@@ -201,6 +201,7 @@ def test_store_text_with_control_characters_stays_on_its_line() -> None:
     assert "\x1b" not in out and "\t" not in out
     assert "a\\nb" in out and "\\x1b[31mR\\tT" in out and "(wrong; gold x\\ny)" in out
     assert "at the end: x=1" in out.splitlines()  # no empty signals part before a `|`
+    assert out.startswith("s on store · question 0")  # no parameters: no empty `[]`
     assert not any(line.rstrip().endswith("|") or " |  " in line for line in out.splitlines()[3:])
 
 

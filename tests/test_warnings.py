@@ -97,6 +97,8 @@ def test_a_statement_that_never_runs_is_warned_about(name: str) -> None:
     body, line = UNREACHABLE[name]
     (w,) = [w for w in _warnings(H + body) if w.code == "W0002"]
     assert (w.severity, w.span.line, w.message) == ("warning", line, "this statement never runs")
+    ((span, label),) = w.labels  # the statement that always ends the episode or leaves the loop
+    assert span.line == line - 1 and label.startswith("this always ") and label.split("always ")[1] in w.help
 
 
 def test_reachable_statements_are_not_warned_about() -> None:
