@@ -173,11 +173,8 @@ def _interrupted(cfg, out: Path, exc: KeyboardInterrupt, during: str | None = No
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut these files short
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     click.echo("stopping: writing best.tts and pareto.json …", err=True)
-    stopped = out / "stopped.json"
-    if during and stopped.exists():
-        data = json.loads(stopped.read_text(encoding="utf-8"))
-        data.update(reason="interrupted", during=during, search_ended_by=data.get("reason"))
-        stopped.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    if during:
+        loop.mark_interrupted(out, during)
     n = 0
     if (out / "run.json").exists():
         state = loop.recorded_state(out, len(cfg.search))

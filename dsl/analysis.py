@@ -139,9 +139,8 @@ def always_stops(body) -> bool:
     for s in body:
         if isinstance(s, ast.Stop):
             return True
-        if isinstance(s, ast.If) and s.orelse is not None:
-            if all(always_stops(br.body) for br in s.branches) and always_stops(s.orelse):
-                return True
+        if isinstance(s, ast.If) and s.orelse is not None and all(always_stops(b) for b in blocks(s)):
+            return True
         if isinstance(s, ast.Repeat) and isinstance(s.count, ast.Int) and s.count.value > 0:
             if always_stops(s.body) and not any(_leaves(x) for x in s.body):
                 return True

@@ -113,8 +113,7 @@ def decode_source(data: bytes, name: str) -> Source:
         raise DiagnosticError(src, [Diagnostic(
             "E0001", f"invalid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             src.span_at(len(good)), help=".tts programs are UTF-8 text")])
-    if text.startswith("\ufeff"):  # a byte-order mark some editors write: not part of the program
-        text = text[1:]
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write: not part of the program
     src = Source(name, text)
     nul = text.find("\x00")
     if nul >= 0:

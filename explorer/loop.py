@@ -314,6 +314,16 @@ def _stop(out: Path, reason: str, state: State, prog: "Progress", since: int, se
                      "new_shapes_per_minute": round(prog.new_per_minute, 2)}}) + "\n")
 
 
+def mark_interrupted(out: Path, during: str) -> None:
+    """After the loop stopped (stopped.json says why), what came next was interrupted: say so, keeping why
+    the search itself ended."""
+    path = out / "stopped.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        data.update(reason="interrupted", during=during, search_ended_by=data.get("reason"))
+        path.write_text(json.dumps(data) + "\n")
+
+
 def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, budget_candidates: int | None = None,
            budget_seconds: float | None = None, on_progress: Callable[[Progress], None] | None = None,
            stores: Sequence[Store] | None = None, budget_tokens: int | None = None,

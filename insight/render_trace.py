@@ -56,7 +56,10 @@ def fmt_branches(ids: list[int]) -> str:
     return " ".join(f"b{r[0]}" if len(r) == 1 else f"b{r[0]}-b{r[-1]}" for r in runs)
 
 
-def fmt_answers(step: TraceStep, limit: int = 4) -> str:
+LISTED = 4  # a step touching at most this many branches lists each (`b3:21@2.95`); more get a tally
+
+
+def fmt_answers(step: TraceStep, limit: int = LISTED) -> str:
     """Each branch's revealed answer, or a tally when there are many."""
     if len(step.branches) <= limit:
         confs = step.confidences or [None] * len(step.branches)  # `@c`: the branch's last_conf, when read
@@ -136,12 +139,8 @@ def grid(trace: Trace) -> dict[int, list[str]]:
         col = s.round - 1
         for b, spent, fin in zip(s.branches, s.tokens, s.finished):
             row = cells.setdefault(b, [" "] * rounds)
-            if s.action == "prune":
-                row[max(col, 0)] = PRUNED
-                gone[b] = col
-                continue
-            if s.action == "accept":
-                row[max(col, 0)] = ACCEPTED
+            if s.action in ("prune", "accept"):
+                row[max(col, 0)] = PRUNED if s.action == "prune" else ACCEPTED
                 gone[b] = col
                 continue
             if s.action in ("open", "read"):
@@ -208,8 +207,7 @@ def picture(trace: Trace, band: int = 100) -> str:
             lines.append(f"b{b}".ljust(label_w) + "".join(row[start:start + width]) + tail)
         if start + band < rounds:
             lines.append("")
-    # `b:answer@c` is shown only where a step lists its branches one by one (at most 4 of them)
-    confidence = any(s.confidences and len(s.branches) <= 4 for s in trace.steps)
+    confidence = any(s.confidences and len(s.branches) <= LISTED for s in trace.steps)  # `@c` shown somewhere
     accepts = any(s.action == "accept" and s.branches for s in trace.steps)
     lines += [LEGEND + (ACCEPT_LEGEND if accepts else "")
               + ("  · revealed b:answer@c: c is the branch's last_conf" if confidence else ""),

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import os
+import re
 from itertools import chain
 from dataclasses import dataclass, field
 from functools import cached_property
