@@ -91,11 +91,41 @@ def tabled(store: Store, key: str) -> TabledStore:
     partial = tables.conf_flat is None and any(b.confidence is not None for q in store.questions for b in q.branches)
     if not partial:  # confidences on only some questions are not in the tables: such a store is not cached
         _save(key, tables, texts, store.meta)
-    return TabledStore(store.name, store.path, store.meta, tables, texts, store.questions)
+    out = TabledStore(store.name, store.path, store.meta, tables, texts, store.questions)
+    if not partial:
+        remember(key, out)
+    return out
+
+
+# The stores this process loaded last, by (key, name, path): loading the same bytes again returns the same
+# object, whose per-store data the engines keep (a `ttsc daemon` serves every command from one process).
+_recent: dict[tuple[str, str, str], TabledStore] = {}
+RECENT = 32
 
 
 def cached(key: str, name: str, path: str) -> TabledStore | None:
-    """The store whose file has :func:`key` ``key``, from the cache; None when it holds no readable entry."""
+    """The store whose file has :func:`key` ``key``, from memory or the cache; None when neither has it."""
+    hit = _recent.pop((key, name, path), None)
+    if hit is None:
+        hit = read_entry(key, name, path)
+    if hit is not None:
+        remember(key, hit)
+    return hit
+
+
+def remember(key: str, store: TabledStore) -> None:
+    _recent[(key, store.name, store.path)] = store  # the most recent last
+    while len(_recent) > RECENT:
+        _recent.pop(next(iter(_recent)))
+
+
+def forget() -> None:
+    """Drop the stores held in memory (the next loads read the cache folder)."""
+    _recent.clear()
+
+
+def read_entry(key: str, name: str, path: str) -> TabledStore | None:
+    """The cache folder's entry for ``key``; None when it holds no readable one."""
     try:
         with open(_entry(key), "rb") as f:
             data = bytearray(os.fstat(f.fileno()).st_size)  # writable: numba compiles read-only arrays apart

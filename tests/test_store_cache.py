@@ -103,7 +103,8 @@ def test_a_damaged_entry_is_rebuilt(tmp_path, damage):
     entry = _entry(path)
     data = entry.read_bytes()
     entry.write_bytes(data[: len(data) - 9] if damage is None else damage)  # cut short, emptied, replaced
-    assert store_cache.cached(store_cache.key(path.read_bytes()), "s", str(path)) is None
+    assert store_cache.read_entry(store_cache.key(path.read_bytes()), "s", str(path)) is None
+    store_cache.forget()  # this process holds the store in memory: load from the folder again
     assert load_store(path) == parse_store(path.read_bytes(), str(path), load_store(path).name)
     assert entry.read_bytes() == data  # written again whole
 
@@ -119,5 +120,23 @@ def test_concurrent_loads_agree_and_leave_one_whole_entry(tmp_path):
     assert outs == {f"400 {200 * (1800 + 80 + 900 + 20 + 14)}"}
     folder = _entry(path).parent
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
-    hit = store_cache.cached(store_cache.key(path.read_bytes()), "s", str(path))
+    hit = store_cache.read_entry(store_cache.key(path.read_bytes()), "s", str(path))
     assert hit is not None and hit == parse_store(path.read_bytes(), str(path), "s")
+
+
+def test_a_store_loaded_again_is_the_same_object_until_its_file_changes(tmp_path):
+    """Kept in memory by content (a daemon serves every command from one process): the engines reuse
+    their per-store data, and a changed file is read again."""
+    path = _write(tmp_path / "s.json", STORE)
+    first = load_store(path)
+    assert load_store(path) is first
+    assert load_store(path, name="other") is not first  # another name: another store object
+    assert load_store(f"{tmp_path}/./s.json") is not first  # named by another path: so is its `path`
+    changed = json.loads(path.read_text())
+    changed[0]["gold_answer"] = "changed"
+    _write(path, changed)
+    again = load_store(path)
+    assert again is not first and again.questions[0].gold == "changed"
+    for i in range(store_cache.RECENT + 5):  # bounded: the oldest go first
+        load_store(_write(tmp_path / f"s{i}.json", STORE))
+    assert len(store_cache._recent) == store_cache.RECENT and load_store(path) is not again
