@@ -6,7 +6,10 @@ Three `ttsc eval` calls (CMC β=0.5, Parallel-Probe with 64 chains, ASC (64, 0.9
 on the 12 published stores with 100 seeds, each a separate process started the
 way a user starts it, timed wall-clock from launch to exit; the kernels are
 compiled and the stores' tables cached (both on disk, as any later run finds
-them) by a first, untimed round. Against them: the same work by
+them) by a first, untimed round. The three calls are timed twice: each process
+on its own (``TTSC_DAEMON=0``), and handed to a running ``ttsc daemon`` (started,
+and its kernels loaded by one untimed round, before the timed ones; stopped at
+the end). Against them: the same work by
 ``benchmarks/baseline.py`` (one episode at a time in plain Python, stores loaded
 once per call), in this process. Also times the commands that should answer at
 once: ``ttsc --help`` and ``ttsc check`` / ``ttsc fmt --check`` on a four-line
@@ -39,13 +42,19 @@ TINY = "strategy tiny\n\nparam k: int = 3\n\nopen k\nstop majority(live)\n"  # f
 _USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _ttsc(*args: str) -> float:
-    """Seconds from launching ``ttsc ARGS`` to its exit."""
-    script = Path(sys.executable).with_name("ttsc")  # the console script a user runs
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "ttsc.cli.main"]
+def _ttsc(*args: str, daemon: bool = False) -> float:
+    """Seconds from launching ``ttsc ARGS`` to its exit; without ``daemon``, in a process of its own even when
+    a daemon runs."""
+    command = _command()
     start = time.perf_counter()
-    subprocess.run([*command, *args], check=True, stdout=subprocess.DEVNULL, env=_USER_ENV)
+    env = _USER_ENV if daemon else {**_USER_ENV, "TTSC_DAEMON": "0"}
+    subprocess.run([*command, *args], check=True, stdout=subprocess.DEVNULL, env=env)
     return time.perf_counter() - start
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("ttsc")  # the console script a user runs
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ttsc.cli.entry"]
 
 
 def _eval_args(method: str, params: dict, stores: Path) -> list[str]:
@@ -86,20 +95,35 @@ def main(argv: list[str] | None = None) -> None:
 
     for method, params in CALLS:  # compile (or load) every kernel once, untimed
         _ttsc(*_eval_args(method, params, stores))
-    rounds = []
-    for _ in range(args.repeat):
-        per_call = [_ttsc(*_eval_args(method, params, stores)) for method, params in CALLS]
-        rounds.append(per_call)
-    best = min(rounds, key=sum)
-    for (method, _), s in zip(CALLS, best):
-        print(f"ttsc eval {method:22s} {s:7.2f} s")
-    total = sum(best)
-    print(f"{'three ttsc eval processes':32s} {total:7.2f} s (best of {args.repeat})")
+    totals = {"own process": _three_calls(stores, args.repeat, daemon=False)}
+    ours = subprocess.run([*_command(), "daemon", "status"], env=_USER_ENV, capture_output=True).returncode != 0
+    _ttsc("daemon", "start", daemon=True)  # a daemon already running is used (one with older code refuses)
+    try:
+        for method, params in CALLS:  # the daemon loads every kernel once, untimed
+            _ttsc(*_eval_args(method, params, stores), daemon=True)
+        totals["daemon"] = _three_calls(stores, args.repeat, daemon=True)
+    finally:
+        if ours:
+            _ttsc("daemon", "stop", daemon=True)
     if args.skip_baseline:
         return
     base = args.baseline_seconds if args.baseline_seconds is not None else baseline_seconds(stores)
     print(f"{'plain scalar baseline':32s} {base:7.2f} s")
-    print(f"end to end: {base / total:.1f}x")
+    for how, total in totals.items():
+        print(f"end to end ({how}): {base / total:.1f}x")
+
+
+def _three_calls(stores: Path, repeat: int, daemon: bool) -> float:
+    """The best of ``repeat`` rounds of the three calls, each a process of its own; printed per call."""
+    rounds = [[_ttsc(*_eval_args(method, params, stores), daemon=daemon) for method, params in CALLS]
+              for _ in range(repeat)]
+    best = min(rounds, key=sum)
+    how = "with the daemon" if daemon else "each in its own process"
+    for (method, _), s in zip(CALLS, best):
+        print(f"ttsc eval {method:22s} {s:7.2f} s ({how})")
+    total = sum(best)
+    print(f"{'three ttsc eval processes':32s} {total:7.2f} s (best of {repeat}, {how})")
+    return total
 
 
 if __name__ == "__main__":

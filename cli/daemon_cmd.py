@@ -1,0 +1,98 @@
+"""`ttsc daemon start|stop|status`: a warm process that runs `eval`, `sweep`, `compare` and `trace`.
+
+Each of those commands, run as its own process, pays about half a second to import numpy and numba and
+load its kernel before any episode runs, and parses its stores' cached tables again. A daemon pays that
+once: while it runs, the `ttsc` script hands those commands to it over a Unix socket only the user can
+reach, with the caller's arguments, working directory, environment and terminal, and prints exactly what
+the command would print on its own. See ``cli/daemon_server.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import click
+
+from ttsc.cli import daemon_client as wire
+from ttsc.errors import TtscError
+
+
+@click.group("daemon")
+def command() -> None:
+    """Keep a warm process for `eval`, `sweep`, `compare` and `trace` (start, stop, status)."""
+
+
+@command.command("start")
+@click.option("--idle", type=click.FloatRange(min=0), default=3600.0, show_default=True,
+              help="exit after this many seconds without a command (0: never)")
+def start(idle: float) -> None:
+    """Start the daemon in the background (it stops itself when ttsc's code changes)."""
+    path = wire.socket_path()
+    running = wire.request("status", path)
+    if running is not None:
+        click.echo(f"a ttsc daemon is already running (pid {running['pid']})")
+        return
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise TtscError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    if not wire.private_dir(folder):
+        raise TtscError(f"{folder} must be a folder of yours that only you can enter (chmod 700 {folder}); "
+                        "set TMPDIR to put the daemon's socket elsewhere")
+    log = os.path.splitext(path)[0] + ".log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ttsc.cli.daemon_server", "--socket", path,
+                                 "--idle", repr(idle)], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True, cwd="/")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            with open(log, encoding="utf-8", errors="replace") as f:
+                raise TtscError(f"the ttsc daemon did not start:\n{f.read().strip()}")
+        with open(log, encoding="utf-8", errors="replace") as f:
+            if f.read().startswith("ready"):
+                click.echo(f"ttsc daemon started (pid {proc.pid}); `ttsc eval`, `sweep`, `compare` and `trace` "
+                           "now run in it; `ttsc daemon stop` ends it")
+                return
+        time.sleep(0.05)
+    proc.terminate()
+    raise TtscError("the ttsc daemon did not start within 120 s")
+
+
+@command.command("stop")
+def stop() -> None:
+    """Stop the daemon (a command it is running finishes first)."""
+    answer = wire.request("stop")
+    if answer is None:
+        click.echo("no ttsc daemon is running")
+        return
+    pid = answer["stopped"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and os.path.exists(wire.socket_path()) and _alive(pid):
+        time.sleep(0.02)
+    click.echo(f"ttsc daemon stopped (pid {pid})")
+
+
+@command.command("status")
+def status() -> None:
+    """Say whether a daemon is running; exit 1 if none."""
+    answer = wire.request("status")
+    if answer is None:
+        click.echo("no ttsc daemon is running")
+        raise SystemExit(1)
+    up = time.time() - answer["started"]
+    idle = f"{answer['idle']:g} s" if answer["idle"] else "never"
+    click.echo(f"ttsc daemon running: pid {answer['pid']}, up {up:.0f} s, {answer['served']} commands served, "
+               f"exits after idle {idle}; socket {answer['socket']}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,281 @@
+"""The server half of `ttsc daemon`: one warm process that runs `eval`, `sweep`, `compare` and `trace`.
+
+A fresh `ttsc eval` process spends longer importing numpy and numba and loading its kernel than the
+kernels take to run; this process pays that once. It serves one command at a time, in its main thread,
+exactly as `ttsc` would run it: the client's argv, working directory, environment and standard streams
+(received as file descriptors) are installed for the command and taken down after it. What it keeps
+between commands is what any process may cache — kernels keyed by the program's text, store tables keyed
+by the file's bytes — so a command's output and exit status are the same as without the daemon.
+
+It refuses (and the client runs the command itself) when ttsc's own code changed since it started, and
+it exits then, after ``--idle`` seconds without a command, on ``ttsc daemon stop`` and on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+from ttsc.cli import daemon_client as wire
+
+
+def code_stamp() -> tuple:
+    """Every source file of the installed ttsc, with its size and modification time."""
+    import ttsc
+
+    root = Path(ttsc.__file__).parent
+    folders = [root, *(Path(p) for name in ("cli", "dsl", "compiler", "runtime", "runtime.live", "grammars",
+                                             "strategies", "insight", "explorer")
+                       for p in __import__(f"ttsc.{name}", fromlist=["_"]).__path__)]
+    out = []
+    for folder in folders:
+        for p in sorted(folder.iterdir()):
+            if p.suffix in (".py", ".lark", ".tts"):
+                st = p.stat()
+                out.append((str(p), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _warm() -> None:
+    """Import what every served command needs, so the first one does not pay for it."""
+    import importlib
+
+    for module in ("ttsc.cli.main", "ttsc.compiler.engines", "ttsc.compiler.native_engine",
+                   "ttsc.runtime.store_cache", *(f"ttsc.cli.{name}_cmd" for name in wire.SERVED)):
+        importlib.import_module(module)
+    from ttsc.compiler.native_engine import _no_blas_probe
+
+    with _no_blas_probe():  # as a kernel's first load would: numba without SciPy's BLAS
+        importlib.import_module("numba")
+
+
+class Server:
+    def __init__(self, path: str, idle: float):
+        self.path, self.idle = path, idle
+        self.stamp = code_stamp()
+        self.started, self.served = time.time(), 0
+        self.last_command = time.monotonic()
+        self.listener: socket.socket | None = None
+        self._interrupting = threading.Lock()
+        self._running: object | None = None  # a token of the command running now
+        self._interrupt_sent = False
+        self.stopping = False
+
+    def bind(self) -> None:
+        folder = os.path.dirname(self.path)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not wire.private_dir(folder):
+            raise SystemExit(f"error: {folder} must be a folder of yours that only you can enter (mode 700)")
+        if wire.connect(self.path) is not None:
+            raise SystemExit(f"error: a ttsc daemon already listens on {self.path}")
+        try:
+            os.unlink(self.path)  # a socket left by a daemon that was killed
+        except FileNotFoundError:
+            pass
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(16)
+
+    def serve(self) -> None:
+        assert self.listener is not None
+        try:
+            while True:
+                if self.idle:  # time since the last command: a status request does not keep it alive
+                    left = self.last_command + self.idle - time.monotonic()
+                    if left <= 0:
+                        return
+                    self.listener.settimeout(left)
+                try:
+                    conn, _ = self.listener.accept()
+                except socket.timeout:
+                    return
+                except KeyboardInterrupt:
+                    if self._stray_interrupt():
+                        continue
+                    return
+                try:
+                    with conn:
+                        if not self._handle(conn):
+                            return
+                except KeyboardInterrupt:  # the client's Ctrl-C arriving as the command ended
+                    if not self._stray_interrupt():
+                        return
+                except Exception:  # a client that went away mid-request: it never stops the daemon
+                    pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+    def _stray_interrupt(self) -> bool:
+        with self._interrupting:
+            stray, self._interrupt_sent = self._interrupt_sent, False
+        return stray
+
+    def _handle(self, conn: socket.socket) -> bool:
+        """Serve one connection; False when the daemon should stop."""
+        conn.settimeout(30)
+        message, fds = wire.receive(conn, max_fds=3)
+        conn.settimeout(None)
+        if message is None:
+            return True
+        control = message.get("control")
+        if control is not None:
+            for fd in fds:
+                os.close(fd)
+            return self._control(conn, control)
+        try:
+            if len(fds) != 3:
+                wire.send(conn, {"refused": "the client's standard streams did not arrive"})
+                return True
+            if code_stamp() != self.stamp:  # ttsc was edited or reinstalled: this process runs old code
+                wire.send(conn, {"refused": "ttsc's code changed since the daemon started"})
+                return False
+            try:
+                os.chdir(message["cwd"])
+            except OSError as exc:
+                wire.send(conn, {"refused": f"cannot enter {message['cwd']}: {exc.strerror}"})
+                return True
+            wire.send(conn, {"accepted": True})
+            code = self._run(conn, message, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.served += 1
+        self.last_command = time.monotonic()
+        wire.send(conn, {"exit": code})
+        return not self.stopping
+
+    def _control(self, conn: socket.socket, control: str) -> bool:
+        if control == "status":
+            wire.send(conn, {"pid": os.getpid(), "started": self.started, "served": self.served,
+                             "socket": self.path, "idle": self.idle})
+            return True
+        if control == "stop":
+            wire.send(conn, {"stopped": os.getpid()})
+            return False
+        wire.send(conn, {"error": f"unknown control request {control!r}"})
+        return True
+
+    def _run(self, conn: socket.socket, message: dict, fds: list[int]) -> int:
+        """Run the command with the client's streams, environment and argv; its exit status."""
+        from ttsc.cli.main import cli
+
+        saved_fds = [os.dup(n) for n in (0, 1, 2)]
+        saved_streams = sys.stdin, sys.stdout, sys.stderr
+        saved_env = dict(os.environ)
+        for fd, n in zip(fds, (0, 1, 2)):
+            os.dup2(fd, n)
+        os.environ.clear()
+        os.environ.update(message["env"])
+        sys.stdin, sys.stdout, sys.stderr = (_stream(n, enc) for n, enc in zip((0, 1, 2), message["encodings"]))
+        token = self._running = object()
+        watcher = threading.Thread(target=self._watch, args=(conn, token), daemon=True)
+        watcher.start()
+        try:
+            with warnings.catch_warnings():  # a fresh warnings registry: each command warns as if it were alone
+                try:
+                    cli.main(args=message["argv"], prog_name="ttsc", standalone_mode=True)
+                    code = 0
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                    if exc.code is not None and not isinstance(exc.code, int):
+                        print(exc.code, file=sys.stderr)
+                except KeyboardInterrupt:
+                    print("interrupted", file=sys.stderr)
+                    code = 130
+                except Terminated:
+                    print("interrupted: the ttsc daemon was stopped", file=sys.stderr)
+                    code, self.stopping = 143, True
+                except BaseException:  # what a Python traceback would have shown in the client's process
+                    traceback.print_exc()
+                    code = 1
+        finally:
+            with self._interrupting:
+                self._running = None
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            for fd, n in zip(saved_fds, (0, 1, 2)):
+                os.dup2(fd, n)
+                os.close(fd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        return code
+
+    def _watch(self, conn: socket.socket, token: object) -> None:
+        """Interrupt the command ``token`` when its client sends a Ctrl-C or goes away."""
+        try:
+            gone = not conn.recv(1)
+        except OSError:
+            gone = True
+        with self._interrupting:
+            if self._running is token:
+                if gone:  # killed: what the command would still print has no process to belong to
+                    null = os.open(os.devnull, os.O_WRONLY)
+                    for n in (1, 2):
+                        os.dup2(null, n)
+                    os.close(null)
+                self._interrupt_sent = True
+                import _thread
+
+                _thread.interrupt_main()
+
+
+def _stream(fd: int, encoding: list) -> io.TextIOWrapper:
+    enc, errors = encoding if encoding else (None, None)
+    mode = "r" if fd == 0 else "w"
+    try:
+        tty = os.isatty(fd)
+    except OSError:
+        tty = False
+    return open(fd, mode, encoding=enc or "utf-8", errors=errors or ("backslashreplace" if fd == 2 else "strict"),
+                closefd=False, buffering=1 if tty or fd == 2 else -1)
+
+
+class Terminated(BaseException):
+    """SIGTERM: unwinds a running command (its client sees exit 143) and serve(), which removes the socket."""
+
+
+def _terminate(*_) -> None:
+    raise Terminated
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="ttsc daemon (server)")
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--idle", type=float, default=3600.0)
+    args = ap.parse_args(argv)
+    server = Server(args.socket, args.idle)
+    server.bind()
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _warm()
+    print(f"ready {os.getpid()}", flush=True)
+    try:
+        server.serve()
+    except Terminated:
+        pass
+
+
+if __name__ == "__main__":
+    main()
