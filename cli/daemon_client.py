@@ -75,26 +75,34 @@ def send(conn: socket.socket, message: dict, fds: list[int] | None = None) -> No
 
 
 def receive(conn: socket.socket, max_fds: int = 0) -> tuple[dict | None, list[int]]:
-    """One message (None when the peer closed first) and the descriptors that came with it."""
+    """One message (None when the peer closed first) and the descriptors that came with it. Reads exactly
+    its bytes: the next message may already be waiting behind it."""
     fds: list[int] = []
+    header = _read(conn, _HEADER.size, fds, max_fds)
+    body = _read(conn, _HEADER.unpack(header)[0], fds, 0) if header is not None else None
+    if body is None:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    return json.loads(body), fds
+
+
+def _read(conn: socket.socket, size: int, fds: list[int], max_fds: int) -> bytes | None:
     buf = b""
-    while len(buf) < _HEADER.size or len(buf) < _HEADER.size + _HEADER.unpack_from(buf)[0]:
-        if max_fds and not buf:
-            chunk, ancdata, _, _ = conn.recvmsg(1 << 16, socket.CMSG_SPACE(max_fds * array.array("i").itemsize))
+    while len(buf) < size:
+        if max_fds and not buf:  # the descriptors travel with the message's first byte
+            chunk, ancdata, _, _ = conn.recvmsg(size, socket.CMSG_SPACE(max_fds * array.array("i").itemsize))
             for level, kind, data in ancdata:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     got = array.array("i")
                     got.frombytes(data[:len(data) - len(data) % got.itemsize])
                     fds += list(got)
         else:
-            chunk = conn.recv(1 << 16)
+            chunk = conn.recv(size - len(buf))
         if not chunk:
-            for fd in fds:
-                os.close(fd)
-            return None, []
+            return None
         buf += chunk
-    (size,) = _HEADER.unpack_from(buf)
-    return json.loads(buf[_HEADER.size:_HEADER.size + size]), fds
+    return buf
 
 
 def request(control: str, path: str | None = None) -> dict | None:

@@ -45,7 +45,8 @@ def start(idle: float) -> None:
                         "set TMPDIR to put the daemon's socket elsewhere")
     log = os.path.splitext(path)[0] + ".log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ttsc.cli.daemon_server", "--socket", path,
+        # -P: no working folder on the import path (the daemon enters each client's)
+        proc = subprocess.Popen([sys.executable, "-P", "-m", "ttsc.cli.daemon_server", "--socket", path,
                                  "--idle", repr(idle)], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True, cwd="/")
     deadline = time.monotonic() + 120

@@ -14,6 +14,7 @@ it exits then, after ``--idle`` seconds without a command, on ``ttsc daemon stop
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import signal
@@ -104,8 +105,12 @@ class Server:
                     return
                 try:
                     with conn:
-                        if not self._handle(conn):
-                            return
+                        try:
+                            if not self._handle(conn):
+                                return
+                        finally:  # wakes the command's watcher thread, blocked reading this connection
+                            with contextlib.suppress(OSError):
+                                conn.shutdown(socket.SHUT_RDWR)
                 except KeyboardInterrupt:  # the client's Ctrl-C arriving as the command ended
                     if not self._stray_interrupt():
                         return
@@ -157,6 +162,7 @@ class Server:
         finally:
             for fd in fds:
                 os.close(fd)
+            os.chdir("/")  # holds no client's folder between commands
         self.served += 1
         self.last_command = time.monotonic()
         wire.send(conn, {"exit": code})
@@ -269,12 +275,17 @@ def main(argv: list[str] | None = None) -> None:
     server.bind()
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # `kill -USR1`: stacks to the log
     _warm()
     print(f"ready {os.getpid()}", flush=True)
     try:
         server.serve()
     except Terminated:
         pass
+    with contextlib.suppress(OSError):  # a clean exit leaves nothing behind (a crash leaves its log)
+        os.unlink(os.path.splitext(args.socket)[0] + ".log")
 
 
 if __name__ == "__main__":

@@ -30,12 +30,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def ttsc(*args: str, env: dict | None = None, cwd: Path | None = None, daemon: bool = True,
-         stdin: str = "") -> subprocess.CompletedProcess:
+         stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(env or _env())
     if not daemon:
         env["TTSC_DAEMON"] = "0"
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env, cwd=cwd, input=stdin,
-                          timeout=300)
+                          timeout=timeout)
 
 
 def served() -> int:
@@ -97,6 +97,30 @@ def test_served_commands_print_and_exit_as_in_their_own_process(daemon, tmp_path
         assert _masked(there.stderr) == _masked(alone.stderr), args
     assert served() == before + len(cases)  # every one ran in the daemon
     assert "error[E0201]: unknown name `kk`" in ttsc("eval", "bad.tts", cwd=tmp_path).stderr
+
+
+def test_messages_queued_back_to_back_are_read_one_at_a_time():
+    """A command that ends at once sends its exit status right behind `accepted`: reading the first
+    message must leave the second for the next read (the client waited forever when it did not)."""
+    import socket
+
+    from ttsc.cli import daemon_client as wire
+
+    a, b = socket.socketpair()
+    with a, b:
+        wire.send(a, {"accepted": True}, [1])
+        wire.send(a, {"exit": 2})
+        first, fds = wire.receive(b, max_fds=3)
+        assert first == {"accepted": True} and len(fds) == 1
+        os.close(fds[0])
+        assert wire.receive(b) == ({"exit": 2}, [])
+        a.close()
+        assert wire.receive(b) == (None, [])
+
+
+def test_commands_that_end_at_once_are_answered(daemon):
+    for _ in range(25):
+        assert ttsc("eval", "sc", "--bogus", timeout=30).returncode == 2
 
 
 def test_the_client_environment_and_working_directory_reach_the_command(daemon, tmp_path):
