@@ -194,28 +194,41 @@ def progress_line(p) -> str:
             + (f"  {p.tokens:,} tok" if p.tokens else ""))
 
 
+PLAIN_EVERY = 60.0  # seconds between progress lines when stderr is not a terminal (a log file, CI)
+
+
 class _progress:
-    """A rich live line: tried / valid / improved, best so far, candidates per minute."""
+    """A rich live line on a terminal: tried / valid / improved, best so far, candidates per minute; the
+    same line every PLAIN_EVERY seconds otherwise, so a search run under nohup or in CI shows it is alive."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
 
     def __enter__(self):
         import sys
-
-        from rich.console import Console
-        from rich.live import Live
+        import time
 
         self.live = None
-        if not self.quiet:
-            self.live = Live("", console=Console(stderr=True), refresh_per_second=2,
-                             transient=not sys.stderr.isatty())
+        self.plain = not self.quiet and not sys.stderr.isatty()
+        self.last = time.monotonic()
+        if not self.quiet and not self.plain:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live("", console=Console(stderr=True), refresh_per_second=2)
             self.live.__enter__()
         return self.show
 
     def show(self, p) -> None:
         if self.live is not None:
             self.live.update(progress_line(p))
+        elif self.plain:
+            import time
+
+            now = time.monotonic()
+            if now - self.last >= PLAIN_EVERY:
+                self.last = now
+                click.echo(progress_line(p), err=True)
 
     def __exit__(self, *exc):
         if self.live is not None:

@@ -197,3 +197,20 @@ def test_an_interrupted_held_out_evaluation_is_not_reported_as_a_finished_leg(tm
     assert stopped["reason"] == "interrupted" and stopped["search_ended_by"] == "budget-candidates"
     assert "held-out" in stopped["during"] and len(calls) == 2  # the outputs were then written after all
     assert front_end((tmp_path / "h" / "best.tts").read_text()).valid and not (tmp_path / "h" / "holdout.md").exists()
+
+
+def test_without_a_terminal_the_progress_line_is_printed_now_and_then(tmp_path, monkeypatch):
+    """Under nohup or in CI there is no live line to redraw: the same line goes to stderr every so often."""
+    from click.testing import CliRunner
+
+    from ttsc.cli import explore_cmd
+    from ttsc.cli.main import cli
+
+    args = ["explore", "--search", STORE, "--budget-candidates", "3", "--workers", "1", "--search-seeds", "2"]
+    monkeypatch.setattr(explore_cmd, "PLAIN_EVERY", 0.0)
+    out = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
+    assert out.exit_code == 0, out.output
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("tried ")]
+    assert lines and all("valid" in ln and "/min" in ln for ln in lines)
+    quiet = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b"), "-q"])
+    assert quiet.exit_code == 0 and not [ln for ln in quiet.stderr.splitlines() if ln.startswith("tried ")]
