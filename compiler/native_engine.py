@@ -182,16 +182,27 @@ def _run_episodes(kernel, args: tuple, episodes: int) -> None:
     result is the same for any number of threads.
     """
     n = threads()
-    if n == 1 or episodes < PARALLEL_FROM:
+    if episodes < PARALLEL_FROM:
         kernel(*args, 0, episodes)
+        return
+    blocks = 4 * n  # a few blocks per thread even out episodes of unequal length (and Ctrl-C is heard
+    bounds = [episodes * i // blocks for i in range(blocks + 1)]  # between blocks)
+    spans = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    if n == 1:
+        for a, b in spans:
+            kernel(*args, a, b)
         return
     pool = _pools.get(n)
     if pool is None:
         pool = _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ttsc-kernel")
-    blocks = 4 * n  # a few blocks per thread even out episodes of unequal length
-    bounds = [episodes * i // blocks for i in range(blocks + 1)]
-    for f in [pool.submit(kernel, *args, a, b) for a, b in zip(bounds, bounds[1:]) if b > a]:
-        f.result()
+    futures = [pool.submit(kernel, *args, a, b) for a, b in spans]
+    try:
+        for f in futures:
+            f.result()
+    except BaseException:  # interrupted: blocks not started yet are dropped, not left to run after it
+        for f in futures:
+            f.cancel()
+        raise
 
 
 def _has_machine_code(module: types.ModuleType) -> bool:

@@ -185,3 +185,33 @@ def test_limits_fixed_by_parameters_are_checked_by_every_engine_even_unbound(eng
     checked = check(parse_source(src), src)
     with pytest.raises(TtscError, match="window `h` holds 0 values"):
         run(checked, {"k": 0}, load_store(synthetic_store_path()), range(2), engine)
+
+
+def test_an_interrupted_run_leaves_no_blocks_running_after_it(monkeypatch):
+    """Ctrl-C during a large run: the blocks not started yet are dropped, so a later run (in a daemon, the
+    next command) does not queue behind the rest of the interrupted one."""
+    import threading
+    import time as _time
+
+    from ttsc.compiler import native_engine
+
+    monkeypatch.setattr(native_engine, "threads", lambda: 2)
+    calls, lock = [], threading.Lock()
+
+    def kernel(a, b):
+        with lock:
+            calls.append(a)
+            first = len(calls) == 1
+        if first:
+            raise KeyboardInterrupt
+        _time.sleep(0.2)
+
+    with pytest.raises(KeyboardInterrupt):
+        native_engine._run_episodes(kernel, (), native_engine.PARALLEL_FROM * 8)
+    _time.sleep(1.0)
+    assert len(calls) <= 3  # of 8 blocks: the failing one and what the other thread had already begun
+    one = []
+    monkeypatch.setattr(native_engine, "threads", lambda: 1)
+    native_engine._run_episodes(lambda a, b: one.append((a, b)), (), native_engine.PARALLEL_FROM * 2)
+    assert one[0][0] == 0 and one[-1][1] == native_engine.PARALLEL_FROM * 2 and len(one) == 4  # blocks in order
+    assert all(x[1] == y[0] for x, y in zip(one, one[1:]))
