@@ -28,6 +28,9 @@ class _Group(click.Group):
         return None if module is None else importlib.import_module(f"ttsc.cli.{module}").command
 
     def invoke(self, ctx):
+        for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show `Δ` or `│` gets `?`, not a traceback
+            if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors="replace")
         try:
             return super().invoke(ctx)
         except TtscError as exc:

@@ -336,3 +336,16 @@ def test_trace_names_the_store_without_a_signal_like_eval(tmp_path) -> None:
     checked = _program("strategy lc\nopen 2\nadvance active\nstop majority(active where last_conf > 0.5)\n")
     with pytest.raises(TtscError, match="but the store mem/q does not provide it"):
         record(checked, {}, load_store(store).questions[0], 0, env="mem/q")
+
+
+@pytest.mark.parametrize("command", [["trace", "cmc", "--question", "0"], ["compare", "cmc", "sc", "--seeds", "2"],
+                                     ["eval", "cmc", "--seeds", "2"]])
+def test_a_terminal_without_unicode_gets_question_marks_not_a_traceback(command):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1", "TTSC_DAEMON": "0"}  # (click makes "ascii" UTF-8)
+    r = subprocess.run([sys.executable, "-m", "ttsc.cli.main", *command], capture_output=True, env=env, timeout=300)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
+    assert command[0] != "trace" or b"?=16" in r.stdout  # the trace's `Δ=16`
