@@ -48,7 +48,9 @@ def _ttsc(*args: str, daemon: bool = False) -> float:
     command = _command()
     start = time.perf_counter()
     env = _USER_ENV if daemon else {**_USER_ENV, "TTSC_DAEMON": "0"}
-    subprocess.run([*command, *args], check=True, stdout=subprocess.DEVNULL, env=env)
+    r = subprocess.run([*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    if r.returncode not in (0, 1):  # 1: fmt --check saying what it would change
+        raise SystemExit(f"ttsc {' '.join(args)} failed (exit {r.returncode}):\n{r.stderr}")
     return time.perf_counter() - start
 
 

@@ -122,12 +122,21 @@ def request(control: str, path: str | None = None) -> dict | None:
 def run(argv: list[str]) -> int | None:
     """Run ``ttsc ARGV`` in the daemon and return its exit status; None if no daemon took it (nothing has
     been printed then, so the caller runs the command itself)."""
+    try:
+        for fd in (0, 1, 2):  # a closed one would be taken by the socket below, and sent as the stream
+            os.fstat(fd)
+    except OSError:
+        return None
     conn = connect()
     if conn is None:
         return None
     with conn:
         try:
-            message = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ),
+            umask = os.umask(0o022)
+            os.umask(umask)
+            message = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask,
+                       "nice": os.getpriority(os.PRIO_PROCESS, 0),
+                       "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
                        "encodings": [_encoding(s) for s in (sys.stdin, sys.stdout, sys.stderr)]}
             send(conn, message, [0, 1, 2])
             answer, _ = receive(conn)
@@ -137,6 +146,9 @@ def run(argv: list[str]) -> int | None:
             sys.stderr.write("interrupted\n")
             return 130
         if answer is None or "accepted" not in answer:
+            if answer is not None and answer.get("refused") == "stale":
+                sys.stderr.write("note: the ttsc daemon stopped: ttsc's code changed since it started "
+                                 "(`ttsc daemon start` starts one with the new code)\n")
             return None
         return _wait(conn)
 

@@ -66,14 +66,15 @@ def start(idle: float) -> None:
 
 @command.command("stop")
 def stop() -> None:
-    """Stop the daemon (a command it is running finishes first)."""
+    """Stop the daemon; a command it is running ends as on SIGTERM (its client exits with status 143)."""
     answer = wire.request("stop")
     if answer is None:
         click.echo("no ttsc daemon is running")
         return
     pid = answer["stopped"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and os.path.exists(wire.socket_path()) and _alive(pid):
+    path = wire.socket_path()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and os.path.exists(path) and _alive(pid):  # it removes its socket
         time.sleep(0.02)
     click.echo(f"ttsc daemon stopped (pid {pid})")
 
@@ -86,9 +87,10 @@ def status() -> None:
         click.echo("no ttsc daemon is running")
         raise SystemExit(1)
     up = time.time() - answer["started"]
-    idle = f"{answer['idle']:g} s" if answer["idle"] else "never"
-    click.echo(f"ttsc daemon running: pid {answer['pid']}, up {up:.0f} s, {answer['served']} commands served, "
-               f"exits after idle {idle}; socket {answer['socket']}")
+    idle = f"exits after {answer['idle']:g} s without a command" if answer["idle"] else "never exits on its own"
+    busy = "" if answer.get("busy") is None else f"; running a command for {answer['busy']:.0f} s"
+    click.echo(f"ttsc daemon running: pid {answer['pid']}, up {up:.0f} s, {answer['served']} commands served"
+               f"{busy}; {idle}; socket {answer['socket']}")
 
 
 def _alive(pid: int) -> bool:

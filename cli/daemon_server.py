@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import io
 import os
+import queue
 import signal
 import socket
 import sys
@@ -60,13 +61,19 @@ def _warm() -> None:
 
 
 class Server:
+    """A listener thread answers every connection at once: ``status`` and ``stop``, and a command either
+    handed to the main thread (which runs one at a time) or, while one runs, refused as busy, so the
+    client runs it in its own process, side by side, as it would without a daemon."""
+
     def __init__(self, path: str, idle: float):
         self.path, self.idle = path, idle
         self.stamp = code_stamp()
         self.started, self.served = time.time(), 0
         self.last_command = time.monotonic()
         self.listener: socket.socket | None = None
-        self._interrupting = threading.Lock()
+        self._lock = threading.Lock()
+        self._commands: queue.Queue = queue.Queue()
+        self._busy_since: float | None = None  # while a command is handed over or running
         self._running: object | None = None  # a token of the command running now
         self._interrupt_sent = False
         self.stopping = False
@@ -87,17 +94,19 @@ class Server:
         self.listener.listen(16)
 
     def serve(self) -> None:
+        """Run the commands the listener hands over until stopped, stale or idle."""
         assert self.listener is not None
+        threading.Thread(target=self._listen, args=(self.listener,), daemon=True).start()
         try:
-            while True:
+            while not self.stopping:
+                left = None
                 if self.idle:  # time since the last command: a status request does not keep it alive
                     left = self.last_command + self.idle - time.monotonic()
                     if left <= 0:
                         return
-                    self.listener.settimeout(left)
                 try:
-                    conn, _ = self.listener.accept()
-                except socket.timeout:
+                    conn, message, fds = self._commands.get(timeout=left)
+                except queue.Empty:
                     return
                 except KeyboardInterrupt:
                     if self._stray_interrupt():
@@ -106,8 +115,7 @@ class Server:
                 try:
                     with conn:
                         try:
-                            if not self._handle(conn):
-                                return
+                            self._command(conn, message, fds)
                         finally:  # wakes the command's watcher thread, blocked reading this connection
                             with contextlib.suppress(OSError):
                                 conn.shutdown(socket.SHUT_RDWR)
@@ -116,6 +124,9 @@ class Server:
                         return
                 except Exception:  # a client that went away mid-request: it never stops the daemon
                     pass
+                finally:
+                    with self._lock:
+                        self._busy_since = None
         finally:
             self.close()
 
@@ -129,34 +140,75 @@ class Server:
                 pass
 
     def _stray_interrupt(self) -> bool:
-        with self._interrupting:
+        with self._lock:
             stray, self._interrupt_sent = self._interrupt_sent, False
         return stray
 
-    def _handle(self, conn: socket.socket) -> bool:
-        """Serve one connection; False when the daemon should stop."""
+    # ---- the listener thread ----------------------------------------------------------------------
+
+    def _listen(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the daemon is stopping
+                return
+            try:
+                self._dispatch(conn)
+            except Exception:  # a client that went away mid-request
+                conn.close()
+
+    def _dispatch(self, conn: socket.socket) -> None:
         conn.settimeout(30)
         message, fds = wire.receive(conn, max_fds=3)
         conn.settimeout(None)
-        if message is None:
-            return True
-        control = message.get("control")
-        if control is not None:
+        control = None if message is None else message.get("control")
+        if message is None or control is not None or len(fds) != 3:
             for fd in fds:
                 os.close(fd)
-            return self._control(conn, control)
+            with conn:
+                if control is not None:
+                    self._control(conn, control)
+                elif message is not None:
+                    wire.send(conn, {"refused": "the client's standard streams did not arrive"})
+            return
+        why = _differs(message)
+        with self._lock:
+            if why is None and (self._busy_since is not None or self.stopping):
+                why = "busy"  # the client runs it in its own process, beside the running one
+            if why is None:
+                self._busy_since = time.monotonic()
+                self._commands.put((conn, message, fds))
+                return
+        for fd in fds:
+            os.close(fd)
+        with conn:
+            wire.send(conn, {"refused": why})
+
+    def _control(self, conn: socket.socket, control: str) -> None:
+        if control == "status":
+            with self._lock:
+                busy = None if self._busy_since is None else time.monotonic() - self._busy_since
+            wire.send(conn, {"pid": os.getpid(), "started": self.started, "served": self.served,
+                             "socket": self.path, "idle": self.idle, "busy": busy})
+        elif control == "stop":
+            wire.send(conn, {"stopped": os.getpid()})
+            os.kill(os.getpid(), signal.SIGTERM)  # as SIGTERM: ends a running command (exit 143) and the daemon
+        else:
+            wire.send(conn, {"error": f"unknown control request {control!r}"})
+
+    # ---- the main thread --------------------------------------------------------------------------
+
+    def _command(self, conn: socket.socket, message: dict, fds: list[int]) -> None:
         try:
-            if len(fds) != 3:
-                wire.send(conn, {"refused": "the client's standard streams did not arrive"})
-                return True
             if code_stamp() != self.stamp:  # ttsc was edited or reinstalled: this process runs old code
-                wire.send(conn, {"refused": "ttsc's code changed since the daemon started"})
-                return False
+                wire.send(conn, {"refused": "stale"})
+                self.stopping = True
+                return
             try:
                 os.chdir(message["cwd"])
             except OSError as exc:
                 wire.send(conn, {"refused": f"cannot enter {message['cwd']}: {exc.strerror}"})
-                return True
+                return
             wire.send(conn, {"accepted": True})
             code = self._run(conn, message, fds)
         finally:
@@ -166,18 +218,6 @@ class Server:
         self.served += 1
         self.last_command = time.monotonic()
         wire.send(conn, {"exit": code})
-        return not self.stopping
-
-    def _control(self, conn: socket.socket, control: str) -> bool:
-        if control == "status":
-            wire.send(conn, {"pid": os.getpid(), "started": self.started, "served": self.served,
-                             "socket": self.path, "idle": self.idle})
-            return True
-        if control == "stop":
-            wire.send(conn, {"stopped": os.getpid()})
-            return False
-        wire.send(conn, {"error": f"unknown control request {control!r}"})
-        return True
 
     def _run(self, conn: socket.socket, message: dict, fds: list[int]) -> int:
         """Run the command with the client's streams, environment and argv; its exit status."""
@@ -186,6 +226,7 @@ class Server:
         saved_fds = [os.dup(n) for n in (0, 1, 2)]
         saved_streams = sys.stdin, sys.stdout, sys.stderr
         saved_env = dict(os.environ)
+        saved_umask = os.umask(int(message.get("umask", 0o022)))  # files the command writes: the client's mode
         for fd, n in zip(fds, (0, 1, 2)):
             os.dup2(fd, n)
         os.environ.clear()
@@ -213,7 +254,7 @@ class Server:
                     traceback.print_exc()
                     code = 1
         finally:
-            with self._interrupting:
+            with self._lock:
                 self._running = None
             for stream in (sys.stdout, sys.stderr):
                 try:
@@ -226,6 +267,7 @@ class Server:
                 os.close(fd)
             os.environ.clear()
             os.environ.update(saved_env)
+            os.umask(saved_umask)
         return code
 
     def _watch(self, conn: socket.socket, token: object) -> None:
@@ -234,7 +276,7 @@ class Server:
             gone = not conn.recv(1)
         except OSError:
             gone = True
-        with self._interrupting:
+        with self._lock:
             if self._running is token:
                 if gone:  # killed: what the command would still print has no process to belong to
                     null = os.open(os.devnull, os.O_WRONLY)
@@ -245,6 +287,17 @@ class Server:
                 import _thread
 
                 _thread.interrupt_main()
+
+
+def _differs(message: dict) -> str | None:
+    """Why the client's process must run the command itself: a scheduling priority or a CPU set unlike the
+    daemon's (it cannot take them on for one command); None when the daemon may."""
+    if message.get("nice") is not None and message["nice"] != os.getpriority(os.PRIO_PROCESS, 0):
+        return "another scheduling priority (nice)"
+    if message.get("cpus") is not None and hasattr(os, "sched_getaffinity") \
+            and sorted(message["cpus"]) != sorted(os.sched_getaffinity(0)):
+        return "another CPU affinity"
+    return None
 
 
 def _stream(fd: int, encoding: list) -> io.TextIOWrapper:

@@ -1,7 +1,7 @@
 """The `ttsc` console script: a command a running `ttsc daemon` serves runs there; any other runs here.
 
 Only the standard library is imported before that choice, so a served command costs its process no
-more than starting Python. ``TTSC_DAEMON=0`` runs every command in its own process.
+more than starting Python. ``TTSC_DAEMON=0`` (or ``false``, ``no``, ``off``) runs every command in its own process.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ SERVED = frozenset({"eval", "sweep", "compare", "trace"})
 
 def main() -> None:
     argv = sys.argv[1:]
-    if argv and argv[0] in SERVED and os.environ.get("TTSC_DAEMON", "").strip() != "0":
+    off = os.environ.get("TTSC_DAEMON", "").strip().lower() in ("0", "false", "no", "off")
+    if argv and argv[0] in SERVED and not off:
         from ttsc.cli import daemon_client
 
         code = daemon_client.run(argv)

@@ -24,9 +24,8 @@ pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="needs the installed
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, **extra}
-    env.pop("TTSC_DAEMON", None)
-    return env
+    env = {k: v for k, v in os.environ.items() if k != "TTSC_DAEMON"}
+    return {**env, **extra}
 
 
 def ttsc(*args: str, env: dict | None = None, cwd: Path | None = None, daemon: bool = True,
@@ -181,6 +180,43 @@ def test_a_killed_client_stops_its_command_not_the_daemon(daemon):
     assert ttsc("eval", "sc", "--seeds", "2", "-q").returncode == 0
 
 
+def test_a_command_while_one_runs_runs_beside_it_in_its_own_process(daemon):
+    before = served()
+    proc = _slow_eval()
+    _wait_until_running()
+    status = ttsc("daemon", "status", timeout=10)  # answered at once, saying what it does
+    assert status.returncode == 0 and "running a command for" in status.stdout
+    quick = ttsc("eval", "sc", "--seeds", "2", "--format", "csv", "-q", timeout=60)
+    assert quick.returncode == 0 and quick.stdout.startswith("strategy,env,")
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert served() == before + 1  # only the slow one ran in the daemon
+
+
+def test_settings_of_the_client_process(daemon, tmp_path):
+    """Files are written with the client's umask; a client with another priority runs in its own process;
+    a closed stdout is not replaced by the daemon's socket; TTSC_DAEMON=false keeps the command here."""
+    before = served()
+    r = subprocess.run([str(SCRIPT), "eval", "sc", "--seeds", "2", "-q", "--traces", "tr"], cwd=tmp_path,
+                       env=_env(), capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.umask(0o077))
+    assert r.returncode == 0, r.stderr
+    files = list((tmp_path / "tr").glob("*.jsonl"))
+    assert files and all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    assert (tmp_path / "tr").stat().st_mode & 0o777 == 0o700
+    assert served() == before + 1
+    niced = subprocess.run([str(SCRIPT), "eval", "sc", "--seeds", "2", "-q", "--format", "csv"], env=_env(),
+                           capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.nice(3))
+    assert niced.returncode == 0 and niced.stdout.startswith("strategy,env,")
+    closed = subprocess.run(["bash", "-c", f"'{SCRIPT}' eval sc --seeds 2 -q >&-"], env=_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert closed.returncode != 130 and "interrupted" not in closed.stderr
+    alone = subprocess.run(["bash", "-c", f"'{SCRIPT}' eval sc --seeds 2 -q >&-"], capture_output=True, text=True,
+                           env=_env(TTSC_DAEMON="0"), timeout=120)
+    assert (closed.returncode, closed.stderr) == (alone.returncode, alone.stderr)
+    assert ttsc("eval", "sc", "--seeds", "2", "-q", env=_env(TTSC_DAEMON="false")).returncode == 0
+    assert served() == before + 1
+
+
 def test_a_second_start_says_one_is_running(daemon):
     again = ttsc("daemon", "start")
     assert again.returncode == 0 and "already running" in again.stdout
@@ -215,6 +251,7 @@ def test_stale_code_is_refused_and_the_command_runs_in_its_own_process(tmp_path)
         os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # as an edit or reinstall would
         out = ttsc("eval", "sc", "--seeds", "2", "--format", "csv", "-q", env=env)
         assert out.returncode == 0 and out.stdout.startswith("strategy,env,")
+        assert "note: the ttsc daemon stopped: ttsc's code changed" in out.stderr
     finally:
         os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
     deadline = time.monotonic() + 30
@@ -222,6 +259,19 @@ def test_stale_code_is_refused_and_the_command_runs_in_its_own_process(tmp_path)
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert "no ttsc daemon is running" in _status(env).stdout
+
+
+def test_stop_ends_a_running_command_as_sigterm_would(tmp_path):
+    env = _own(tmp_path)
+    assert ttsc("daemon", "start", env=env).returncode == 0
+    proc = subprocess.Popen([str(SCRIPT), "eval", "sc", "--engine", "interpret", "--seeds", "100000", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _wait_until_running()
+    stop = ttsc("daemon", "stop", env=env, timeout=60)
+    assert stop.returncode == 0 and "ttsc daemon stopped" in stop.stdout
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "interrupted: the ttsc daemon was stopped" in err
+    assert _status(env).returncode == 1
 
 
 def test_sigterm_and_idle_stop_the_daemon_and_remove_its_socket(tmp_path):
