@@ -32,9 +32,12 @@ def start(idle: float) -> None:
     """Start the daemon in the background (it stops itself when ttsc's code changes)."""
     path = wire.socket_path()
     running = wire.request("status", path)
-    if running is not None:
+    if running is not None and not running.get("stale"):
         click.echo(f"a ttsc daemon is already running (pid {running['pid']})")
         return
+    if running is not None:  # it runs older code: it would only refuse every command and stop
+        _stop(running["pid"])
+        click.echo(f"stopped the ttsc daemon running older code (pid {running['pid']})")
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -71,12 +74,20 @@ def stop() -> None:
     if answer is None:
         click.echo("no ttsc daemon is running")
         return
-    pid = answer["stopped"]
+    _wait_gone(answer["stopped"])
+    click.echo(f"ttsc daemon stopped (pid {answer['stopped']})")
+
+
+def _stop(pid: int) -> None:
+    wire.request("stop")
+    _wait_gone(pid)
+
+
+def _wait_gone(pid: int) -> None:
     path = wire.socket_path()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and os.path.exists(path) and _alive(pid):  # it removes its socket
         time.sleep(0.02)
-    click.echo(f"ttsc daemon stopped (pid {pid})")
 
 
 @command.command("status")
@@ -89,6 +100,8 @@ def status() -> None:
     up = time.time() - answer["started"]
     idle = f"exits after {answer['idle']:g} s without a command" if answer["idle"] else "never exits on its own"
     busy = "" if answer.get("busy") is None else f"; running a command for {answer['busy']:.0f} s"
+    if answer.get("stale"):
+        busy += "; it runs older code than is installed now and stops at the next command"
     click.echo(f"ttsc daemon running: pid {answer['pid']}, up {up:.0f} s, {answer['served']} commands served"
                f"{busy}; {idle}; socket {answer['socket']}")
 

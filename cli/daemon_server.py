@@ -1,14 +1,16 @@
 """The server half of `ttsc daemon`: one warm process that runs `eval`, `sweep`, `compare` and `trace`.
 
 A fresh `ttsc eval` process spends longer importing numpy and numba and loading its kernel than the
-kernels take to run; this process pays that once. It serves one command at a time, in its main thread,
-exactly as `ttsc` would run it: the client's argv, working directory, environment and standard streams
-(received as file descriptors) are installed for the command and taken down after it. What it keeps
-between commands is what any process may cache — kernels keyed by the program's text, store tables keyed
-by the file's bytes — so a command's output and exit status are the same as without the daemon.
+kernels take to run; this process pays that once. It runs one command at a time, in its main thread,
+exactly as `ttsc` would run it: the client's argv, working directory, environment, umask and standard
+streams (received as file descriptors) are installed for the command and taken down after it. What it
+keeps between commands is what any process may cache — kernels keyed by the program's text, store tables
+keyed by the file's bytes — so a command's output and exit status are the same as without the daemon.
 
-It refuses (and the client runs the command itself) when ttsc's own code changed since it started, and
-it exits then, after ``--idle`` seconds without a command, on ``ttsc daemon stop`` and on SIGTERM.
+A listener thread answers every connection at once. It refuses a command (the client then runs it in its
+own process) while another runs, or when the client's priority or CPU affinity differ from the daemon's;
+the main thread refuses one when ttsc's own code changed since the daemon started, and exits then, after
+``--idle`` seconds without a command, on ``ttsc daemon stop`` and on SIGTERM.
 """
 
 from __future__ import annotations
@@ -189,7 +191,8 @@ class Server:
             with self._lock:
                 busy = None if self._busy_since is None else time.monotonic() - self._busy_since
             wire.send(conn, {"pid": os.getpid(), "started": self.started, "served": self.served,
-                             "socket": self.path, "idle": self.idle, "busy": busy})
+                             "socket": self.path, "idle": self.idle, "busy": busy,
+                             "stale": code_stamp() != self.stamp})
         elif control == "stop":
             wire.send(conn, {"stopped": os.getpid()})
             os.kill(os.getpid(), signal.SIGTERM)  # as SIGTERM: ends a running command (exit 143) and the daemon

@@ -249,16 +249,22 @@ def test_stale_code_is_refused_and_the_command_runs_in_its_own_process(tmp_path)
     st = module.stat()
     try:
         os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # as an edit or reinstall would
+        assert "runs older code" in _status(env).stdout
         out = ttsc("eval", "sc", "--seeds", "2", "--format", "csv", "-q", env=env)
         assert out.returncode == 0 and out.stdout.startswith("strategy,env,")
         assert "note: the ttsc daemon stopped: ttsc's code changed" in out.stderr
+        deadline = time.monotonic() + 30
+        while _status(env).returncode == 0:  # the daemon with old code stops itself
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert "no ttsc daemon is running" in _status(env).stdout
+        assert ttsc("daemon", "start", env=env).returncode == 0  # one with the code as it is now
     finally:
         os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
-    deadline = time.monotonic() + 30
-    while _status(env).returncode == 0:  # the daemon with old code stops itself
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert "no ttsc daemon is running" in _status(env).stdout
+    again = ttsc("daemon", "start", env=env)  # replaces the one whose code is now older than the installed
+    assert again.returncode == 0 and "stopped the ttsc daemon running older code" in again.stdout
+    assert "ttsc daemon started" in again.stdout and "older code" not in _status(env).stdout
+    assert ttsc("daemon", "stop", env=env).returncode == 0
 
 
 def test_stop_ends_a_running_command_as_sigterm_would(tmp_path):
