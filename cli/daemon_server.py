@@ -235,7 +235,9 @@ class Server:
         os.environ.clear()
         os.environ.update(message["env"])
         sys.stdin, sys.stdout, sys.stderr = (_stream(n, enc) for n, enc in zip((0, 1, 2), message["encodings"]))
-        token = self._running = object()
+        with self._lock:
+            token = self._running = object()
+            self._interrupt_sent = False
         watcher = threading.Thread(target=self._watch, args=(conn, token), daemon=True)
         watcher.start()
         try:
@@ -259,18 +261,22 @@ class Server:
         finally:
             with self._lock:
                 self._running = None
-            for stream in (sys.stdout, sys.stderr):
+            while True:  # idempotent, so a Ctrl-C that arrives as the command ends cannot leave it half done
                 try:
-                    stream.flush()
-                except (OSError, ValueError):
-                    pass
-            sys.stdin, sys.stdout, sys.stderr = saved_streams
-            for fd, n in zip(saved_fds, (0, 1, 2)):
-                os.dup2(fd, n)
+                    for stream in (sys.stdout, sys.stderr):
+                        with contextlib.suppress(OSError, ValueError):
+                            stream.flush()
+                    sys.stdin, sys.stdout, sys.stderr = saved_streams
+                    for fd, n in zip(saved_fds, (0, 1, 2)):
+                        os.dup2(fd, n)
+                    os.environ.clear()
+                    os.environ.update(saved_env)
+                    os.umask(saved_umask)
+                    break
+                except KeyboardInterrupt:
+                    continue
+            for fd in saved_fds:
                 os.close(fd)
-            os.environ.clear()
-            os.environ.update(saved_env)
-            os.umask(saved_umask)
         return code
 
     def _watch(self, conn: socket.socket, token: object) -> None:
