@@ -152,11 +152,13 @@ CONSTRAINED_SAMPLES = int(os.environ.get("TTSC_CONSTRAINED_SAMPLES", "3"))
 
 
 def _viable_prefix(text: str) -> bool:
-    """``text`` cut at its last space is the start of some program the parser accepts (LALR: no token so far
-    is refused)."""
+    """``text`` without its last word is the start of some program the parser accepts (LALR: no token so far
+    is refused). A sample cut off at max_tokens may end inside a word, and the proposer ends every sample
+    with a newline, so the last word is dropped whatever follows it."""
     from lark.exceptions import UnexpectedInput
 
     from ttsc.dsl.parser import _lark
+    text = text.rstrip()
     head = text[:max(text.rfind(" "), text.rfind("\n"), 0)]
     try:
         for _ in _lark().parse_interactive(head).iter_parse():
@@ -164,6 +166,13 @@ def _viable_prefix(text: str) -> bool:
     except UnexpectedInput:
         return False
     return True
+
+
+def test_a_viable_prefix_drops_only_the_cut_word() -> None:
+    assert _viable_prefix("strategy x\nopen 4\nstop maj")  # cut inside a word
+    assert _viable_prefix("strategy x\nlet a = 4.5 in\n")  # the newline the proposer adds after a cut word
+    assert not _viable_prefix("strategy x\nopen 4 4 4\nstop")
+    assert not _viable_prefix("strategy x\nlet if = 1\n")
 
 
 def test_constrained_llm_proposer_samples_all_parse(server, capsys) -> None:
