@@ -337,6 +337,9 @@ def main(argv: list[str] | None = None) -> None:
     server.bind()
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # A shell starts a background job with SIGINT ignored, and interrupt_main() does nothing then: a client's
+    # Ctrl-C, or its death, must interrupt the command however the daemon was started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import faulthandler
 
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # `kill -USR1`: stacks to the log

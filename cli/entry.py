@@ -17,7 +17,9 @@ SERVED = frozenset({"eval", "sweep", "compare", "trace"})
 def main() -> None:
     argv = sys.argv[1:]
     off = os.environ.get("TTSC_DAEMON", "").strip().lower() in ("0", "false", "no", "off")
-    if argv and argv[0] in SERVED and not off:
+    # /dev/fd/N (a shell's `<(…)`) names a descriptor of this process, which the daemon does not have
+    own_fds = any("/dev/fd/" in a or "/proc/self/" in a for a in argv)
+    if argv and argv[0] in SERVED and not off and not own_fds:
         from ttsc.cli import daemon_client
 
         code = daemon_client.run(argv)

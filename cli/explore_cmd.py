@@ -209,9 +209,9 @@ class _progress:
         import time
 
         self.live = None
-        self.plain = not self.quiet and not sys.stderr.isatty()
+        self.plain = not self.quiet and sys.stderr is not None and not sys.stderr.isatty()
         self.last = time.monotonic()
-        if not self.quiet and not self.plain:
+        if not self.quiet and not self.plain and sys.stderr is not None:
             from rich.console import Console
             from rich.live import Live
 

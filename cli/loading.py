@@ -101,7 +101,7 @@ def progress_bar(quiet: bool):
     a tenth of a second to import, is not loaded)."""
     import sys
 
-    if quiet or not sys.stderr.isatty():
+    if quiet or sys.stderr is None or not sys.stderr.isatty():  # None: started with stderr closed
         return _NoProgress()
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -6,6 +6,8 @@ non-zero exit; no Python traceback reaches a user for bad input.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import pkgutil
 import sys
@@ -15,6 +17,9 @@ import click
 import ttsc.cli
 from ttsc import __version__
 from ttsc.errors import TtscError
+
+
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class _Group(click.Group):
@@ -39,6 +44,12 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except OSError as exc:  # writing the output failed (a full disk, /dev/full): say so, no traceback
+            if exc.errno not in _OUTPUT_ERRNOS:
+                raise
+            with contextlib.suppress(OSError):
+                click.echo(f"error: cannot write the output: {exc.strerror}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

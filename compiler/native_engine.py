@@ -157,6 +157,7 @@ def _beta_table(size: int) -> np.ndarray:
 
 
 PARALLEL_FROM = 1024  # episodes; below this one thread is quicker than handing out work
+BLOCK_MAX = 20_000  # episodes per kernel call in a large run
 
 
 def threads() -> int:
@@ -185,8 +186,10 @@ def _run_episodes(kernel, args: tuple, episodes: int) -> None:
     if episodes < PARALLEL_FROM:
         kernel(*args, 0, episodes)
         return
-    blocks = 4 * n  # a few blocks per thread even out episodes of unequal length (and Ctrl-C is heard
-    bounds = [episodes * i // blocks for i in range(blocks + 1)]  # between blocks)
+    # A few blocks per thread even out episodes of unequal length; blocks of at most BLOCK_MAX episodes keep
+    # what is left running after a Ctrl-C (the blocks already started) short.
+    blocks = max(4 * n, -(-episodes // BLOCK_MAX))
+    bounds = [episodes * i // blocks for i in range(blocks + 1)]
     spans = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
     if n == 1:
         for a, b in spans:

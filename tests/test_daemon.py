@@ -53,7 +53,9 @@ def _masked(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def daemon():
-    start = ttsc("daemon", "start", "--idle", "600")
+    # started as a shell starts a background job, with SIGINT ignored: Ctrl-C must reach commands even so
+    start = subprocess.run([str(SCRIPT), "daemon", "start", "--idle", "600"], capture_output=True, text=True,
+                           env=_env(), timeout=120, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert start.returncode == 0, start.stdout + start.stderr
     assert "ttsc daemon started" in start.stdout
     yield
@@ -152,11 +154,24 @@ def _slow_eval(**kw) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), **kw)
 
 
-def _wait_until_running() -> None:
-    time.sleep(1.5)  # the client starts in tens of milliseconds; the command then runs for many seconds
+def _wait_until_running(env: dict | None = None) -> None:
+    """Until the daemon says it runs a command (the slow one just started)."""
+    deadline = time.monotonic() + 120
+    while "running a command" not in ttsc("daemon", "status", env=env).stdout:
+        assert time.monotonic() < deadline, "the daemon never took the command"
+        time.sleep(0.1)
+
+
+def _idle() -> None:
+    """Until the daemon runs no command (an interrupted one may take a moment to unwind)."""
+    deadline = time.monotonic() + 120
+    while "running a command" in ttsc("daemon", "status").stdout:
+        assert time.monotonic() < deadline, "the daemon stayed busy"
+        time.sleep(0.1)
 
 
 def test_ctrl_c_interrupts_the_served_command_and_the_daemon_goes_on(daemon):
+    _idle()
     before = served()
     proc = _slow_eval()
     _wait_until_running()
@@ -168,6 +183,7 @@ def test_ctrl_c_interrupts_the_served_command_and_the_daemon_goes_on(daemon):
 
 
 def test_a_killed_client_stops_its_command_not_the_daemon(daemon):
+    _idle()
     before = served()
     proc = _slow_eval()
     _wait_until_running()
@@ -181,10 +197,11 @@ def test_a_killed_client_stops_its_command_not_the_daemon(daemon):
 
 
 def test_a_command_while_one_runs_runs_beside_it_in_its_own_process(daemon):
+    _idle()
     before = served()
     proc = _slow_eval()
     _wait_until_running()
-    status = ttsc("daemon", "status", timeout=10)  # answered at once, saying what it does
+    status = ttsc("daemon", "status", timeout=60)  # answered while it runs, saying what it does
     assert status.returncode == 0 and "running a command for" in status.stdout
     quick = ttsc("eval", "sc", "--seeds", "2", "--format", "csv", "-q", timeout=60)
     assert quick.returncode == 0 and quick.stdout.startswith("strategy,env,")
@@ -214,6 +231,27 @@ def test_settings_of_the_client_process(daemon, tmp_path):
                            env=_env(TTSC_DAEMON="0"), timeout=120)
     assert (closed.returncode, closed.stderr) == (alone.returncode, alone.stderr)
     assert ttsc("eval", "sc", "--seeds", "2", "-q", env=_env(TTSC_DAEMON="false")).returncode == 0
+    assert served() == before + 1
+
+
+def test_descriptors_and_streams_of_the_client_process(daemon, tmp_path):
+    """`<(…)` names a descriptor only the client has: such a command runs in its own process. A closed
+    stderr and a full disk behave as without the daemon: results, or one clear error."""
+    before = served()
+    default = ROOT / "runtime" / "data" / "default.json"
+    for closed_or_full in ("2>&-", ">/dev/full"):
+        runs = [subprocess.run(["bash", "-c", f"'{SCRIPT}' eval sc --seeds 2 {closed_or_full}"], capture_output=True,
+                               text=True, timeout=120, env=_env(**extra)) for extra in ({}, {"TTSC_DAEMON": "0"})]
+        assert [(r.returncode, r.stderr) for r in runs][0] == [(r.returncode, r.stderr) for r in runs][1]
+        assert "Traceback" not in runs[0].stderr
+        if closed_or_full == ">/dev/full":
+            assert runs[0].returncode == 1 and "error: cannot write the output: No space left" in runs[0].stderr
+        else:
+            assert runs[0].returncode == 0
+    assert served() == before + 1  # with stderr closed the client keeps the command (fd 2 would be the socket)
+    sub = subprocess.run(["bash", "-c", f"'{SCRIPT}' eval sc --seeds 2 -q --format csv --env <(cat '{default}')"],
+                         capture_output=True, text=True, timeout=120, env=_env())
+    assert sub.returncode == 0 and sub.stdout.splitlines()[1].startswith("sc,fd/"), sub.stderr
     assert served() == before + 1
 
 
@@ -272,7 +310,7 @@ def test_stop_ends_a_running_command_as_sigterm_would(tmp_path):
     assert ttsc("daemon", "start", env=env).returncode == 0
     proc = subprocess.Popen([str(SCRIPT), "eval", "sc", "--engine", "interpret", "--seeds", "100000", "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    _wait_until_running()
+    _wait_until_running(env)
     stop = ttsc("daemon", "stop", env=env, timeout=60)
     assert stop.returncode == 0 and "ttsc daemon stopped" in stop.stdout
     _, err = proc.communicate(timeout=60)
