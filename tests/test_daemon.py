@@ -148,33 +148,30 @@ def test_output_to_a_file_and_a_closed_stdin(daemon, tmp_path):
     assert rows[0]["strategy"] == "sc" and rows[0]["env"] == "bundled/default"
 
 
-def _slow_eval(**kw) -> subprocess.Popen:
-    """A command that runs for many seconds (the interpreter over many seeds)."""
-    return subprocess.Popen([str(SCRIPT), "eval", "sc", "--engine", "interpret", "--seeds", "100000", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), **kw)
+def _slow_eval() -> tuple[int, subprocess.Popen]:
+    """Start a command that runs for many seconds (the interpreter over many seeds) once the daemon is idle,
+    and wait until the daemon runs it; the count of commands served before it, and its client."""
+    _until(lambda: "running a command" not in ttsc("daemon", "status").stdout, "the daemon stayed busy")
+    before = served()
+    proc = subprocess.Popen([str(SCRIPT), "eval", "sc", "--engine", "interpret", "--seeds", "100000", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    _wait_until_running()
+    return before, proc
+
+
+def _until(ready, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
 
 
 def _wait_until_running(env: dict | None = None) -> None:
-    """Until the daemon says it runs a command (the slow one just started)."""
-    deadline = time.monotonic() + 120
-    while "running a command" not in ttsc("daemon", "status", env=env).stdout:
-        assert time.monotonic() < deadline, "the daemon never took the command"
-        time.sleep(0.1)
-
-
-def _idle() -> None:
-    """Until the daemon runs no command (an interrupted one may take a moment to unwind)."""
-    deadline = time.monotonic() + 120
-    while "running a command" in ttsc("daemon", "status").stdout:
-        assert time.monotonic() < deadline, "the daemon stayed busy"
-        time.sleep(0.1)
+    _until(lambda: "running a command" in ttsc("daemon", "status", env=env).stdout, "the daemon never took it")
 
 
 def test_ctrl_c_interrupts_the_served_command_and_the_daemon_goes_on(daemon):
-    _idle()
-    before = served()
-    proc = _slow_eval()
-    _wait_until_running()
+    before, proc = _slow_eval()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err
@@ -183,24 +180,15 @@ def test_ctrl_c_interrupts_the_served_command_and_the_daemon_goes_on(daemon):
 
 
 def test_a_killed_client_stops_its_command_not_the_daemon(daemon):
-    _idle()
-    before = served()
-    proc = _slow_eval()
-    _wait_until_running()
+    before, proc = _slow_eval()
     proc.kill()
     proc.wait(timeout=30)
-    deadline = time.monotonic() + 60
-    while served() != before + 1:  # the command was interrupted, not left running
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    _until(lambda: served() == before + 1, "the command was left running")  # interrupted, not left running
     assert ttsc("eval", "sc", "--seeds", "2", "-q").returncode == 0
 
 
 def test_a_command_while_one_runs_runs_beside_it_in_its_own_process(daemon):
-    _idle()
-    before = served()
-    proc = _slow_eval()
-    _wait_until_running()
+    before, proc = _slow_eval()
     status = ttsc("daemon", "status", timeout=60)  # answered while it runs, saying what it does
     assert status.returncode == 0 and "running a command for" in status.stdout
     quick = ttsc("eval", "sc", "--seeds", "2", "--format", "csv", "-q", timeout=60)
@@ -291,10 +279,7 @@ def test_stale_code_is_refused_and_the_command_runs_in_its_own_process(tmp_path)
         out = ttsc("eval", "sc", "--seeds", "2", "--format", "csv", "-q", env=env)
         assert out.returncode == 0 and out.stdout.startswith("strategy,env,")
         assert "note: the ttsc daemon stopped: ttsc's code changed" in out.stderr
-        deadline = time.monotonic() + 30
-        while _status(env).returncode == 0:  # the daemon with old code stops itself
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        _until(lambda: _status(env).returncode != 0, "the daemon with old code did not stop itself")
         assert "no ttsc daemon is running" in _status(env).stdout
         assert ttsc("daemon", "start", env=env).returncode == 0  # one with the code as it is now
     finally:
@@ -325,16 +310,10 @@ def test_sigterm_and_idle_stop_the_daemon_and_remove_its_socket(tmp_path):
     sock = re.search(r"socket (\S+)", _status(env).stdout).group(1)
     assert Path(sock).exists()
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while Path(sock).exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _until(lambda: not Path(sock).exists(), "SIGTERM left the socket")
     assert _status(env).returncode == 1
     assert ttsc("daemon", "start", "--idle", "1", env=env).returncode == 0
-    deadline = time.monotonic() + 60
-    while _status(env).returncode == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    _until(lambda: _status(env).returncode != 0, "the idle daemon did not exit")
     assert not Path(sock).exists()
     assert ttsc("daemon", "stop", env=env).stdout.strip() == "no ttsc daemon is running"
 
