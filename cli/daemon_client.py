@@ -41,6 +41,11 @@ def socket_path() -> str:
     return os.path.join(daemon_dir(), f"{tag}.sock")
 
 
+def log_path(socket: str) -> str:
+    """Where the daemon listening on ``socket`` writes what it prints (kept until it exits cleanly)."""
+    return os.path.splitext(socket)[0] + ".log"
+
+
 def private_dir(path: str) -> bool:
     """True if ``path`` is a folder of ours that nobody else can enter (the socket's folder must be)."""
     try:

@@ -46,7 +46,7 @@ def start(idle: float) -> None:
     if not wire.private_dir(folder):
         raise TtscError(f"{folder} must be a folder of yours that only you can enter (chmod 700 {folder}); "
                         "set TMPDIR to put the daemon's socket elsewhere")
-    log = os.path.splitext(path)[0] + ".log"
+    log = wire.log_path(path)
     with open(log, "wb") as out:
         # -P: no working folder on the import path (the daemon enters each client's)
         proc = subprocess.Popen([sys.executable, "-P", "-m", "ttsc.cli.daemon_server", "--socket", path,

@@ -27,26 +27,19 @@ import threading
 import time
 import traceback
 import warnings
-from pathlib import Path
 
+from ttsc.cache import source_files
 from ttsc.cli import daemon_client as wire
+
+
+_PACKAGES = ("ttsc", "ttsc.cli", "ttsc.dsl", "ttsc.compiler", "ttsc.runtime", "ttsc.runtime.live", "ttsc.grammars",
+             "ttsc.strategies", "ttsc.insight", "ttsc.explorer")
 
 
 def code_stamp() -> tuple:
     """Every source file of the installed ttsc, with its size and modification time."""
-    import ttsc
-
-    root = Path(ttsc.__file__).parent
-    folders = [root, *(Path(p) for name in ("cli", "dsl", "compiler", "runtime", "runtime.live", "grammars",
-                                             "strategies", "insight", "explorer")
-                       for p in __import__(f"ttsc.{name}", fromlist=["_"]).__path__)]
-    out = []
-    for folder in folders:
-        for p in sorted(folder.iterdir()):
-            if p.suffix in (".py", ".lark", ".tts"):
-                st = p.stat()
-                out.append((str(p), st.st_size, st.st_mtime_ns))
-    return tuple(out)
+    return tuple((str(p), st.st_size, st.st_mtime_ns)
+                 for p in source_files(_PACKAGES, (".py", ".lark", ".tts")) for st in (p.stat(),))
 
 
 def _warm() -> None:
@@ -350,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     except Terminated:
         pass
     with contextlib.suppress(OSError):  # a clean exit leaves nothing behind (a crash leaves its log)
-        os.unlink(os.path.splitext(args.socket)[0] + ".log")
+        os.unlink(wire.log_path(args.socket))
 
 
 if __name__ == "__main__":

@@ -25,10 +25,15 @@ def cache_dir() -> Path:
 
 def producer_files() -> list[Path]:
     """Every source file of the packages that produce and support compiled code, in a fixed order."""
+    return source_files(_PRODUCERS)
+
+
+def source_files(packages: tuple[str, ...], suffixes: tuple[str, ...] = (".py", ".lark")) -> list[Path]:
+    """The files with these suffixes in each package's folder (not its subpackages), in a fixed order."""
     files = []
-    for package in _PRODUCERS:
+    for package in packages:
         for folder in importlib.util.find_spec(package).submodule_search_locations or ():
-            files += sorted(p for p in Path(folder).iterdir() if p.suffix in (".py", ".lark") and p.is_file())
+            files += sorted(p for p in Path(folder).iterdir() if p.suffix in suffixes and p.is_file())
     return files
 
 
