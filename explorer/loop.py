@@ -66,6 +66,11 @@ class Config:
 
 
 GENERATION_PER_WORKER = 4
+# numba never frees a kernel's machine code (about 5 MB each), so a worker that compiled every new shape of a
+# long search would grow without bound (150 MB a minute on 2 cores): a worker process is replaced once it has
+# evaluated this many candidates, which bounds it near 0.5 GB for ~1 s of start-up (the kernels of known shapes
+# load from the on-disk cache)
+RECYCLE_EVALS = 100
 
 
 def recorded_generation(out: Path) -> int:
@@ -166,6 +171,11 @@ def program_size(program) -> int:
 _worker: dict = {}
 
 
+def _local_pool(cfg: Config) -> ProcessPoolExecutor:
+    import multiprocessing as mp
+    return ProcessPoolExecutor(cfg.workers, mp.get_context("fork"), initializer=_init_worker, initargs=(cfg.search,))
+
+
 def _init_worker(paths: tuple[str, ...]) -> None:
     # Ctrl-C reaches the whole process group: the search process alone handles it (it stops its workers), so
     # a worker is not interrupted inside a numba compile. A worker whose search process died (kill -9)
@@ -239,7 +249,7 @@ class RayPool:
         if not ray.is_initialized():
             ray.init(address=None if address == "local" else address, include_dashboard=False,
                      log_to_driver=False)
-        self.task = ray.remote(_ray_evaluate)
+        self.task = ray.remote(max_calls=RECYCLE_EVALS)(_ray_evaluate)  # Ray replaces the worker process
 
     def submit(self, fn, text: str, seeds: int, grid: tuple[float, ...], _stores, folds: int = 0):
         ref = self.task.remote(self.paths, text, seeds, grid, folds)
@@ -349,6 +359,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                              for k in sorted(set(recorded) | set(given)) if recorded.get(k) != given.get(k))
             raise TtscError(f"{out} holds a search with other settings ({diff}; see {header_path}); --resume needs "
                             "the same")
+    preloaded = stores is not None
     stores = list(stores) if stores is not None else load_stores(cfg.search)
     few = min(stores, key=lambda st: len(st.questions), default=None)
     if cfg.folds and few is not None and len(few.questions) < cfg.folds:
@@ -374,13 +385,11 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
     state = State()
     for rec in record.load(rec_path):
         state.add(rec, len(stores))
-    pool = None
+    pool, pool_evals = None, 0
     if ray_address is not None:
         pool = RayPool(ray_address, cfg.search)
-    elif cfg.workers > 1:
-        import multiprocessing as mp
-        pool = ProcessPoolExecutor(cfg.workers, mp.get_context("fork"), initializer=_init_worker,
-                                   initargs=(cfg.search,))
+    elif cfg.workers > 1 or not preloaded:  # in-process only for stores handed in (they may not be files)
+        pool = _local_pool(cfg)
     start = time.monotonic()
     started_with = len(state.records)
     prog = Progress()
@@ -451,6 +460,10 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                 futures = {i: pool.submit(evaluate_text, jobs[i]["source"], cfg.seeds, cfg.grid, None, cfg.folds)
                            for i in order}
                 results = {i: f.result() for i, f in futures.items()}
+                pool_evals += len(futures)
+                if isinstance(pool, ProcessPoolExecutor) and pool_evals >= RECYCLE_EVALS * cfg.workers:
+                    pool.shutdown()  # idle between generations: new processes, the old ones' kernels freed
+                    pool, pool_evals = _local_pool(cfg), 0
             else:
                 results = {i: evaluate_text(r["source"], cfg.seeds, cfg.grid, stores, cfg.folds) for i, r in jobs.items()}
             for i in todo:

@@ -394,3 +394,25 @@ def test_help_and_readme_say_how_budgets_and_store_options_work():
     resume = " ".join(readme.split("**Record and resume.**")[1].split("**")[0].split())
     assert "`--budget-candidates N` counts the whole record" in resume
     assert "`--budget-seconds S` counts only the current leg" in resume
+
+
+def test_worker_processes_are_replaced_and_the_record_is_the_same(tmp_path, monkeypatch):
+    """numba never frees a kernel, so workers are replaced every RECYCLE_EVALS evaluations; that changes
+    which process evaluates what, not a recorded number."""
+    made = []
+    local_pool = loop._local_pool
+
+    def counting(c):
+        pool = local_pool(c)
+        made.append(pool)
+        return pool
+    monkeypatch.setattr(loop, "_local_pool", counting)
+    kept = loop.search(cfg(workers=2), tmp_path / "kept", loop.evolve_proposer(ConstantsOnly()), budget_candidates=16)
+    assert len(made) == 1
+    monkeypatch.setattr(loop, "RECYCLE_EVALS", 2)
+    renewed = loop.search(cfg(workers=2), tmp_path / "renewed", loop.evolve_proposer(ConstantsOnly()),
+                          budget_candidates=16)
+    scored = sum(r["status"] == "scored" for r in renewed.records)
+    assert scored >= 8 and len(made) - 1 >= 2  # a new pool after each generation of at least 4 evaluations
+    assert strip_times(renewed.records) == strip_times(kept.records)
+    assert all(pool._processes is None for pool in made)  # each replaced pool's processes were stopped
