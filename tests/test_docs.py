@@ -119,3 +119,18 @@ def test_worked_cost_example(doc: str) -> None:
     assert round_costs == [500, 1000, 4000]
     for figure in ("6400 total tokens", "5500 sequential tokens", "in 3\nrounds"):
         assert figure in doc
+
+
+def test_every_tts_file_under_docs_checks_and_the_mechanisms_benchmark_names_its_files() -> None:
+    from benchmarks import mechanisms
+    files = sorted((ROOT / "docs").rglob("*.tts"))
+    assert len(files) >= 8
+    for path in files:
+        src = Source(str(path), path.read_text(encoding="utf-8"))
+        check(parser.parse_source(src), src)  # raises DiagnosticError with the located message
+    names = {p.stem for p in (ROOT / "docs" / "explorer" / "mechanisms").glob("*.tts")}
+    assert set(mechanisms.SETTINGS) == names
+    for name, grid in mechanisms.SETTINGS.items():  # every swept parameter is one the program declares
+        src = Source(name, (mechanisms.FOLDER / f"{name}.tts").read_text(encoding="utf-8"))
+        declared = {p.name for p in parser.parse_source(src).params}
+        assert set(grid) <= declared, name
