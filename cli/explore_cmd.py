@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 from pathlib import Path
 
@@ -81,6 +82,9 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         raise TtscError("--constrained, --llm-max-tokens and --budget-tokens apply to --proposer llm")
     if budget_candidates is None and budget_seconds is None and budget_tokens is None:
         raise TtscError("give --budget-candidates, --budget-seconds or --budget-tokens (or several)")
+    for flag, value in (("--budget-seconds", budget_seconds), ("--gamma", gamma)):
+        if value is not None and not math.isfinite(value):  # nan would never stop the loop
+            raise TtscError(f"{flag} must be a finite number, not {value}")
     if (score_mode == "gamma") != (gamma is not None):
         raise TtscError("--score gamma needs --gamma G, and --gamma needs --score gamma")
     overlap = {str(Path(p).resolve()) for p in search} & {str(Path(p).resolve()) for p in holdout}
@@ -101,6 +105,8 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         from ttsc.explorer.evolve import Evolve
         propose = loop.evolve_proposer(Evolve(structural_weight=structural_weight))
     previous = signal.signal(signal.SIGTERM, _terminate)  # stop as Ctrl-C does: workers stopped, outputs written
+    # a shell's background job starts with SIGINT ignored: Ctrl-C (or kill -INT) must still stop the search
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         try:
             with _progress(quiet) as show:
@@ -115,6 +121,7 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
             _interrupted(cfg, out, exc, during="the outputs and held-out evaluation after the search")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _finish(cfg, state, out: Path, holdout, holdout_seeds: int) -> None:

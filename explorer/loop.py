@@ -367,7 +367,10 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                         f"{len(few.questions)}; use at most {len(few.questions)} folds")
     created = not header_path.exists()
     if created:  # only once every setting is known to be usable
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TtscError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
         header_path.write_text(json.dumps(cfg.header(), indent=2) + "\n")
     seed_program = parse(cfg.seed_text)
     seed_size = program_size(seed_program)

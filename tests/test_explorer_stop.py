@@ -102,6 +102,33 @@ def test_a_stopped_search_stops_its_workers_and_resumes(tmp_path, how):
     assert (out / "candidates.jsonl").read_text().count("\n") == n + 2
 
 
+def test_ctrl_c_stops_a_search_started_with_sigint_ignored(tmp_path):
+    """A shell's background job (`cmd &` without job control) starts with SIGINT ignored."""
+    out = tmp_path / "bg"
+    proc = start(out, "--budget-candidates", "2000", start_new_session=True,
+                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    wait_for_records(out, 2, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted after" in err, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "/proc/no-such-folder/x", "--budget-candidates", "0"], "cannot create the output folder"),
+    (["--budget-seconds", "nan"], "--budget-seconds must be a finite number"),
+    (["--budget-seconds", "inf"], "--budget-seconds must be a finite number"),
+])
+def test_unusable_out_or_budget_is_one_error_line(tmp_path, args, message):
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+    base = ["explore", "--search", STORE, "--workers", "1", "--search-seeds", "2", "-q"]
+    if "--out" not in args:
+        base += ["--out", str(tmp_path / "o")]
+    res = CliRunner().invoke(cli, base + args)
+    assert res.exit_code != 0 and message in res.stderr and "Traceback" not in res.output + res.stderr, res.output
+
+
 def test_workers_of_a_killed_search_exit_on_their_own(tmp_path):
     out = tmp_path / "k"
     proc = start(out, "--budget-candidates", "2000")
