@@ -105,8 +105,6 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         from ttsc.explorer.evolve import Evolve
         propose = loop.evolve_proposer(Evolve(structural_weight=structural_weight))
     previous = signal.signal(signal.SIGTERM, _terminate)  # stop as Ctrl-C does: workers stopped, outputs written
-    # a shell's background job starts with SIGINT ignored: Ctrl-C (or kill -INT) must still stop the search
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         try:
             with _progress(quiet) as show:
@@ -121,7 +119,6 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
             _interrupted(cfg, out, exc, during="the outputs and held-out evaluation after the search")
     finally:
         signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
 
 
 def _finish(cfg, state, out: Path, holdout, holdout_seeds: int) -> None:

@@ -102,17 +102,6 @@ def test_a_stopped_search_stops_its_workers_and_resumes(tmp_path, how):
     assert (out / "candidates.jsonl").read_text().count("\n") == n + 2
 
 
-def test_ctrl_c_stops_a_search_started_with_sigint_ignored(tmp_path):
-    """A shell's background job (`cmd &` without job control) starts with SIGINT ignored."""
-    out = tmp_path / "bg"
-    proc = start(out, "--budget-candidates", "2000", start_new_session=True,
-                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    wait_for_records(out, 2, proc)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "interrupted after" in err, err
-
-
 @pytest.mark.parametrize("args, message", [
     (["--out", "/proc/no-such-folder/x", "--budget-candidates", "0"], "cannot create the output folder"),
     (["--budget-seconds", "nan"], "--budget-seconds must be a finite number"),
