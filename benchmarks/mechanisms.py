@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ttsc.cli.loading import load_program
 from ttsc.compiler.engines import run
-from ttsc.dsl.checker import check
-from ttsc.dsl.parser import parse_source, read_source
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
 
@@ -40,11 +39,6 @@ SETTINGS = {  # program: the grid of its own parameters (beta, where it has one,
 }
 
 
-def program(path: Path):
-    src = read_source(path)
-    return check(parse_source(src), src)
-
-
 def mean_run(checked, params: dict, stores) -> tuple[float, float]:
     bound = bind_params(checked, params)
     outs = [run(checked, bound, st, SEEDS, engine="compiled") for st in stores]
@@ -54,7 +48,7 @@ def mean_run(checked, params: dict, stores) -> tuple[float, float]:
 def main(paths: list[str]) -> None:
     files = paths or [str(SHARED / m / "aime24.json") for m in ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")]
     stores = [load_store(p) for p in files]
-    cmc = program(STRATEGIES / "cmc.tts")
+    cmc = load_program(STRATEGIES / "cmc.tts", warn=False)
     curve = [mean_run(cmc, {"beta": round(b, 2)}, stores) for b in np.arange(0, 1.0001, 0.02)]
 
     def envelope(tokens: float) -> float:
@@ -65,7 +59,7 @@ def main(paths: list[str]) -> None:
     print("| program | setting | accuracy | tokens | CMC's envelope there | gain |")
     print("|---|---|---:|---:|---:|---:|")
     for name, grid in SETTINGS.items():
-        checked = program(FOLDER / f"{name}.tts")
+        checked = load_program(FOLDER / f"{name}.tts", warn=False)
         has_beta = any(p.name == "beta" for p in checked.program.params)
         keys = list(grid)
         for values in itertools.product(*(grid[k] for k in keys), *([BETAS] if has_beta else [])):
