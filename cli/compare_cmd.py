@@ -12,7 +12,8 @@ import json
 import click
 import numpy as np
 
-from ttsc.cli.loading import compile_notices, load_envs, load_program, parse_sets, progress_bar, resolve_strategy
+from ttsc.cli.loading import (compile_notices, expand_store_paths, load_envs, load_program, parse_sets, progress_bar,
+                              resolve_strategy)
 from ttsc.compiler.engines import ENGINE_HELP, ENGINES, run
 from ttsc.insight import stats
 from ttsc.runtime.outcome import Outcome
@@ -24,8 +25,8 @@ POOLED = "all stores"
 @click.command("compare")
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
-@click.option("--env", "envs", multiple=True, type=click.Path(exists=True),
-              help="replay store file or directory (repeatable); default: the bundled store")
+@click.option("--env", "envs", multiple=True, callback=lambda c, p, v: expand_store_paths(p, v),
+              help="replay store file, directory or quoted glob (repeatable); default: the bundled store")
 @click.option("--set-a", "sets_a", multiple=True, metavar="NAME=VALUE", help="override a parameter of A")
 @click.option("--set-b", "sets_b", multiple=True, metavar="NAME=VALUE", help="override a parameter of B")
 @click.option("--seeds", type=click.IntRange(1, 100_000), default=100, show_default=True, help="run seeds 0..N-1")

@@ -8,8 +8,8 @@ import json
 
 import click
 
-from ttsc.cli.loading import (compile_notices, load_envs, load_program, parse_sets, parse_sweeps, progress_bar,
-                              resolve_strategy)
+from ttsc.cli.loading import (compile_notices, expand_store_paths, load_envs, load_program, parse_sets, parse_sweeps,
+                              progress_bar, resolve_strategy)
 from ttsc.compiler.engines import ENGINE_HELP, ENGINES, run
 from ttsc.errors import TtscError
 from ttsc.runtime.params import bind_params
@@ -21,8 +21,8 @@ COLUMNS = ("strategy", "env", "params", "accuracy", "avg_tokens", "avg_sequentia
 
 @click.command("eval")
 @click.argument("strategy", type=click.Path(dir_okay=False))
-@click.option("--env", "envs", multiple=True, type=click.Path(exists=True),
-              help="replay store file or directory of <model>/<benchmark>.json (repeatable); "
+@click.option("--env", "envs", multiple=True, callback=lambda c, p, v: expand_store_paths(p, v),
+              help="replay store file, directory or quoted glob of <model>/<benchmark>.json (repeatable); "
                    "default: the bundled store")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter (repeatable)")
 @click.option("--sweep", "sweeps", multiple=True, metavar="NAME=SPEC",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ttsc.cli.loading import resolve_strategy
+from ttsc.cli.loading import expand_store_paths, resolve_strategy
 from ttsc.cpus import available_cpus
 from ttsc.errors import TtscError
 
@@ -241,17 +241,4 @@ class _progress:
 
 
 def _stores(param, values: tuple[str, ...]) -> tuple[str, ...]:
-    """Store files, each value a path or a glob pattern (expanded here, sorted, so it can be quoted)."""
-    import glob
-
-    out = []
-    for v in values:
-        hits = [v] if Path(v).exists() or not glob.has_magic(v) else sorted(glob.glob(v))
-        if not hits:
-            raise click.BadParameter(f"no store matches {v!r}", param=param)
-        for h in hits:
-            if not Path(h).is_file():
-                raise click.BadParameter(f"{h!r} is not a store file" if Path(h).exists()
-                                         else f"{h!r} does not exist", param=param)
-        out.extend(hits)
-    return tuple(out)
+    return expand_store_paths(param, values, files_only=True)

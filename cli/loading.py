@@ -90,6 +90,25 @@ def parse_spec(name: str, spec: str) -> list[Value]:
     return [start + i * step if ints else round(start + i * step, 10) for i in range(count)]
 
 
+def expand_store_paths(param, values: tuple[str, ...], files_only: bool = False) -> tuple[str, ...]:
+    """A click callback: each value a path or a glob pattern, expanded here (sorted) so that it can be quoted
+    and so that it works where no shell expands it."""
+    import glob
+
+    out = []
+    for v in values:
+        hits = [v] if Path(v).exists() or not glob.has_magic(v) else sorted(glob.glob(v))
+        if not hits:
+            raise click.BadParameter(f"no store matches {v!r}", param=param)
+        for h in hits:
+            if not Path(h).exists():
+                raise click.BadParameter(f"{h!r} does not exist", param=param)
+            if files_only and not Path(h).is_file():
+                raise click.BadParameter(f"{h!r} is not a store file", param=param)
+        out.extend(hits)
+    return tuple(out)
+
+
 def load_envs(paths: tuple[str, ...]) -> list[Store]:
     if not paths:
         return [load_store(default_store_path())]

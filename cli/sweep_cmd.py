@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from ttsc.cli.loading import compile_notices, load_envs, load_program, parse_spec, progress_bar, resolve_strategy
+from ttsc.cli.loading import (compile_notices, expand_store_paths, load_envs, load_program, parse_spec, progress_bar,
+                              resolve_strategy)
 from ttsc.dsl.checker import CheckedProgram
 from ttsc.errors import TtscError
 from ttsc.insight import frontier as fr
@@ -25,8 +26,8 @@ from ttsc.runtime.params import Value, bind_params, parse_value
 
 @click.command("sweep")
 @click.argument("strategies", nargs=-1, required=True)
-@click.option("--env", "envs", multiple=True, type=click.Path(exists=True),
-              help="replay store file or directory of <model>/<benchmark>.json (repeatable); "
+@click.option("--env", "envs", multiple=True, callback=lambda c, p, v: expand_store_paths(p, v),
+              help="replay store file, directory or quoted glob of <model>/<benchmark>.json (repeatable); "
                    "default: the bundled store")
 @click.option("--sweep", "sweeps", multiple=True, metavar="NAME=SPEC",
               help="values of a parameter: a list `2,4,8` or an inclusive range `start:stop:step` such as "

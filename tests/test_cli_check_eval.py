@@ -462,3 +462,25 @@ def test_eval_says_when_it_compiles_and_times_compiling_apart(tmp_path, monkeypa
     assert again.exit_code == 0 and "compiling" not in again.stderr
     quiet = ttsc("eval", prog, "--seeds", "2", "--quiet", "--format", "csv")
     assert "compiling" not in quiet.stderr and quiet.stdout.splitlines()[0].endswith(",seconds,compile_seconds")
+
+
+def test_env_takes_a_quoted_glob_in_eval_sweep_and_compare(tmp_path: Path) -> None:
+    # Synthetic stores, so the test needs no shared data; the glob is expanded by ttsc itself, sorted.
+    for model, seed in (("m2", 2), ("m1", 1)):
+        (tmp_path / model).mkdir()
+        (tmp_path / model / "bench.json").write_text(dumps_store(generate_store(seed=seed, questions=4, branches=6)))
+    pattern = str(tmp_path / "*" / "bench.json")
+    by_glob = eval_json(STRATEGIES / "sc.tts", "--env", pattern, "--set", "n=3", "--seeds", "2")
+    by_path = eval_json(STRATEGIES / "sc.tts", "--env", tmp_path / "m1" / "bench.json",
+                        "--env", tmp_path / "m2" / "bench.json", "--set", "n=3", "--seeds", "2")
+    assert len(by_glob) == 2 and [r["accuracy"] for r in by_glob] == [r["accuracy"] for r in by_path]
+    assert [r["avg_tokens"] for r in by_glob] == [r["avg_tokens"] for r in by_path]
+    swept = ttsc("sweep", "sc", "--env", pattern, "--sweep", "n=2,3", "--seeds", "2", "--format", "csv")
+    assert swept.exit_code == 0, swept.stderr
+    assert "m1/bench" in swept.stdout and "m2/bench" in swept.stdout
+    compared = ttsc("compare", "sc", "esc", "--env", pattern, "--seeds", "2", "--format", "json")
+    assert compared.exit_code == 0, compared.stderr
+    for command in ("eval", "sweep", "compare"):
+        args = [command, "sc"] + (["esc"] if command == "compare" else []) + ["--env", str(tmp_path / "*" / "x.json")]
+        result = ttsc(*args)
+        assert result.exit_code == 2 and "no store matches" in result.stderr and "Traceback" not in result.stderr
