@@ -24,6 +24,7 @@ import numpy as np
 
 from ttsc.runtime.tables import shuffled_order
 from ttsc.runtime.store import Answer, Branch, Store, load_store
+from benchmarks.shared import SHARED
 
 Outcome = tuple[Answer | None, int]  # (answer, tokens spent)
 
@@ -316,7 +317,7 @@ def matches(row: dict[str, Any], accuracy: float, avg_tokens: float) -> bool:
 
 def main() -> None:
     """``python -m benchmarks.baseline [SHARED] [MODEL...]``: reproduce the reference file, timed per method."""
-    shared = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared")
+    shared = Path(sys.argv[1] if len(sys.argv) > 1 else SHARED)
     models = set(sys.argv[2:])
     rows = [r for r in reference_rows(shared) if not models or r["model"] in models]
     seconds: dict[str, float] = {}

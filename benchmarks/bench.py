@@ -84,6 +84,7 @@ from ttsc.dsl.parser import parse_source, read_source
 from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
+from benchmarks.shared import SHARED
 src = read_source(sys.argv[1]); c = check(parse_source(src), src); store = load_store(sys.argv[2])
 t = time.perf_counter(); run(c, bind_params(c), store, range(100), engine="compiled")
 print(time.perf_counter() - t)
@@ -101,7 +102,7 @@ def _cold_kernel_seconds(tts: Path, store: Path) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--interpret-seeds", type=int, default=10)
     ap.add_argument("--skip-interpreter", action="store_true")
     ap.add_argument("--skip-baseline", action="store_true")

@@ -20,9 +20,10 @@ from ttsc.dsl.checker import check
 from ttsc.dsl.parser import parse_source, read_source
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
+from benchmarks.shared import STORES
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "replay" / "autotts"
+SHARED = STORES
 VARIANTS = {"plain": {}, "valid": {"skip_invalid": True}, "valid+No": {"skip_invalid": True, "skip_no": True}}
 
 

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from benchmarks.shared import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = [("cmc", {"beta": 0.5}),
@@ -80,7 +81,7 @@ def baseline_seconds(stores: Path) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--baseline-seconds", type=float, help="reuse a baseline time measured before")
     ap.add_argument("--repeat", type=int, default=3, help="timed rounds of the three calls; the best is kept")

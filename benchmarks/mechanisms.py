@@ -20,11 +20,12 @@ from ttsc.cli.loading import load_program
 from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
+from benchmarks.shared import STORES
 
 HERE = Path(__file__).resolve().parent
 FOLDER = HERE.parent / "docs" / "explorer" / "mechanisms"
 STRATEGIES = HERE.parent / "strategies"
-SHARED = HERE.parent.parent / "shared" / "replay" / "autotts"
+SHARED = STORES
 SEEDS = range(32)
 BETAS = (0.2, 0.5, 0.8, 1.0)
 SETTINGS = {  # program: the grid of its own parameters (beta, where it has one, is swept over BETAS)

@@ -33,6 +33,7 @@ from ttsc.dsl.checker import check  # noqa: E402
 from ttsc.dsl.diagnostics import Source  # noqa: E402
 from ttsc.dsl.parser import parse_source, read_source  # noqa: E402
 from ttsc.runtime.store import load_stores  # noqa: E402
+from benchmarks.shared import SHARED  # noqa: E402
 
 
 def _seconds(work: Callable[[], object]) -> float:
@@ -128,7 +129,7 @@ def measurements(shared: Path) -> list[tuple[str, float, Callable[[], object]]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--shared", type=Path, default=SHARED)
     args = ap.parse_args(argv)
     over = 0
     for what, limit, work in measurements(args.shared):

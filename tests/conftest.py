@@ -16,8 +16,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # Replay stores and reference numbers live beside the repository, never in it;
-# TTSC_SHARED points elsewhere.
-SHARED = Path(os.environ.get("TTSC_SHARED") or ROOT.parent / "shared").resolve()
+# TTSC_SHARED points elsewhere (the same rule as the benchmarks').
+from benchmarks.shared import SHARED as _SHARED  # noqa: E402
+
+SHARED = _SHARED.resolve()
 # In CI the data is part of the contract: a run without it must fail, not skip.
 IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 

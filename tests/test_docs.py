@@ -7,6 +7,7 @@ shipped strategies, and the worked cost example adds up as the interpreter says.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -134,3 +135,17 @@ def test_every_tts_file_under_docs_checks_and_the_mechanisms_benchmark_names_its
         src = Source(name, (mechanisms.FOLDER / f"{name}.tts").read_text(encoding="utf-8"))
         declared = {p.name for p in parser.parse_source(src).params}
         assert set(grid) <= declared, name
+
+
+def test_benchmarks_find_the_shared_data_where_the_tests_do(tmp_path: Path) -> None:
+    # One rule for both: $TTSC_SHARED when set, else ../shared.
+    import subprocess
+    import sys
+
+    code = "from benchmarks import shared; print(shared.SHARED); print(shared.STORES)"
+    env = {**os.environ, "TTSC_SHARED": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == [str(tmp_path), str(tmp_path / "replay" / "autotts")]
+    env.pop("TTSC_SHARED")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[0] == str(ROOT.parent / "shared")
