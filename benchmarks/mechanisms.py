@@ -1,9 +1,9 @@
 """Mechanisms beyond CMC, measured on the explorer's search set only (docs/explorer/mechanisms.md).
 
-Runs each program of ``docs/explorer/mechanisms/`` at a few settings on the four AIME24 stores
-(seeds 0..31, as the explorer scores) and prints, per setting, the mean accuracy and tokens over the
-stores beside CMC's step envelope at that cost: CMC's best mean accuracy over β on a 0.02 grid
-among the settings that spend no more. No held-out store is read.
+Runs each program of ``docs/explorer/mechanisms/`` (and the shipped ``cmc_revote``) at a few
+settings on the four AIME24 stores (seeds 0..31, as the explorer scores) and prints, per setting,
+the mean accuracy and tokens over the stores beside CMC's step envelope at that cost: CMC's best
+mean accuracy over β on a 0.02 grid among the settings that spend no more. No held-out store is read.
 
     python -m benchmarks.mechanisms [STORE.json ...]
 """
@@ -37,7 +37,14 @@ SETTINGS = {  # program: the grid of its own parameters (beta, where it has one,
     "weighted_sc": {"n": (16, 64), "power": (0, 1, 2)},
     "search5_stretched": {"stretch": (1.0, 2.5)},
     "search6_stretched": {"stretch": (1.0, 2.5)},
+    "cmc_revote": {"lam": (0.5, 1.0, 2.0)},  # shipped: strategies/cmc_revote.tts
 }
+
+
+def program_path(name: str) -> Path:
+    """A mechanism's program: docs/explorer/mechanisms/NAME.tts, else the shipped strategies/NAME.tts."""
+    own = FOLDER / f"{name}.tts"
+    return own if own.exists() else STRATEGIES / f"{name}.tts"
 
 
 def mean_run(checked, params: dict, stores) -> tuple[float, float]:
@@ -60,7 +67,7 @@ def main(paths: list[str]) -> None:
     print("| program | setting | accuracy | tokens | CMC's envelope there | gain |")
     print("|---|---|---:|---:|---:|---:|")
     for name, grid in SETTINGS.items():
-        checked = load_program(FOLDER / f"{name}.tts", warn=False)
+        checked = load_program(program_path(name), warn=False)
         has_beta = any(p.name == "beta" for p in checked.program.params)
         keys = list(grid)
         for values in itertools.product(*(grid[k] for k in keys), *([BETAS] if has_beta else [])):

@@ -23,6 +23,10 @@ from ttsc.errors import TtscError
                    "selection, after its search; an earlier leg's report (before --resume) is kept as "
                    "holdout.1.md, …")
 @click.option("--seed-strategy", default="cmc", show_default=True, help="the strategy the search starts from")
+@click.option("--baseline", "baselines", multiple=True, metavar="STRATEGY",
+              help="the held-out report also compares the selection with this strategy over its β, as with "
+                   "the seed (repeatable; a shipped name or a .tts file), e.g. `--baseline cmc` for a search "
+                   "seeded elsewhere")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
 @click.option("--resume", is_flag=True, help="continue the search recorded in --out")
 @click.option("--seed", type=int, default=0, show_default=True, help="the search's random seed")
@@ -72,7 +76,7 @@ from ttsc.errors import TtscError
               help="split each store's questions into K disjoint folds; a best candidate must also win on "
                    "three quarters of them (0: no folds)")
 @click.option("--quiet", "-q", is_flag=True)
-def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, structural_weight, base_url, model, api_key_env,
+def command(search, holdout, seed_strategy, baselines, out_dir, resume, seed, proposer, structural_weight, base_url, model, api_key_env,
             max_repairs, llm_timeout, constrained, grammar_dialect, llm_max_tokens, budget_candidates, budget_seconds, budget_tokens, workers, search_seeds, holdout_seeds,
             ray_address, score_mode, gamma, folds, quiet) -> None:
     """Search for a strategy whose frontier beats SEED-STRATEGY's on the --search stores."""
@@ -92,6 +96,7 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         raise TtscError(f"a store is both searched and held out: {sorted(overlap)[0]}")
     path = resolve_strategy(seed_strategy)
     name = Path(str(path)).stem
+    against = _baselines(baselines, name)
     out = Path(out_dir)
     cfg = loop.Config(search=tuple(search), seed_text=Path(str(path)).read_text(encoding="utf-8"), seed_name=name,
                       seed=seed, seeds=search_seeds, workers=workers or available_cpus(), score=score_mode,
@@ -114,14 +119,34 @@ def command(search, holdout, seed_strategy, out_dir, resume, seed, proposer, str
         except KeyboardInterrupt as exc:
             _interrupted(cfg, out, exc)
         try:
-            _finish(cfg, state, out, holdout, holdout_seeds)
+            _finish(cfg, state, out, holdout, holdout_seeds, against)
         except KeyboardInterrupt as exc:  # the search itself ended; its outputs or held-out report did not
             _interrupted(cfg, out, exc, during="the outputs and held-out evaluation after the search")
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finish(cfg, state, out: Path, holdout, holdout_seeds: int) -> None:
+def _baselines(names: tuple[str, ...], seed_name: str) -> tuple[tuple[str, str], ...]:
+    """(name, text) of each --baseline, checked now (before any search) as a candidate would be: it must
+    parse, check and have the float knob `beta` the report sweeps."""
+    from ttsc.cli.loading import load_program
+    from ttsc.explorer.program import front_end
+
+    out = []
+    for arg in names:
+        path = resolve_strategy(arg)
+        name = Path(str(path)).stem
+        checked = load_program(path, warn=False)  # a located error, as `ttsc check` prints it
+        text = checked.source.text
+        fe = front_end(text, str(path))
+        if not fe.valid:
+            raise TtscError(f"--baseline {arg} is not usable:\n" + "\n".join(d.get("message", "") for d in fe.diagnostics))
+        if name != seed_name and name not in dict(out):
+            out.append((name, text))
+    return tuple(out)
+
+
+def _finish(cfg, state, out: Path, holdout, holdout_seeds: int, against=()) -> None:
     """best.tts, the Pareto set and the plot; the summary lines; then the held-out report of a finished leg."""
     from ttsc.explorer import loop, report
 
@@ -152,7 +177,7 @@ def _finish(cfg, state, out: Path, holdout, holdout_seeds: int) -> None:
         click.echo("no held-out evaluation: nothing was selected (the held-out stores were not read)")
     elif holdout:
         report.holdout_report(cfg, best.read_text(encoding="utf-8"), holdout, out, seeds=holdout_seeds,
-                              candidate=state.best)
+                              candidate=state.best, against=against)
         click.echo((out / "holdout.md").read_text(encoding="utf-8"))
 
 

@@ -805,6 +805,15 @@ def history_majority(BI, first, k, slot, counts):
 
 
 @njit(cache=True, _nrt=False)
+def history_votes(BI, first, k, slot, answer):
+    c = 0
+    for i in range(history_size(BI, first, k, slot)):
+        if _held(BI, first, k, slot, i) == answer:
+            c += 1
+    return c
+
+
+@njit(cache=True, _nrt=False)
 def history_unanimous(BI, first, k, slot):
     n = history_size(BI, first, k, slot)
     if n == 0:

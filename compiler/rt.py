@@ -666,8 +666,9 @@ class State:
         self.histories[name] = (np.full((self.E, self.B, capacity), -1, dtype=np.int64),
                                 np.zeros((self.E, self.B), dtype=np.int64))
 
-    def history(self, name: str, fn: str, rows: np.ndarray) -> np.ndarray:
-        """A history function of every slot's own history, [n, W]: its answers oldest first."""
+    def history(self, name: str, fn: str, rows: np.ndarray, answer=None) -> np.ndarray:
+        """A history function of every slot's own history, [n, W]: its answers oldest first. ``answer``
+        (for "votes"): a scalar, one per row ([n, 1]) or one per slot ([n, W])."""
         ring, seen = self.histories[name]
         k = ring.shape[2]
         reveals = self._rows(seen, rows)
@@ -679,6 +680,9 @@ class State:
         valid = place < held[..., None]
         if fn == "size":
             return held
+        if fn == "votes":
+            a = np.asarray(answer)
+            return ((answers == (a[..., None] if a.ndim else a)) & valid).sum(axis=2).astype(np.int64)
         same = (answers[..., :, None] == answers[..., None, :]) & valid[..., None, :]
         counts = np.where(valid, same.sum(axis=3), 0)  # how many held answers equal each one
         if fn == "unanimous":

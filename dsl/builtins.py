@@ -230,6 +230,8 @@ FUNCS.update({f.name: f for f in [
          fixed(T.ANSWER), ops.majority, "st.history({0}, 'majority', {rows})", "rt.history_majority(BI, {0}, CNT)"),
     Func("history_unanimous", ("history",), "true when at least one answer is held and all are equal",
          fixed(T.BOOL), ops.unanimous, "st.history({0}, 'unanimous', {rows})", "rt.history_unanimous(BI, {0})"),
+    Func("history_votes", ("history", "answer"), "how many of the answers held equal the answer",
+         fixed(T.INT), ops.votes, "st.history({0}, 'votes', {rows}, {1})", "rt.history_votes(BI, {0}, {1})"),
 ]})
 
 KEYWORDS = frozenset({

@@ -491,8 +491,8 @@ class _Checker:
                        e.span)
             return None
         if sym.kind == "history":
-            self.error("E0203", f"`{e.id}` is a history; read it with history_size(), history_majority() or "
-                                "history_unanimous()", e.span)
+            self.error("E0203", f"`{e.id}` is a history; read it with history_size(), history_majority(), "
+                                "history_unanimous() or history_votes()", e.span)
             return None
         if sym.kind == "field" and e.id in FIELD_SIGNALS:  # the environment must provide it (runtime/env.py)
             self.result.signals.setdefault(FIELD_SIGNALS[e.id], e.id)
@@ -606,15 +606,21 @@ class _Checker:
         return f.result([T.WINDOW])
 
     def _history_call(self, e: ast.Call, f, scope, branch: bool) -> T:
-        """A history is read as the member in scope's own: its name is an argument, in branch scope only."""
-        arg = e.args[0] if len(e.args) == 1 else None
+        """A history is read as the member in scope's own: its name is an argument, in branch scope only.
+        Any further arguments (an answer) are ordinary expressions, in the same scope."""
+        arg = e.args[0] if len(e.args) == len(f.params) else None
         if arg is None:
-            self.error("E0204", f"`{f.name}` takes 1 argument, got {len(e.args)}", e.span, help=f"{f.name}: {f.doc}")
+            n = len(f.params)
+            self.error("E0204", f"`{f.name}` takes {n} argument{'s' * (n != 1)}, got {len(e.args)}", e.span,
+                       help=f"{f.name}: {f.doc}")
         elif not (isinstance(arg, ast.Name) and (s := self.fields.get(arg.id)) and s.kind == "history"):
             self.error("E0203", f"`{f.name}` takes a history", arg.span,
                        help="declare one with `branch NAME: history(K)`")
         elif not branch:
             self.resolve(arg, scope, branch)  # reports E0209: no branch here
+        for a, kind in zip(e.args[1:], f.params[1:]):
+            self.expect({"answer": T.ANSWER, "int": T.INT}[kind], self.expr(a, scope, branch), a.span,
+                        f"an argument of `{f.name}`")
         return f.result([T.HISTORY])
 
     def expr_Where(self, e: ast.Where, scope, branch):

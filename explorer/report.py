@@ -133,9 +133,11 @@ def evaluation_note(evaluation: int) -> str:
 
 def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, seeds: int = 100,
                    baselines: Sequence[str] = ("sc", "asc", "esc", "parallel_probe"),
-                   candidate: int | None = None) -> dict:
+                   candidate: int | None = None, against: Sequence[tuple[str, str]] = ()) -> dict:
     """Evaluate the selection once on the held-out stores, beside the seed and the shipped strategies
-    (an earlier leg's report is kept under numbered names, see keep_earlier_holdout)."""
+    (an earlier leg's report is kept under numbered names, see keep_earlier_holdout). ``against``:
+    further (name, text) strategies with the same knob that the selection is compared with, as with
+    the seed (``ttsc explore --baseline``)."""
     stores = load_stores(holdout)
     seed = front_end(cfg.seed_text, cfg.seed_name).checked
     chosen = front_end(best, "best.tts").checked
@@ -144,19 +146,14 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
         return {b: [run(checked, bind_params(checked, {KNOB: b}), s, range(seeds), "compiled") for s in stores]
                 for b in grid}
     mine = sweep(chosen, HOLDOUT_GRID)
-    ref = sweep(seed, sorted(set(MATCH_GRID) | set(HOLDOUT_GRID)))
-    cat_ref = {b: _concat(v) for b, v in ref.items()}
-    rows = []
-    for b, outs in mine.items():
-        a = _concat(outs)
-        # the seed's cheapest setting spending at least as many tokens: a conservative match
-        richer = [rb for rb, o in cat_ref.items() if o.avg_tokens >= a.avg_tokens]
-        rb = min(richer, key=lambda x: cat_ref[x].avg_tokens) if richer else max(cat_ref, key=lambda x: cat_ref[x].avg_tokens)
-        c = stats.compare(a, cat_ref[rb])
-        rows.append({"beta": b, "accuracy": a.accuracy, "avg_tokens": a.avg_tokens, "seed_beta": rb,
-                     "seed_accuracy": cat_ref[rb].accuracy, "seed_avg_tokens": cat_ref[rb].avg_tokens,
-                     "diff": c.accuracy.estimate, "ci": [c.accuracy.low, c.accuracy.high],
-                     "excludes_zero": c.accuracy.excludes_zero()})
+    cat_ref = _reference(sweep(seed, sorted(set(MATCH_GRID) | set(HOLDOUT_GRID))))
+    rows = _matched(mine, cat_ref)
+    others = {}
+    for name, text in against:
+        ref = _reference(sweep(front_end(text, name, explorer_rules=False).checked, sorted(set(MATCH_GRID) | set(HOLDOUT_GRID))))
+        others[name] = {"best": _matched(mine, ref),
+                        "curve": [{"beta": b, "accuracy": ref[b].accuracy, "avg_tokens": ref[b].avg_tokens}
+                                  for b in HOLDOUT_GRID]}
     shipped = {}
     for name in baselines:
         path = resources.files("ttsc.strategies") / f"{name}.tts"
@@ -170,32 +167,63 @@ def holdout_report(cfg: Config, best: str, holdout: Sequence[str], out: Path, se
                  for b in HOLDOUT_GRID]
     report = {"candidate": candidate, "stores": [s.name for s in stores], "seeds": seeds,
               "evaluation": keep_earlier_holdout(out),
-              "best": rows, "seed": seed_rows, "shipped": shipped}
+              "best": rows, "seed": seed_rows, "shipped": shipped, "against": others}
     (out / "holdout.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "holdout.md").write_text(render(report, cfg.seed_name))
     pts = [fr.Point(cfg.seed_name, "held-out", {KNOB: r["beta"]}, r["accuracy"], r["avg_tokens"], 0.0) for r in seed_rows]
     pts += [fr.Point(f"{cfg.seed_name}_explored", "held-out", {KNOB: r["beta"]}, r["accuracy"], r["avg_tokens"], 0.0)
             for r in rows]
     pts += [fr.Point(n, "held-out", {}, v["accuracy"], v["avg_tokens"], 0.0) for n, v in shipped.items()]
+    pts += [fr.Point(n, "held-out", {KNOB: r["beta"]}, r["accuracy"], r["avg_tokens"], 0.0)
+            for n, o in others.items() for r in o["curve"]]
     from ttsc.insight.plot import plot_frontier
     plot_frontier(_marked(pts), out / "holdout_frontier", title="Held-out: accuracy vs. tokens", ci=False)
     return report
+
+
+def _reference(sweep: dict) -> dict:
+    return {b: _concat(v) for b, v in sweep.items()}
+
+
+def _matched(mine: dict, cat_ref: dict) -> list[dict]:
+    """Each setting of the selection against the reference's cheapest β spending at least as many tokens
+    (a conservative match; its dearest when none does), paired over the same episodes."""
+    rows = []
+    for b, outs in mine.items():
+        a = _concat(outs)
+        richer = [rb for rb, o in cat_ref.items() if o.avg_tokens >= a.avg_tokens]
+        rb = min(richer, key=lambda x: cat_ref[x].avg_tokens) if richer else max(cat_ref, key=lambda x: cat_ref[x].avg_tokens)
+        c = stats.compare(a, cat_ref[rb])
+        rows.append({"beta": b, "accuracy": a.accuracy, "avg_tokens": a.avg_tokens, "seed_beta": rb,
+                     "seed_accuracy": cat_ref[rb].accuracy, "seed_avg_tokens": cat_ref[rb].avg_tokens,
+                     "diff": c.accuracy.estimate, "ci": [c.accuracy.low, c.accuracy.high],
+                     "excludes_zero": c.accuracy.excludes_zero()})
+    return rows
+
+
+def _table(rows: list[dict], ref: str) -> list[str]:
+    lines = [f"| β | accuracy % | tokens/question | {ref} β (≥ tokens) | {ref} accuracy % | "
+             f"{ref} tokens | difference (points) | paired 95% CI |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        mark = " *" if r["excludes_zero"] else ""
+        lines.append(f"| {r['beta']:g} | {r['accuracy']:.2f} | {r['avg_tokens']:,.0f} | {r['seed_beta']:g} | "
+                     f"{r['seed_accuracy']:.2f} | {r['seed_avg_tokens']:,.0f} | {r['diff']:+.2f} | "
+                     f"[{r['ci'][0]:+.2f}, {r['ci'][1]:+.2f}]{mark} |")
+    return lines
 
 
 def render(report: dict, seed_name: str) -> str:
     n = len(report["stores"])
     which = f" of candidate #{report['candidate']}" if report.get("candidate") is not None else ""
     lines = [f"# Held-out report{which} ({n} store{'s' if n != 1 else ''}, {report['seeds']} seed{'s' if report['seeds'] != 1 else ''}, "
-             f"{evaluation_note(report.get('evaluation', 1))})", "",
-             f"| β | accuracy % | tokens/question | {seed_name} β (≥ tokens) | {seed_name} accuracy % | "
-             f"{seed_name} tokens | difference (points) | paired 95% CI |", "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for r in report["best"]:
-        mark = " *" if r["excludes_zero"] else ""
-        lines.append(f"| {r['beta']:g} | {r['accuracy']:.2f} | {r['avg_tokens']:,.0f} | {r['seed_beta']:g} | "
-                     f"{r['seed_accuracy']:.2f} | {r['seed_avg_tokens']:,.0f} | {r['diff']:+.2f} | "
-                     f"[{r['ci'][0]:+.2f}, {r['ci'][1]:+.2f}]{mark} |")
+             f"{evaluation_note(report.get('evaluation', 1))})", ""]
+    lines += _table(report["best"], seed_name)
+    for name, o in report.get("against", {}).items():
+        lines += ["", f"Against {name} (`--baseline`), matched the same way:", ""] + _table(o["best"], name)
     lines += ["", "`*`: the paired bootstrap interval (over questions) excludes 0.", "",
               "| shipped strategy (defaults) | accuracy % | tokens/question |", "|---|---:|---:|"]
     lines += [f"| {n} | {v['accuracy']:.2f} | {v['avg_tokens']:,.0f} |" for n, v in report["shipped"].items()]
     lines += [f"| {seed_name} β={r['beta']:g} | {r['accuracy']:.2f} | {r['avg_tokens']:,.0f} |" for r in report["seed"]]
+    for name, o in report.get("against", {}).items():
+        lines += [f"| {name} β={r['beta']:g} | {r['accuracy']:.2f} | {r['avg_tokens']:,.0f} |" for r in o["curve"]]
     return "\n".join(lines) + "\n"

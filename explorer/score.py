@@ -43,6 +43,7 @@ import numpy as np
 from ttsc.compiler.engines import run
 from ttsc.explorer.program import KNOB, Shape, shape_program
 from ttsc.runtime.env import require_signals
+from ttsc.runtime.params import bind_params
 from ttsc.runtime.replay import ReplayEnvironment
 from ttsc.runtime.store import Store
 
@@ -74,7 +75,9 @@ def evaluate(shape: Shape, stores: Sequence[Store], seeds: Sequence[int], grid: 
     for store in stores:
         row = []
         for beta in grid:
-            o = run(checked, {**shape.values, KNOB: float(beta)}, store, seeds, engine="compiled")
+            # bind_params: the program's own parameters besides the knob keep their defaults
+            o = run(checked, bind_params(checked, {**shape.values, KNOB: float(beta)}), store, seeds,
+                    engine="compiled")
             row.append(Setting(o.accuracy, o.avg_tokens))
             if folds:
                 for f, qs in enumerate(fold_of(o.correct.shape[1], folds["k"])):

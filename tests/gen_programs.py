@@ -424,7 +424,10 @@ class _Gen:
     def history_reads(self, ty: str) -> list[Callable[[], Any]]:
         """In branch scope: the member's own history, through the function of type ``ty``."""
         func = {INT: "history_size", ANSWER: "history_majority", BOOL: "history_unanimous"}.get(ty)
-        return [lambda h=h: _call(func, _name(h)) for h in self.histories] if func else []
+        out = [lambda h=h: _call(func, _name(h)) for h in self.histories] if func else []
+        if ty == INT:  # how often the member held an answer: a constant, its own or one of the episode's
+            out += [lambda h=h: _call("history_votes", _name(h), self.expr(ANSWER, 1, True)) for h in self.histories]
+        return out
 
     # ---- per-branch windows
     def branch_window(self) -> ast.BranchWindow:

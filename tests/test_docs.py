@@ -130,9 +130,9 @@ def test_every_tts_file_under_docs_checks_and_the_mechanisms_benchmark_names_its
         src = Source(str(path), path.read_text(encoding="utf-8"))
         check(parser.parse_source(src), src)  # raises DiagnosticError with the located message
     names = {p.stem for p in (ROOT / "docs" / "explorer" / "mechanisms").glob("*.tts")}
-    assert set(mechanisms.SETTINGS) == names
+    assert names <= set(mechanisms.SETTINGS)  # every program of the page is measured
     for name, grid in mechanisms.SETTINGS.items():  # every swept parameter is one the program declares
-        src = Source(name, (mechanisms.FOLDER / f"{name}.tts").read_text(encoding="utf-8"))
+        src = Source(name, mechanisms.program_path(name).read_text(encoding="utf-8"))
         declared = {p.name for p in parser.parse_source(src).params}
         assert set(grid) <= declared, name
 

@@ -416,3 +416,45 @@ def test_worker_processes_are_replaced_and_the_record_is_the_same(tmp_path, monk
     assert scored >= 8 and len(made) - 1 >= 2  # a new pool after each generation of at least 4 evaluations
     assert strip_times(renewed.records) == strip_times(kept.records)
     assert all(pool._processes is None for pool in made)  # each replaced pool's processes were stopped
+
+
+def test_a_seed_with_parameters_besides_the_knob_runs_them_at_their_defaults(tmp_path):
+    """cmc_revote declares `lam` beside `beta`: its seed settings and its candidates' scores are those of
+    `ttsc eval` with `lam` at its default, and a child that changes nothing scores 0."""
+    text = Path(str(resolve_strategy("cmc_revote"))).read_text(encoding="utf-8")
+    c = loop.Config(search=(STORE,), seed_text=text, seed_name="cmc_revote", seeds=SEEDS, grid=GRID, workers=1)
+    state = loop.search(c, tmp_path / "o", loop.evolve_proposer(ConstantsOnly()), budget_candidates=3)
+    assert [r["status"] for r in state.records].count("scored") >= 1
+    checked = front_end(text).checked
+    store = load_store(STORE)
+    (settings,) = sc.settings_from_json(json.loads((tmp_path / "o" / "seed_settings.json").read_text())).values()
+    assert len(settings) == len(GRID)
+    for beta, setting in zip(GRID, settings):
+        o = run(checked, bind_params(checked, {"beta": beta}), store, range(SEEDS), "compiled")
+        assert (o.accuracy, o.avg_tokens) == (setting.accuracy, setting.avg_tokens)
+
+
+def test_baseline_adds_a_matched_comparison_to_the_held_out_report(tmp_path):
+    from click.testing import CliRunner
+
+    from ttsc.cli.main import cli
+    out = tmp_path / "o"
+    loop.search(cfg(), out, loop.evolve_proposer(ConstantsOnly()), budget_candidates=1)
+    revote = Path(str(resolve_strategy("cmc_revote"))).read_text(encoding="utf-8")
+    rep = report.holdout_report(cfg(), CMC, [STORE], out, seeds=SEEDS, baselines=(),
+                                against=(("cmc_revote", revote),))
+    rows = rep["against"]["cmc_revote"]["best"]
+    checked = front_end(revote).checked
+    store = load_store(STORE)
+    for r in rows:  # each matched setting is the baseline's own number at that β
+        o = run(checked, bind_params(checked, {"beta": r["seed_beta"]}), store, range(SEEDS), "compiled")
+        assert (o.accuracy, o.avg_tokens) == (r["seed_accuracy"], r["seed_avg_tokens"])
+    md = (out / "holdout.md").read_text()
+    assert "Against cmc_revote (`--baseline`)" in md and "| cmc_revote β=1 |" in md
+    # the CLI checks a baseline before searching: a strategy without the knob is refused at once
+    bad = tmp_path / "bad.tts"
+    bad.write_text("strategy bad\nread 2\nstop majority(completed)\n")
+    r = CliRunner().invoke(cli, ["explore", "--search", STORE, "--out", str(tmp_path / "p"), "--baseline", str(bad),
+                                 "--budget-candidates", "1"])
+    assert r.exit_code != 0 and "--baseline" in r.output and "beta" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "p").exists()
