@@ -149,3 +149,15 @@ def test_benchmarks_find_the_shared_data_where_the_tests_do(tmp_path: Path) -> N
     env.pop("TTSC_SHARED")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[0] == str(ROOT.parent / "shared")
+
+
+def test_the_deserted_answers_table_is_what_the_benchmark_prints(shared: Path, capsys) -> None:
+    from benchmarks import deserted
+    stores = [str(shared / "replay" / "autotts" / m / "aime24.json")
+              for m in ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")]
+    deserted.main(stores)
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    page = (ROOT / "docs" / "explorer" / "mechanisms.md").read_text(encoding="utf-8")
+    assert len(printed) == 2 + len(deserted.SIZES)
+    for line in printed:
+        assert line in page.splitlines(), line
