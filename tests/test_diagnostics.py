@@ -278,6 +278,13 @@ CASES = [
     C("history-call-window", "E0203", H + "var w: window(2)\nprune active where history_unanimous(⟦w⟧)\n",
       help="branch NAME: history(K)"),
     C("history-arity", "E0204", H + "branch h: history(2)\nprune active where ⟦history_size(h, h)⟧ > 1\n"),
+    C("history-votes-arity", "E0204", H + "branch h: history(2)\nprune active where ⟦history_votes(h)⟧ > 1\n",
+      message="takes 2 arguments, got 1"),
+    C("history-votes-answer", "E0203", H + "branch h: history(2)\nprune active where history_votes(h, ⟦3⟧) > 1\n",
+      message="must be an answer"),
+    C("history-votes-outside-branch", "E0209", H + "branch h: history(2)\nlet x = history_votes(⟦h⟧, \"a\")\n"),
+    C("history-votes-not-a-history", "E0203",
+      H + "var w: window(2)\nprune active where history_votes(⟦w⟧, last) > 0\n", help="branch NAME: history(K)"),
     # ---- per-branch windows
     C("branch-window-too-long", "E0208", H + "branch w: window(⟦65⟧)\n", message="from 1 to 64 numbers"),
     C("branch-window-outside-branch", "E0209", H + "branch w: window(2)\nlet x = mean(⟦w⟧)\n"),
