@@ -108,6 +108,21 @@ if count(completed) >= round(6 + 10 * beta) and confidence(completed where valid
 
 # Weights the evolve proposer may give a vote (`majority(S)` -> `weighted(S, W)`): shorter chains first (by
 # reveals or by tokens, absolute or against the set's shortest), a real answer over a non-answer.
+# The re-vote of strategies/cmc_revote.tts over a set {S}, its names prefixed {p} (the ``revote`` operator).
+REVOTE = """strategy revote
+branch {p}h: history(16)
+signal {p}w1 = weighted({S}, 1.0 / tokens)
+signal {p}w2 = weighted({S} where last != {p}w1, 1.0 / tokens)
+signal {p}s1 = sum_of({S} where last == {p}w1, 1.0 / tokens)
+    - {lam} * sum_of(branches where last != {p}w1 and history_votes({p}h, {p}w1) > 0, 1.0 / tokens)
+signal {p}s2 = sum_of({S} where last == {p}w2, 1.0 / tokens)
+    - {lam} * sum_of(branches where last != {p}w2 and history_votes({p}h, {p}w2) > 0, 1.0 / tokens)
+signal {p}pick = if {p}w2 != none and {p}s2 > {p}s1 then {p}w2 else {p}w1
+"""
+REVOTE_NAMES = ("h", "w1", "w2", "s1", "s2", "pick")
+REVOTE_LAMS = ("0.5", "1.0", "2.0")
+DECLS = (ast.Param, ast.Var, ast.Window, ast.BranchVar, ast.Signal, ast.BranchHistory, ast.BranchWindow, ast.Let)
+
 VOTE_WEIGHTS = ("1.0 / depth", "1.0 / (1 + tokens)", "1.0 / (1 + depth - min_of(S, depth))",
                 "if valid(last) then 1.0 else 0.01", "1.0 / (depth * depth)")
 
@@ -119,7 +134,7 @@ class Evolve:
     OPERATORS = (("perturb_constant", 5), ("perturb_schedule", 4), ("lift_to_knob", 1), ("swap_comparison", 1),
                  ("swap_set", 1), ("swap_function", 1), ("swap_sort", 1), ("delete_statement", 1),
                  ("insert_fragment", 1), ("replace_fragment", 1), ("crossover", 1), ("filter_valid", 1),
-                 ("insert_stop_rule", 1), ("swap_action", 1), ("weight_vote", 1))
+                 ("insert_stop_rule", 1), ("swap_action", 1), ("weight_vote", 1), ("revote", 1))
 
     CONSTANT_OPERATORS = ("perturb_constant", "perturb_schedule")  # keep the shape: no new kernel
 
@@ -321,6 +336,29 @@ class Evolve:
         text = f"strategy w\nstop weighted({members}, {weight.replace('min_of(S,', f'min_of({members},')})\n"
         call = parse(text).items[0].value
         return replace_at(program, path, call), f"weight_vote {_describe(program, path)}: majority -> weighted by {weight}"
+
+    def revote(self, rng, program):
+        """A plain vote over a built-in set, ``majority(S)``, becomes the re-vote of cmc_revote.tts (its
+        answer the better of S's two strongest by 1/tokens, net of the branches that held it and left it),
+        with LAM of REVOTE_LAMS; the history and signals it reads are declared before the first statement
+        (or before the declaration that votes)."""
+        hit = self._pick(rng, program, lambda n, _: isinstance(n, ast.Call) and n.func == "majority"
+                         and len(n.args) == 1 and isinstance(n.args[0], ast.Name) and n.args[0].id in SETS)
+        if hit is None:
+            return program, "revote (none)"
+        path, node, _ = hit
+        taken = {getattr(n, "name", None) for _, n, _ in walk(program)} | \
+            {getattr(n, "id", None) for _, n, _ in walk(program)}
+        k = next(i for i in range(1, 10_000) if not {f"rv{i}_{s}" for s in REVOTE_NAMES} & taken)
+        lam = REVOTE_LAMS[int(rng.integers(len(REVOTE_LAMS)))]
+        text = REVOTE.format(p=f"rv{k}_", S=node.args[0].id, lam=lam)
+        decls = parse(text).items
+        first = next((i for i, it in enumerate(program.items) if not isinstance(it, DECLS)), len(program.items))
+        first = min(first, path[0][1])  # before the item that votes, which may be a declaration itself
+        program = replace_at(program, path, ast.Name(span=_P, id=f"rv{k}_pick"))
+        items = program.items[:first] + decls + program.items[first:]
+        return program.model_copy(update={"items": items}), \
+            f"revote {_describe(program, path)}: majority({node.args[0].id}) -> re-vote, lam {lam}"
 
     def crossover(self, rng, a, b):
         """Top-level items: uniform choice where both parents line up by kind, else one cut point."""

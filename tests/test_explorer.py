@@ -264,6 +264,31 @@ def test_action_swaps_and_weighted_votes_make_checked_candidates():
     assert what.endswith("weighted -> majority") and "stop majority(completed)" in canonical(back)
 
 
+def test_the_revote_operator_writes_cmc_revote_from_cmc():
+    """`revote` turns a plain vote into cmc_revote's re-vote. Applied to CMC's `winner` with lam 1 it is
+    cmc_revote itself: the same numbers on every seed. Applied twice, the names do not collide."""
+    ev = Evolve()
+    revote = Path(str(resolve_strategy("cmc_revote"))).read_text(encoding="utf-8")
+    store = load_store(STORE)
+    found = 0
+    for i in range(24):
+        child, what = ev.revote(np.random.default_rng(i), parse(CMC))
+        fe = front_end(canonical(child))
+        assert fe.valid and what.startswith("revote"), (what, fe.diagnostics)
+        if what == "revote in `winner`: majority(completed) -> re-vote, lam 1.0":
+            found += 1
+            for beta in (0.0, 0.5, 1.0):
+                a = run(fe.checked, bind_params(fe.checked, {"beta": beta}), store, range(SEEDS), "compiled")
+                ref = front_end(revote).checked
+                b = run(ref, bind_params(ref, {"beta": beta}), store, range(SEEDS), "compiled")
+                assert (a.correct == b.correct).all() and (a.tokens == b.tokens).all()
+        twice, _ = ev.revote(np.random.default_rng(i + 100), child)
+        assert front_end(canonical(twice)).valid
+    assert found >= 1
+    none, what = ev.revote(np.random.default_rng(0), parse("strategy w\nparam beta: float = 0.5\nread 2\nstop none\n"))
+    assert what == "revote (none)"
+
+
 def test_records_say_which_candidates_needed_a_new_kernel(tmp_path):
     structural = CMC.replace("sorted by depth desc", "sorted by index desc")
     texts = iter([CMC.replace("0.85 + 0.12", "0.86 + 0.12"),        # CMC's shape: no new kernel
