@@ -75,10 +75,13 @@ from ttsc.errors import TtscError
 @click.option("--folds", type=click.IntRange(0, 1000), default=0, show_default=True,
               help="split each store's questions into K disjoint folds; a best candidate must also win on "
                    "three quarters of them (0: no folds)")
+@click.option("--size-penalty", type=click.FloatRange(0), default=0.01, show_default=True,
+              help="fitness points subtracted per AST node a candidate has beyond the seed's (a guard against "
+                   "bloat; a mechanism such as cmc_revote's re-vote adds about 80 nodes)")
 @click.option("--quiet", "-q", is_flag=True)
 def command(search, holdout, seed_strategy, baselines, out_dir, resume, seed, proposer, structural_weight, base_url, model, api_key_env,
             max_repairs, llm_timeout, constrained, grammar_dialect, llm_max_tokens, budget_candidates, budget_seconds, budget_tokens, workers, search_seeds, holdout_seeds,
-            ray_address, score_mode, gamma, folds, quiet) -> None:
+            ray_address, score_mode, gamma, folds, size_penalty, quiet) -> None:
     """Search for a strategy whose frontier beats SEED-STRATEGY's on the --search stores."""
     from ttsc.explorer import loop, report
 
@@ -86,7 +89,7 @@ def command(search, holdout, seed_strategy, baselines, out_dir, resume, seed, pr
         raise TtscError("--constrained, --llm-max-tokens and --budget-tokens apply to --proposer llm")
     if budget_candidates is None and budget_seconds is None and budget_tokens is None:
         raise TtscError("give --budget-candidates, --budget-seconds or --budget-tokens (or several)")
-    for flag, value in (("--budget-seconds", budget_seconds), ("--gamma", gamma)):
+    for flag, value in (("--budget-seconds", budget_seconds), ("--gamma", gamma), ("--size-penalty", size_penalty)):
         if value is not None and not math.isfinite(value):  # nan would never stop the loop
             raise TtscError(f"{flag} must be a finite number, not {value}")
     if (score_mode == "gamma") != (gamma is not None):
@@ -100,7 +103,7 @@ def command(search, holdout, seed_strategy, baselines, out_dir, resume, seed, pr
     out = Path(out_dir)
     cfg = loop.Config(search=tuple(search), seed_text=Path(str(path)).read_text(encoding="utf-8"), seed_name=name,
                       seed=seed, seeds=search_seeds, workers=workers or available_cpus(), score=score_mode,
-                      gamma=gamma or 0.0, folds=folds,
+                      gamma=gamma or 0.0, folds=folds, size_penalty=size_penalty,
                       generation=loop.recorded_generation(out) if resume else 0)
     if proposer == "llm":
         from ttsc.explorer.llm import from_options

@@ -48,6 +48,7 @@ class Config:
     score: str = "area"   # or "gamma": accuracy − γ·cost (see explorer/score.py)
     gamma: float = 0.0
     folds: int = 0        # question folds a best candidate must win on most of (0: none)
+    size_penalty: float = sc.SIZE_PENALTY  # fitness points per AST node beyond the seed's
 
     @property
     def generation_size(self) -> int:
@@ -62,6 +63,8 @@ class Config:
             out.update(score=self.score, gamma=self.gamma)
         if self.folds:
             out["folds"] = self.folds
+        if self.size_penalty != sc.SIZE_PENALTY:
+            out["size_penalty"] = self.size_penalty
         return out
 
 
@@ -479,7 +482,8 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
                     res = results[i]
                     per_store = sc.settings_from_json(res["settings"])
                     s = sc.score(per_store, seed_settings, rec["size"], seed_size, cfg.score, cfg.gamma,
-                                 sc.settings_from_json(res.get("fold_settings", {})), seed_folds, cfg.folds)
+                                 sc.settings_from_json(res.get("fold_settings", {})), seed_folds, cfg.folds,
+                                 cfg.size_penalty)
                     rec.update(status="scored", settings=res["settings"], score=s.to_json(),
                                eval_seconds=res["seconds"], eval_cpu_seconds=res["cpu_seconds"])
                     if cfg.folds:

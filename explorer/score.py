@@ -167,7 +167,7 @@ def gain_of(cand: Sequence[Setting], seed: Sequence[Setting], mode: str = "area"
 
 def score(cand: dict[str, list[Setting]], seed: dict[str, list[Setting]], size: int, seed_size: int,
           mode: str = "area", gamma: float = 0.0, cand_folds: dict | None = None, seed_folds: dict | None = None,
-          k: int = 0) -> Score:
+          k: int = 0, size_penalty: float = SIZE_PENALTY) -> Score:
     ca, sa = average(cand), average(seed)
     lo, hi = span(sa)
     gain = gain_of(ca, sa, mode, gamma)
@@ -175,7 +175,7 @@ def score(cand: dict[str, list[Setting]], seed: dict[str, list[Setting]], size: 
     edges = [math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * k / SEGMENTS) for k in range(SEGMENTS + 1)]
     segments = [envelope_mean(ca, lo, hi, x, y) - envelope_mean(sa, lo, hi, x, y) for x, y in zip(edges, edges[1:])]
     wins = sum(g > 0 for g in per_store.values())
-    fitness = gain - SIZE_PENALTY * max(0, size - seed_size)
+    fitness = gain - size_penalty * max(0, size - seed_size)
     folds = None
     if k:
         folds = [gain_of(c, s_, mode, gamma) for c, s_ in zip(fold_frontiers(cand_folds, k), fold_frontiers(seed_folds, k))]

@@ -483,3 +483,32 @@ def test_baseline_adds_a_matched_comparison_to_the_held_out_report(tmp_path):
                                  "--budget-candidates", "1"])
     assert r.exit_code != 0 and "--baseline" in r.output and "beta" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "p").exists()
+
+
+def test_size_penalty_sets_the_fitness_and_is_part_of_the_recorded_settings(tmp_path):
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from ttsc.cli.explore_cmd import command
+    from ttsc.errors import TtscError
+    settings = {"s": [sc.Setting(50.0, 1000.0), sc.Setting(60.0, 2000.0)]}
+    better = {"s": [sc.Setting(51.0, 1000.0), sc.Setting(61.0, 2000.0)]}
+    assert sc.score(better, settings, 110, 100).fitness == pytest.approx(1.0 - 10 * sc.SIZE_PENALTY)
+    assert sc.score(better, settings, 110, 100, size_penalty=0.0).fitness == sc.score(better, settings, 110, 100).gain
+    default = next(p for p in command.params if p.name == "size_penalty").default
+    assert default == sc.SIZE_PENALTY == loop.Config(search=(), seed_text="", seed_name="").size_penalty
+    # a search with another penalty records it; resuming with the default is refused as other settings
+    c = replace(cfg(), size_penalty=0.002)
+    state = loop.search(c, tmp_path, loop.evolve_proposer(ConstantsOnly()), budget_candidates=2)
+    assert json.loads((tmp_path / "run.json").read_text())["size_penalty"] == 0.002
+    for r in state.records:
+        if r.get("score"):  # the penalty is 0.002 per node beyond the seed's
+            extra = (r["score"]["gain"] - r["score"]["fitness"]) / 0.002
+            assert extra >= 0 and extra == pytest.approx(round(extra))
+    with pytest.raises(TtscError, match="other settings"):
+        loop.search(cfg(), tmp_path, loop.evolve_proposer(ConstantsOnly()), resume=True, budget_candidates=3)
+    from ttsc.cli.main import cli
+    r = CliRunner().invoke(cli, ["explore", "--search", STORE, "--out", str(tmp_path / "n"), "--budget-candidates", "1",
+                                 "--size-penalty", "nan"])
+    assert r.exit_code != 0 and "--size-penalty" in r.output and "Traceback" not in r.output
