@@ -141,6 +141,9 @@ class Interpreter(Evaluator):
         self.rounds = 0
         self.windows: dict[str, _Window] = {}
         self.globals = _Frame(dict(self.params))
+        # A signal's value until the state next changes: a signal read inside a `where` is read once per
+        # member, and one that reads other signals would otherwise be recomputed over and over.
+        self.signal_values: dict[str, Any] = {}
         answer, reason, line = None, "end", None
         try:
             for item in self.checked.program.items:
@@ -152,6 +155,7 @@ class Interpreter(Evaluator):
                              pruned=sum(b.pruned for b in self.branches))
 
     def item(self, item, frame: _Frame) -> None:
+        self.signal_values.clear()
         if isinstance(item, ast.Param) or isinstance(item, ast.Signal):
             return
         if isinstance(item, ast.Var):
@@ -170,6 +174,9 @@ class Interpreter(Evaluator):
             self.stmt(s, inner)
 
     def stmt(self, s, frame: _Frame) -> None:
+        # Every statement evaluates its operands before its effects, so signals read while one runs see
+        # one state; `open`/`read` also clear them per branch, as each new branch's fields start.
+        self.signal_values.clear()
         getattr(self, "s_" + type(s).__name__)(s, frame)
 
     def s_Let(self, s: ast.Let, frame):
@@ -223,8 +230,10 @@ class Interpreter(Evaluator):
                             vars={}, last_conf=r.confidence)
             assert b.index == r.slot, "environments hand out slots in opening order"
             self.branches.append(b)
+            self.signal_values.clear()
             for name, decl in self.checked.branch_vars.items():
                 b.vars[name] = self._as_type(self.eval(decl.init, self.globals), decl.type)
+                self.signal_values.clear()
             self._start_histories(b)
             if r.finished:
                 self.completed.append(b.index)
@@ -306,7 +315,9 @@ class Interpreter(Evaluator):
         if found:
             return values[name]
         if name in self.signals:
-            return self.eval(self.signals[name].value, self.globals)
+            if name not in self.signal_values:
+                self.signal_values[name] = self.eval(self.signals[name].value, self.globals)
+            return self.signal_values[name]
         if name in COUNTERS:
             return self._counter(name)
         return self._set(name)

@@ -145,6 +145,7 @@ class _Recorder:
 
     def signal_values(self) -> dict[str, Any]:
         it = self.interp
+        it.signal_values.clear()  # an event comes after its action's effects: signals read the new state
         return {s.name: _jsonable(it.eval(s.value, it.globals)) for s in self.signals}
 
     def var_values(self) -> dict[str, Any]:

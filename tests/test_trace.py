@@ -349,3 +349,26 @@ def test_a_terminal_without_unicode_gets_question_marks_not_a_traceback(command)
     r = subprocess.run([sys.executable, "-m", "ttsc.cli.main", *command], capture_output=True, env=env, timeout=300)
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
     assert command[0] != "trace" or b"?=16" in r.stdout  # the trace's `Δ=16`
+
+
+def test_signals_that_read_signals_show_the_state_after_each_action() -> None:
+    """The interpreter keeps a signal's value until the state changes; a trace step, taken after its action,
+    shows every signal (those read through another signal too) on the new state."""
+    text = ("strategy nested\nsignal done = count(completed)\nsignal twice = done + done\n"
+            "signal lead = votes(branches, majority(branches)) + twice\n"
+            "open 3\nrepeat 8 {\n    advance active by if twice >= 0 then 1 else 2\n"  # read before the effects
+            "    if count(active) == 0 {\n        break\n    }\n}\n"
+            "stop majority(completed)\n")
+    checked = _program(text, "nested.tts")
+    trace = record(checked, bind_params(checked, {}), QUESTION, SEED, env="hand/made")
+    assert len(trace.steps) >= 3
+    finished: set[int] = set()
+    for step in trace.steps:
+        finished |= {b for b, f in zip(step.branches, step.finished) if f}
+        assert step.signals["done"] == len(finished)
+        assert step.signals["twice"] == 2 * len(finished)
+    # and the episode itself is what the compiled engine computes
+    store = Store("hand/made", "", (QUESTION,))
+    a = run(checked, {}, store, [SEED], "interpret")
+    b = run(checked, {}, store, [SEED], "compiled")
+    assert (a.tokens == b.tokens).all() and (a.correct == b.correct).all()
