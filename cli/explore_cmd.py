@@ -143,7 +143,8 @@ def _baselines(names: tuple[str, ...], seed_name: str) -> tuple[tuple[str, str],
         text = checked.source.text
         fe = front_end(text, str(path))
         if not fe.valid:
-            raise TtscError(f"--baseline {arg} is not usable:\n" + "\n".join(d.get("message", "") for d in fe.diagnostics))
+            why = "\n".join(d.get("message", "").replace("a candidate needs", "a baseline needs") for d in fe.diagnostics)
+            raise TtscError(f"--baseline {arg} is not usable: {why}")
         if name != seed_name and name not in dict(out):
             out.append((name, text))
     return tuple(out)

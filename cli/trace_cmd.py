@@ -27,7 +27,8 @@ from ttsc.runtime.params import bind_params
               help="also write the trace as JSONL (one object per event, then a summary); - for stdout only")
 @click.option("--width", type=click.IntRange(60, 1000), default=None, help="width to render for  [default: the terminal's; 160 when piped]")
 def command(strategy, env, store_name, question, seed, sets, jsonl, width) -> None:
-    """Replay one episode of STRATEGY (a .tts file) and show a timeline and a width × depth picture."""
+    """Replay one episode of STRATEGY (a .tts file or a shipped name such as cmc) and show a timeline and a
+    width × depth picture."""
     checked = load_program(resolve_strategy(strategy))
     params = bind_params(checked, parse_sets(sets))
     store = _pick(load_envs((env,) if env else ()), store_name)

@@ -620,7 +620,10 @@ class _Checker:
             self.resolve(arg, scope, branch)  # reports E0209: no branch here
         for a, kind in zip(e.args[1:], f.params[1:]):
             self.expect({"answer": T.ANSWER, "int": T.INT}[kind], self.expr(a, scope, branch), a.span,
-                        f"an argument of `{f.name}`")
+                        f"an argument of `{f.name}`",
+                        help=f"{f.name}({', '.join(['h'] + ['a' if k == 'answer' else 'n' for k in f.params[1:]])}): "
+                             f"{f.doc}; an answer is e.g. `last`, `majority(completed)` or \"42\""
+                        if kind == "answer" else None)
         return f.result([T.HISTORY])
 
     def expr_Where(self, e: ast.Where, scope, branch):
@@ -662,10 +665,9 @@ class _Checker:
         return T.SET
 
     # -- type helpers
-    def expect(self, want: T, got: T | None, span: ast.Span, what: str) -> None:
+    def expect(self, want: T, got: T | None, span: ast.Span, what: str, help: str | None = None) -> None:
         if got is None or got == want:
             return
-        help = None
         if (want, got) == (T.INT, T.FLOAT):
             divides = any(span.start <= d.start and d.end <= span.end for d in self.divisions)
             help = ("`/` always gives a float: use `//` to divide whole numbers, or `round(…)`" if divides else

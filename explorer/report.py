@@ -197,7 +197,7 @@ def _matched(mine: dict, cat_ref: dict) -> list[dict]:
         rows.append({"beta": b, "accuracy": a.accuracy, "avg_tokens": a.avg_tokens, "seed_beta": rb,
                      "seed_accuracy": cat_ref[rb].accuracy, "seed_avg_tokens": cat_ref[rb].avg_tokens,
                      "diff": c.accuracy.estimate, "ci": [c.accuracy.low, c.accuracy.high],
-                     "excludes_zero": c.accuracy.excludes_zero()})
+                     "excludes_zero": c.accuracy.excludes_zero(), "reference_spends_less": not richer})
     return rows
 
 
@@ -205,7 +205,7 @@ def _table(rows: list[dict], ref: str) -> list[str]:
     lines = [f"| β | accuracy % | tokens/question | {ref} β (≥ tokens) | {ref} accuracy % | "
              f"{ref} tokens | difference (points) | paired 95% CI |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        mark = " *" if r["excludes_zero"] else ""
+        mark = " †" if r.get("reference_spends_less") else " *" if r["excludes_zero"] else ""
         lines.append(f"| {r['beta']:g} | {r['accuracy']:.2f} | {r['avg_tokens']:,.0f} | {r['seed_beta']:g} | "
                      f"{r['seed_accuracy']:.2f} | {r['seed_avg_tokens']:,.0f} | {r['diff']:+.2f} | "
                      f"[{r['ci'][0]:+.2f}, {r['ci'][1]:+.2f}]{mark} |")
@@ -220,7 +220,12 @@ def render(report: dict, seed_name: str) -> str:
     lines += _table(report["best"], seed_name)
     for name, o in report.get("against", {}).items():
         lines += ["", f"Against {name} (`--baseline`), matched the same way:", ""] + _table(o["best"], name)
-    lines += ["", "`*`: the paired bootstrap interval (over questions) excludes 0.", "",
+    lines += ["", "`*`: the paired bootstrap interval (over questions) excludes 0."]
+    tables = [report["best"]] + [o["best"] for o in report.get("against", {}).values()]
+    if any(r.get("reference_spends_less") for rows in tables for r in rows):
+        lines += ["`†`: no setting of the reference spends this many tokens; the row compares with its dearest, "
+                  "so it is not a match at equal tokens."]
+    lines += ["",
               "| shipped strategy (defaults) | accuracy % | tokens/question |", "|---|---:|---:|"]
     lines += [f"| {n} | {v['accuracy']:.2f} | {v['avg_tokens']:,.0f} |" for n, v in report["shipped"].items()]
     lines += [f"| {seed_name} β={r['beta']:g} | {r['accuracy']:.2f} | {r['avg_tokens']:,.0f} |" for r in report["seed"]]

@@ -281,7 +281,7 @@ CASES = [
     C("history-votes-arity", "E0204", H + "branch h: history(2)\nprune active where ⟦history_votes(h)⟧ > 1\n",
       message="takes 2 arguments, got 1"),
     C("history-votes-answer", "E0203", H + "branch h: history(2)\nprune active where history_votes(h, ⟦3⟧) > 1\n",
-      message="must be an answer"),
+      message="must be an answer", help="history_votes(h, a):"),
     C("history-votes-outside-branch", "E0209", H + "branch h: history(2)\nlet x = history_votes(⟦h⟧, \"a\")\n"),
     C("history-votes-not-a-history", "E0203",
       H + "var w: window(2)\nprune active where history_votes(⟦w⟧, last) > 0\n", help="branch NAME: history(K)"),

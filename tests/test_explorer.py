@@ -476,6 +476,16 @@ def test_baseline_adds_a_matched_comparison_to_the_held_out_report(tmp_path):
         assert (o.accuracy, o.avg_tokens) == (r["seed_accuracy"], r["seed_avg_tokens"])
     md = (out / "holdout.md").read_text()
     assert "Against cmc_revote (`--baseline`)" in md and "| cmc_revote β=1 |" in md
+    assert "†" not in md  # every setting found a richer one to match
+    # a reference that never spends as much: its rows say so, and are not starred as wins
+    cheap = "strategy cheap\nparam beta: float = 0.5 in 0.0..1.0\nread 1\nstop majority(completed)\n"
+    rep = report.holdout_report(cfg(), CMC, [STORE], out, seeds=SEEDS, baselines=(), against=(("cheap", cheap),))
+    flagged = [r for r in rep["against"]["cheap"]["best"] if r["reference_spends_less"]]
+    assert flagged
+    md = (out / "holdout.md").read_text()
+    assert "`†`: no setting of the reference spends this many tokens" in md
+    section = md.split("Against cheap (`--baseline`)")[1].split("`*`")[0]
+    assert sum(line.endswith("] † |") for line in section.splitlines()) == len(flagged)
     # the CLI checks a baseline before searching: a strategy without the knob is refused at once
     bad = tmp_path / "bad.tts"
     bad.write_text("strategy bad\nread 2\nstop majority(completed)\n")

@@ -97,9 +97,11 @@ def test_comments_survive_the_command(tmp_path: Path) -> None:
         "# top\nstrategy c\n\nrepeat 2 {  # loop\n    # inside\n    read 1\n    # before end\n}\n# last\n")
 
 
-def test_the_shipped_strategies_are_formatted() -> None:
-    root = Path(__file__).resolve().parents[1] / "strategies"
-    result = fmt("--check", *sorted(str(p) for p in root.glob("*.tts")))
+def test_the_shipped_strategies_and_the_docs_programs_are_formatted() -> None:
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(root.glob("strategies/*.tts")) + sorted(root.glob("docs/**/*.tts"))
+    assert len(files) > 10
+    result = fmt("--check", *map(str, files))
     assert result.exit_code == 0, result.output
 
 
