@@ -35,6 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks import baseline
+from benchmarks.shared import SHARED
 from ttsc.compiler import native_engine
 from ttsc.compiler.compile import compile_program
 from ttsc.compiler.native import generate_native
@@ -84,7 +85,6 @@ from ttsc.dsl.parser import parse_source, read_source
 from ttsc.compiler.engines import run
 from ttsc.runtime.params import bind_params
 from ttsc.runtime.store import load_store
-from benchmarks.shared import SHARED
 src = read_source(sys.argv[1]); c = check(parse_source(src), src); store = load_store(sys.argv[2])
 t = time.perf_counter(); run(c, bind_params(c), store, range(100), engine="compiled")
 print(time.perf_counter() - t)

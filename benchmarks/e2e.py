@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from benchmarks.shared import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]

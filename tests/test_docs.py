@@ -161,3 +161,13 @@ def test_the_deserted_answers_table_is_what_the_benchmark_prints(shared: Path, c
     assert len(printed) == 2 + len(deserted.SIZES)
     for line in printed:
         assert line in page.splitlines(), line
+
+
+@pytest.mark.parametrize("module", ["bench", "e2e", "timings"])
+def test_benchmark_command_lines_parse(module: str) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--help"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "--shared" in out.stdout, out.stderr
