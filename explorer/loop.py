@@ -358,10 +358,13 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
             raise TtscError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
         recorded, given = json.loads(header_path.read_text()), json.loads(json.dumps(cfg.header()))
         if recorded != given:
-            diff = "; ".join(f"{k}: recorded {_short(recorded.get(k))}, now {_short(given.get(k))}"
+            # a setting at its default is left out of the header: show the default, not "null"
+            defaults = {"score": "area", "gamma": 0.0, "folds": 0, "size_penalty": sc.SIZE_PENALTY}
+            diff = "; ".join(f"{k}: recorded {_short(recorded.get(k, defaults.get(k)))}, "
+                             f"now {_short(given.get(k, defaults.get(k)))}"
                              for k in sorted(set(recorded) | set(given)) if recorded.get(k) != given.get(k))
             raise TtscError(f"{out} holds a search with other settings ({diff}; see {header_path}); --resume needs "
-                            "the same")
+                            "the same: give the recorded values")
     preloaded = stores is not None
     stores = list(stores) if stores is not None else load_stores(cfg.search)
     few = min(stores, key=lambda st: len(st.questions), default=None)

@@ -516,7 +516,7 @@ def test_size_penalty_sets_the_fitness_and_is_part_of_the_recorded_settings(tmp_
         if r.get("score"):  # the penalty is 0.002 per node beyond the seed's
             extra = (r["score"]["gain"] - r["score"]["fitness"]) / 0.002
             assert extra >= 0 and extra == pytest.approx(round(extra))
-    with pytest.raises(TtscError, match="other settings"):
+    with pytest.raises(TtscError, match=r"other settings \(size_penalty: recorded 0\.002, now 0\.01;"):
         loop.search(cfg(), tmp_path, loop.evolve_proposer(ConstantsOnly()), resume=True, budget_candidates=3)
     from ttsc.cli.main import cli
     r = CliRunner().invoke(cli, ["explore", "--search", STORE, "--out", str(tmp_path / "n"), "--budget-candidates", "1",
