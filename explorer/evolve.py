@@ -106,9 +106,8 @@ if count(completed) >= round(6 + 10 * beta) and confidence(completed where valid
 """
 
 
-# Weights the evolve proposer may give a vote (`majority(S)` -> `weighted(S, W)`): shorter chains first (by
-# reveals or by tokens, absolute or against the set's shortest), a real answer over a non-answer.
-# The re-vote of strategies/cmc_revote.tts over a set {S}, its names prefixed {p} (the ``revote`` operator).
+# The re-vote of strategies/cmc_revote.tts over a set {S}, its names prefixed {p} (the ``revote`` operator;
+# a test holds it equal to the strategy).
 REVOTE = """strategy revote
 branch {p}h: history(16)
 signal {p}w1 = weighted({S}, 1.0 / tokens)
@@ -123,6 +122,8 @@ REVOTE_NAMES = ("h", "w1", "w2", "s1", "s2", "pick")
 REVOTE_LAMS = ("0.5", "1.0", "2.0")
 DECLS = (ast.Param, ast.Var, ast.Window, ast.BranchVar, ast.Signal, ast.BranchHistory, ast.BranchWindow, ast.Let)
 
+# Weights the evolve proposer may give a vote (`majority(S)` -> `weighted(S, W)`): shorter chains first (by
+# reveals or by tokens, absolute or against the set's shortest), a real answer over a non-answer.
 VOTE_WEIGHTS = ("1.0 / depth", "1.0 / (1 + tokens)", "1.0 / (1 + depth - min_of(S, depth))",
                 "if valid(last) then 1.0 else 0.01", "1.0 / (depth * depth)")
 
