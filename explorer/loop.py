@@ -20,7 +20,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -359,7 +359,7 @@ def search(cfg: Config, out: Path, proposer: Proposer, *, resume: bool = False, 
         recorded, given = json.loads(header_path.read_text()), json.loads(json.dumps(cfg.header()))
         if recorded != given:
             # a setting at its default is left out of the header: show the default, not "null"
-            defaults = {"score": "area", "gamma": 0.0, "folds": 0, "size_penalty": sc.SIZE_PENALTY}
+            defaults = {f.name: f.default for f in fields(Config)}
             diff = "; ".join(f"{k}: recorded {_short(recorded.get(k, defaults.get(k)))}, "
                              f"now {_short(given.get(k, defaults.get(k)))}"
                              for k in sorted(set(recorded) | set(given)) if recorded.get(k) != given.get(k))
