@@ -106,19 +106,7 @@ if count(completed) >= round(6 + 10 * beta) and confidence(completed where valid
 """
 
 
-# The re-vote of strategies/cmc_revote.tts over a set {S}, its names prefixed {p} (the ``revote`` operator;
-# a test holds it equal to the strategy).
-REVOTE = """strategy revote
-branch {p}h: history(16)
-signal {p}w1 = weighted({S}, 1.0 / tokens)
-signal {p}w2 = weighted({S} where last != {p}w1, 1.0 / tokens)
-signal {p}s1 = sum_of({S} where last == {p}w1, 1.0 / tokens)
-    - {lam} * sum_of(branches where last != {p}w1 and history_votes({p}h, {p}w1) > 0, 1.0 / tokens)
-signal {p}s2 = sum_of({S} where last == {p}w2, 1.0 / tokens)
-    - {lam} * sum_of(branches where last != {p}w2 and history_votes({p}h, {p}w2) > 0, 1.0 / tokens)
-signal {p}pick = if {p}w2 != none and {p}s2 > {p}s1 then {p}w2 else {p}w1
-"""
-REVOTE_NAMES = ("h", "w1", "w2", "s1", "s2", "pick")
+REVOTE_NAMES = ("h", "w1", "w2", "s1", "s2", "pick")  # cmc_revote's history and re-vote signals
 REVOTE_LAMS = ("0.5", "1.0", "2.0")
 DECLS = (ast.Param, ast.Var, ast.Window, ast.BranchVar, ast.Signal, ast.BranchHistory, ast.BranchWindow, ast.Let)
 
@@ -352,8 +340,7 @@ class Evolve:
             {getattr(n, "id", None) for _, n, _ in walk(program)}
         k = next(i for i in range(1, 10_000) if not {f"rv{i}_{s}" for s in REVOTE_NAMES} & taken)
         lam = REVOTE_LAMS[int(rng.integers(len(REVOTE_LAMS)))]
-        text = REVOTE.format(p=f"rv{k}_", S=node.args[0].id, lam=lam)
-        decls = parse(text).items
+        decls = _revote_decls(f"rv{k}_", node.args[0].id, lam)
         first = next((i for i, it in enumerate(program.items) if not isinstance(it, DECLS)), len(program.items))
         first = min(first, path[0][1])  # before the item that votes, which may be a declaration itself
         program = replace_at(program, path, ast.Name(span=_P, id=f"rv{k}_pick"))
@@ -370,6 +357,26 @@ class Evolve:
             return a.model_copy(update={"items": items}), f"crossover uniform ({int(take.sum())} of {len(ia)} items)"
         cut = int(rng.integers(1, max(2, min(len(ia), len(ib)))))
         return a.model_copy(update={"items": ia[:cut] + ib[cut:]}), f"crossover one-point at item {cut}"
+
+
+def _revote_decls(prefix: str, members: str, lam: str) -> tuple:
+    """cmc_revote.tts's history and re-vote signals (the one source of the rule), their names prefixed,
+    voting over the set ``members`` instead of `completed`, with the literal ``lam`` for its parameter."""
+    text = (resources.files("ttsc.strategies") / "cmc_revote.tts").read_text(encoding="utf-8")
+    items = [it for it in parse(text).items
+             if isinstance(it, (ast.BranchHistory, ast.Signal)) and it.name in REVOTE_NAMES]
+    out = []
+    for item in items:
+        item = item.model_copy(update={"name": prefix + item.name})
+        for path, node, _ in list(walk(item)):  # leaves only: each replacement keeps every other path
+            if isinstance(node, ast.Name) and node.id in REVOTE_NAMES:
+                item = replace_at(item, path, node.model_copy(update={"id": prefix + node.id}))
+            elif isinstance(node, ast.Name) and node.id == "lam":
+                item = replace_at(item, path, ast.Float(span=_P, value=float(lam), text=lam))
+            elif isinstance(node, ast.Name) and node.id == "completed":
+                item = replace_at(item, path, node.model_copy(update={"id": members}))
+        out.append(item)
+    return tuple(out)
 
 
 def _lit(node) -> str:
